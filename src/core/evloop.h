@@ -1,0 +1,36 @@
+/* The VMM's event loop: epoll over file descriptors, run by the main thread. */
+#ifndef CORE_EVLOOP_H
+#define CORE_EVLOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct evloop;
+
+/* Called with the epoll events that fired (EPOLLIN, EPOLLHUP, ...). */
+typedef void (*ev_handler)(void *opaque, uint32_t events);
+
+struct ev_watch {
+	int fd;
+	ev_handler fn;
+	void *opaque;
+};
+
+struct evloop {
+	int epfd;
+	int wake_fd; /* eventfd: evloop_wake() from any thread */
+	bool quit;
+};
+
+int evloop_init(struct evloop *loop);
+void evloop_destroy(struct evloop *loop);
+/* w must stay valid while registered. */
+int evloop_add(struct evloop *loop, struct ev_watch *w, uint32_t events);
+int evloop_mod(struct evloop *loop, struct ev_watch *w, uint32_t events);
+int evloop_del(struct evloop *loop, struct ev_watch *w);
+/* One round: waits up to timeout_ms (-1 forever) and runs handlers. */
+int evloop_run_once(struct evloop *loop, int timeout_ms);
+/* Thread-safe: interrupts a waiting evloop_run_once. */
+void evloop_wake(struct evloop *loop);
+
+#endif
