@@ -1,0 +1,379 @@
+/*
+ * accel-kvm.so module tests: test-kvm MODULE_PATH.
+ *
+ * Each case runs in a child process (t_isolate) with a time limit and every
+ * KVM_RUN bounded by a watchdog. A case skips where KVM cannot be used at
+ * all; on a host whose /dev/kvm is a software nested layer (probe says
+ * LIMITED) a case that wedges is reported skipped, never hung.
+ */
+#include <dlfcn.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "test_kvm.h"
+
+/* Cases: the module and its VM. */
+static void case_entry(struct t_case *c)
+{
+	char why[256] = "";
+	int r = c->ops->probe(why, sizeof(why));
+	void *h;
+
+	T_REQUIRE(c, c->ops->size == sizeof(struct accel_ops), "ops size %u", c->ops->size);
+	T_REQUIRE(c, strcmp(c->ops->name, "kvm") == 0, "name %s", c->ops->name);
+	T_REQUIRE(c, c->ops->vm && c->ops->vcpu && c->ops->vm->create && c->ops->vcpu->run &&
+		     c->ops->vcpu->kick && c->ops->vm->add_ioeventfd, "ops table incomplete");
+	T_REQUIRE(c, r == ACCEL_PROBE_OK || r == ACCEL_PROBE_LIMITED || r < 0, "probe %d", r);
+	T_REQUIRE(c, why[0] != '\0', "probe gave no reason");
+	h = dlopen(c->module, RTLD_NOW | RTLD_NOLOAD);
+	T_REQUIRE(c, h && dlsym(h, SPLITVM_ACCEL_ENTRY), "entry symbol not found");
+	T_REQUIRE(c, !dlsym(h, "kvm_vcpu_run") && !dlsym(h, "kvm_vm_ops") &&
+		     !dlsym(h, "kvm_log"), "the module exports more than its entry symbol");
+}
+
+static unsigned count_fds(void)
+{
+	char path[64];
+	unsigned n = 0;
+	int fd;
+
+	for (fd = 0; fd < 1024; fd++) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		if (access(path, F_OK) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* Create and destroy a VM with vCPUs twice: every fd and mapping goes. */
+static void case_teardown(struct t_case *c)
+{
+	unsigned before = count_fds(), round;
+
+	for (round = 0; round < 2; round++) {
+		struct t_host *t = t_vm(c, 2);
+		struct accel_vcpu *v0 = t_vcpu(c, t, 0, NULL), *v1 = t_vcpu(c, t, 1, NULL);
+
+		c->ops->vcpu->destroy(v1);
+		c->ops->vcpu->destroy(v0);
+		t_host_destroy(t);
+		free(t);
+	}
+	T_REQUIRE(c, count_fds() == before, "%u fds before, %u after", before, count_fds());
+}
+
+static void case_pio(struct t_case *c)
+{
+	struct t_host *t = t_vm(c, 1);
+	char why[256];
+
+	t_pio_run(t, c->arg, why, sizeof(why));
+	T_REQUIRE(c, why[0] == '\0', "%s", why);
+}
+
+static void case_pio_loop(struct t_case *c)
+{
+	struct t_host *t = t_vm(c, 1);
+	char why[256];
+
+	t_pio_loop(t, T_LONG64, 4, 2000, why, sizeof(why));
+	T_REQUIRE(c, why[0] == '\0', "%s", why);
+}
+
+/* 64-bit mode: MMIO writes and reads of 1, 2, 4 and 8 bytes. */
+static void case_mmio(struct t_case *c)
+{
+	static const uint8_t code[] = {
+		0x48, 0xbe, 0x00, 0x80, 0x09, 0, 0, 0, 0, 0, /* mov rsi, T_MMIO_TEST */
+		0x48, 0xb8, 0x88, 0x77, 0x66, 0x55, 0x44, 0x33, 0x22, 0x11, /* mov rax, imm */
+		0x88, 0x06,             /* mov [rsi], al */
+		0x66, 0x89, 0x46, 0x02, /* mov [rsi+2], ax */
+		0x89, 0x46, 0x04,       /* mov [rsi+4], eax */
+		0x48, 0x89, 0x46, 0x08, /* mov [rsi+8], rax */
+		0x48, 0x8b, 0x4e, 0x10, /* mov rcx, [rsi+16] */
+		0x48, 0x89, 0x0f,       /* mov [rdi], rcx */
+		0x8b, 0x4e, 0x18,       /* mov ecx, [rsi+24] */
+		0x48, 0x89, 0x4f, 0x08, /* mov [rdi+8], rcx */
+	};
+	static const struct { uint64_t off; unsigned size; bool w; uint64_t data; } want[] = {
+		{ 0, 1, true, 0x88 }, { 2, 2, true, 0x7788 }, { 4, 4, true, 0x55667788 },
+		{ 8, 8, true, 0x1122334455667788ull }, { 16, 8, false, 0 }, { 24, 4, false, 0 },
+	};
+	struct t_host *t = t_vm(c, 1);
+	struct t_asm a = { .mode = T_LONG64 };
+	struct cpu_boot_state st;
+	struct t_access acc[8];
+	uint64_t *res = t_gpa(t, T_DATA);
+	unsigned i, n = 0;
+
+	a_bytes(&a, code, sizeof(code));
+	a_done(&a);
+	a_hlt_loop(&a);
+	t_put_code(t, a.b, a.n);
+	t_boot_state(t, T_LONG64, &st);
+	t_run_checked(c, t, t_vcpu(c, t, 0, &st), 3000);
+	for (i = 0; i < t->nacc; i++)
+		if (!t->acc[i].pio && t->acc[i].addr != T_MMIO_DONE && n < 8)
+			acc[n++] = t->acc[i];
+	T_REQUIRE(c, n == 6, "%u MMIO accesses, want 6", n);
+	for (i = 0; i < n; i++)
+		T_REQUIRE(c, acc[i].addr == T_MMIO_TEST + want[i].off &&
+			     acc[i].size == want[i].size && acc[i].is_write == want[i].w &&
+			     (!want[i].w || acc[i].data == want[i].data),
+			  "access %u: addr 0x%llx size %u write %d data 0x%llx", i,
+			  (unsigned long long)acc[i].addr, acc[i].size, acc[i].is_write,
+			  (unsigned long long)acc[i].data);
+	T_REQUIRE(c, res[0] == 0x1122334455667788ull && res[1] == 0x55667788,
+		  "guest read 0x%llx, 0x%llx", (unsigned long long)res[0],
+		  (unsigned long long)res[1]);
+}
+
+/* ud2 with an empty IDT: #UD, #DF, then a triple fault (shutdown). */
+static void case_triple_fault(struct t_case *c)
+{
+	static const uint8_t code[] = { 0x0f, 0x0b, 0xeb, 0xfe };
+	struct t_host *t = t_vm(c, 1);
+	struct cpu_boot_state st;
+	struct t_run_result res;
+
+	t_put_code(t, code, sizeof(code));
+	t_boot_state(t, T_LONG64, &st);
+	res = t_run(t, t_vcpu(c, t, 0, &st), 3000);
+	T_REQUIRE(c, !res.timed_out, "no shutdown within 3 s");
+	T_REQUIRE(c, res.ret == 0, "run returned %d", res.ret);
+	T_REQUIRE(c, atomic_load(&t->stop) == ACCEL_STOP_RESET + 1, "stop request %d, want RESET",
+		  atomic_load(&t->stop) - 1);
+}
+
+/* What the guest finds: CPUID (per-vCPU APIC id), MSRs, LAPIC LINT0/1. */
+static const uint8_t setup_probe_code[] = {
+	0xb8, 0x01, 0, 0, 0, 0x0f, 0xa2,         /* cpuid(1) */
+	0x89, 0x1f, 0x89, 0x4f, 0x04,             /* [rdi] = ebx, [rdi+4] = ecx */
+	0xb8, 0x0b, 0, 0, 0, 0x31, 0xc9, 0x0f, 0xa2, /* cpuid(0xb, 0) */
+	0x89, 0x57, 0x08,                         /* [rdi+8] = edx */
+	0xb8, 0, 0, 0, 0x40, 0x0f, 0xa2,          /* cpuid(0x40000000) */
+	0x89, 0x5f, 0x0c, 0x89, 0x4f, 0x10, 0x89, 0x57, 0x14,
+	0xb9, 0xa0, 0x01, 0, 0, 0x0f, 0x32,       /* rdmsr(IA32_MISC_ENABLE) */
+	0x89, 0x47, 0x18,
+	0xb9, 0xff, 0x02, 0, 0, 0x0f, 0x32,       /* rdmsr(MTRR_DEF_TYPE) */
+	0x89, 0x47, 0x1c,
+	0xb8, 0x50, 0x03, 0xe0, 0xfe, 0x8b, 0x00, 0x89, 0x47, 0x20, /* LVT LINT0 */
+	0xb8, 0x60, 0x03, 0xe0, 0xfe, 0x8b, 0x00, 0x89, 0x47, 0x24, /* LVT LINT1 */
+	0xb8, 0, 0, 0, 0, 0x0f, 0xa2, 0x89, 0x47, 0x28, /* cpuid(0).eax */
+	0xb8, 0x0b, 0, 0, 0, 0xb9, 0x01, 0, 0, 0, 0x0f, 0xa2, /* cpuid(0xb, 1) */
+	0x89, 0x5f, 0x2c, 0x89, 0x4f, 0x30,       /* [rdi+44] = ebx, [rdi+48] = ecx */
+	0xbb, 0x00, 0x00, 0x09, 0x00,             /* mov ebx, T_MMIO_DONE (cpuid took it) */
+};
+
+struct setup_seen {
+	uint32_t l1_ebx, l1_ecx, lb_edx, sig[3], misc, mtrr, lint0, lint1, max_leaf;
+	uint32_t lb1_ebx, lb1_ecx;
+};
+
+static void check_vcpu_setup(struct t_case *c, const struct setup_seen *s, unsigned index)
+{
+	T_REQUIRE(c, s->l1_ebx >> 24 == index, "vcpu %u: CPUID.1 APIC id %u", index,
+		  s->l1_ebx >> 24);
+	T_REQUIRE(c, s->l1_ecx >> 31, "vcpu %u: no hypervisor bit", index);
+	T_REQUIRE(c, s->max_leaf < 0xb || s->lb_edx == index, "vcpu %u: CPUID.B x2APIC id %u",
+		  index, s->lb_edx);
+	T_REQUIRE(c, s->max_leaf < 0xb || (s->lb1_ebx == 2 && (s->lb1_ecx >> 8 & 0xff) == 2),
+		  "vcpu %u: CPUID.B.1 (core level) ebx %u ecx 0x%x", index, s->lb1_ebx,
+		  s->lb1_ecx);
+	T_REQUIRE(c, memcmp(s->sig, "KVMKVMKVM\0\0\0", 12) == 0, "vcpu %u: no KVM signature",
+		  index);
+	T_REQUIRE(c, s->misc & 1, "vcpu %u: MISC_ENABLE 0x%x", index, s->misc);
+	T_REQUIRE(c, s->mtrr == 0x806, "vcpu %u: MTRR_DEF_TYPE 0x%x", index, s->mtrr);
+	T_REQUIRE(c, index || ((s->lint0 & 0x10700) == 0x700 && (s->lint1 & 0x10700) == 0x400),
+		  "LINT0 0x%x LINT1 0x%x", s->lint0, s->lint1);
+}
+
+static void case_vcpu_setup(struct t_case *c)
+{
+	struct t_host *t = t_vm(c, 2);
+	struct t_asm a = { .mode = T_LONG64 };
+	struct cpu_boot_state st;
+	struct setup_seen seen;
+	unsigned i;
+
+	a_bytes(&a, setup_probe_code, sizeof(setup_probe_code));
+	a_done(&a);
+	a_hlt_loop(&a);
+	t_put_code(t, a.b, a.n);
+	t_boot_state(t, T_LONG64, &st);
+	for (i = 0; i < 2; i++) {
+		atomic_store(&t->done, false);
+		t_run_checked(c, t, t_vcpu(c, t, i, &st), 3000);
+		memcpy(&seen, t_gpa(t, T_DATA), sizeof(seen));
+		check_vcpu_setup(c, &seen, i);
+	}
+}
+
+/* Executing from MMIO cannot be emulated: one error line, stop with ERROR. */
+static void case_exec_mmio(struct t_case *c)
+{
+	static const uint8_t code[] = { 0x48, 0xc7, 0xc0, 0x00, 0x80, 0x09, 0x00, /* mov rax */
+					0xff, 0xe0 };                             /* jmp rax */
+	struct t_host *t = t_vm(c, 1);
+	struct cpu_boot_state st;
+	struct t_run_result res;
+
+	t_put_code(t, code, sizeof(code));
+	t_boot_state(t, T_LONG64, &st);
+	res = t_run(t, t_vcpu(c, t, 0, &st), 3000);
+	T_REQUIRE(c, !res.timed_out && res.ret == 0, "ret %d timed out %d (%lu exits)", res.ret,
+		  res.timed_out, atomic_load(&t->exits));
+	T_REQUIRE(c, atomic_load(&t->stop) == ACCEL_STOP_ERROR + 1, "stop request %d",
+		  atomic_load(&t->stop) - 1);
+	T_REQUIRE(c, strchr(t->errlog, ';') == strrchr(t->errlog, ';') && t->errlog[0],
+		  "want one error line, got: %s", t->errlog);
+}
+
+void t_run_checked(struct t_case *c, struct t_host *t, struct accel_vcpu *v, unsigned ms)
+{
+	struct t_run_result res = t_run(t, v, ms);
+
+	if (atomic_load(&t->stop) == ACCEL_STOP_RESET + 1)
+		t_exit(c, T_FAIL, "the guest triple-faulted after %lu exits",
+		       atomic_load(&t->exits));
+
+	T_REQUIRE(c, res.ret == 0, "run returned %d: %s", res.ret, t->errlog);
+	T_REQUIRE(c, !res.timed_out, "guest did not finish within %u ms (%lu exits)", ms,
+		  atomic_load(&t->exits));
+	T_REQUIRE(c, atomic_load(&t->done), "stop request %d: %s", atomic_load(&t->stop) - 1,
+		  t->errlog);
+}
+
+/* The cmocka side: run a case in a child and map its outcome. */
+struct case_desc {
+	void (*fn)(struct t_case *c);
+	const void *arg;
+	unsigned timeout_ms;
+	const struct t_case *base;
+};
+
+static void run_case(void **state)
+{
+	const struct case_desc *d = *state;
+	struct t_case c = *d->base;
+	char msg[1024];
+	enum t_outcome o;
+
+	c.arg = (void *)d->arg;
+	o = t_isolate(d->fn, &c, d->timeout_ms, msg, sizeof(msg));
+	switch (o) {
+	case T_PASS:
+		return;
+	case T_SKIP:
+		print_message("skipped: %s\n", msg);
+		skip();
+		return;
+	case T_HANG:
+		if (c.limited) {
+			print_message("skipped: the nested KVM layer wedged: %s\n", msg);
+			skip();
+			return;
+		}
+		fail_msg("%s", msg);
+		return;
+	case T_FAIL:
+		fail_msg("%s", msg);
+	}
+}
+
+static const struct t_pio_form pio_forms[] = {
+	{ T_LONG64, T_OUT_IMM, 1 }, { T_LONG64, T_OUT_IMM, 2 }, { T_LONG64, T_OUT_IMM, 4 },
+	{ T_LONG64, T_OUT_DX, 1 },  { T_LONG64, T_OUT_DX, 2 },  { T_LONG64, T_OUT_DX, 4 },
+	{ T_LONG64, T_IN_IMM, 1 },  { T_LONG64, T_IN_IMM, 2 },  { T_LONG64, T_IN_IMM, 4 },
+	{ T_LONG64, T_IN_DX, 1 },   { T_LONG64, T_IN_DX, 2 },   { T_LONG64, T_IN_DX, 4 },
+	{ T_LONG64, T_OUTS, 1 },    { T_LONG64, T_OUTS, 2 },    { T_LONG64, T_OUTS, 4 },
+	{ T_LONG64, T_INS, 1 },     { T_LONG64, T_INS, 4 },
+	{ T_PROT32, T_OUT_DX, 4 },  { T_PROT32, T_IN_DX, 4 },   { T_PROT32, T_OUTS, 1 },
+	{ T_REAL, T_OUT_DX, 1 },    { T_REAL, T_IN_DX, 2 },     { T_REAL, T_OUTS, 1 },
+	{ T_LONG64, T_OUT_DX, 4, true }, { T_LONG64, T_INS, 2, true },
+};
+
+#define NPIO (sizeof(pio_forms) / sizeof(pio_forms[0]))
+#define CASE(f, a, ms) { .fn = (f), .arg = (a), .timeout_ms = (ms) }
+
+static const struct case_desc cases[] = {
+	CASE(case_entry, NULL, 5000),
+	CASE(case_teardown, NULL, 10000),
+	CASE(case_pio_loop, NULL, 20000),
+	CASE(case_mmio, NULL, 10000),
+	CASE(case_triple_fault, NULL, 10000),
+	CASE(case_exec_mmio, NULL, 10000),
+	CASE(case_kick_loop, NULL, 10000),
+	CASE(case_kick_hlt, NULL, 10000),
+	CASE(case_kick_no_stop, NULL, 10000),
+	CASE(case_kick_before_run, NULL, 10000),
+	CASE(case_ap_waits_for_sipi, NULL, 10000),
+	CASE(case_parallel_vcpus, NULL, 20000),
+	CASE(case_init_sipi, NULL, 10000),
+	CASE(case_vcpu_setup, NULL, 10000),
+	CASE(case_set_irq, NULL, 10000),
+	CASE(case_irqfd, NULL, 10000),
+	CASE(case_irqfd_resample, NULL, 10000),
+	CASE(case_msi, NULL, 10000),
+	CASE(case_ioeventfd_pio, NULL, 10000),
+	CASE(case_ioeventfd_mmio, NULL, 10000),
+};
+
+static const char *const case_names[] = {
+	"module entry and probe", "teardown closes every fd", "2000 outs in a loop (64-bit)",
+	"MMIO 1/2/4/8 bytes (64-bit)", "triple fault requests RESET",
+	"executing MMIO: one error line, stop ERROR", "kick: jmp $",
+	"kick: cli; hlt", "kick without stop does not end run", "kick before run",
+	"AP waits for SIPI", "4 vCPUs created and run in parallel threads",
+	"INIT/SIPI starts the AP", "CPUID, MSRs and LAPIC LINT0/1 per vCPU",
+	"set_irq via IOAPIC", "irqfd via IOAPIC (edge)", "irqfd with resample (level)",
+	"MSI to the LAPIC", "ioeventfd on a port", "ioeventfd on MMIO with datamatch",
+};
+
+int main(int argc, char **argv)
+{
+	enum { NCASES = sizeof(cases) / sizeof(cases[0]) };
+	static struct CMUnitTest tests[NCASES + NPIO];
+	static struct case_desc descs[NCASES + NPIO];
+	static char names[NPIO][64];
+	struct t_case base_case = { 0 };
+	char why[256];
+	size_t i;
+	int r;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s accel-kvm.so\n", argv[0]);
+		return 2;
+	}
+	base_case.module = argv[1];
+	base_case.ops = t_load_module(argv[1], why, sizeof(why));
+	if (!base_case.ops) {
+		fprintf(stderr, "%s\n", why);
+		return 1;
+	}
+	r = base_case.ops->probe(why, sizeof(why));
+	printf("kvm probe: %s\n", why);
+	if (r < 0)
+		return 77; /* no usable /dev/kvm: skip the whole suite */
+	base_case.limited = r == ACCEL_PROBE_LIMITED;
+	for (i = 0; i < NCASES; i++) {
+		descs[i] = cases[i];
+		descs[i].base = &base_case;
+		tests[i] = (struct CMUnitTest){ .name = case_names[i], .test_func = run_case,
+						.initial_state = &descs[i] };
+	}
+	for (i = 0; i < NPIO; i++) {
+		descs[NCASES + i] = (struct case_desc)CASE(case_pio, &pio_forms[i], 10000);
+		descs[NCASES + i].base = &base_case;
+		t_pio_form_name(&pio_forms[i], names[i], sizeof(names[i]));
+		tests[NCASES + i] = (struct CMUnitTest){ .name = names[i], .test_func = run_case,
+							 .initial_state = &descs[NCASES + i] };
+	}
+	return _cmocka_run_group_tests("accel-kvm", tests, NCASES + NPIO, NULL, NULL);
+}

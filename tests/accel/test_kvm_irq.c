@@ -1,0 +1,238 @@
+/*
+ * Interrupt and doorbell cases of the accel-kvm.so tests: set_irq, irqfd
+ * (edge, and level with resample), MSI, ioeventfd on ports and MMIO.
+ *
+ * The interrupt guest (64-bit) masks the 8259s, enables its LAPIC, routes
+ * one IOAPIC pin to a vector, reports "ready" on T_PORT_READY, then sleeps
+ * in `sti; hlt` until its handler has counted an interrupt.
+ */
+#include <poll.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <time.h>
+
+#include "test_kvm.h"
+
+#define T_PORT_READY 0x511
+#define IOAPIC       0xfec00000u
+#define LAPIC        0xfee00000u
+#define VECTOR       0x33
+#define GSI          20 /* IOAPIC only: no 8259 behind it */
+
+static void a_ioapic_route(struct t_asm *a, unsigned pin, bool level)
+{
+	uint32_t lo = VECTOR | (level ? 1u << 15 : 0);
+
+	a_mov_mem32(a, IOAPIC, 0x10 + 2 * pin);     /* IOREGSEL: low dword */
+	a_mov_mem32(a, IOAPIC + 0x10, lo);          /* IOWIN: fixed, unmasked */
+	a_mov_mem32(a, IOAPIC, 0x11 + 2 * pin);     /* high dword */
+	a_mov_mem32(a, IOAPIC + 0x10, 0);           /* destination APIC 0 */
+}
+
+static void irq_guest(struct t_host *t, struct cpu_boot_state *st, bool route, bool level)
+{
+	static const uint8_t mask_pics[] = { 0xb0, 0xff, 0xe6, 0x21, 0xe6, 0xa1 };
+	static const uint8_t wait[] = {
+		0xfa,                                           /* 1: cli */
+		0x83, 0x3c, 0x25, T_COUNTER & 0xff, T_COUNTER >> 8 & 0xff, 0, 0, 0,
+		/* cmp dword [T_COUNTER], 0 */
+		0x75, 0x04,                                     /* jne 2f */
+		0xfb, 0xf4,                                     /* sti; hlt */
+		0xeb, 0xf1,                                     /* jmp 1b */
+	};                                                      /* 2: */
+	struct t_asm a = { .mode = T_LONG64 };
+
+	a_bytes(&a, mask_pics, sizeof(mask_pics));
+	a_mov_mem32(&a, LAPIC + 0xf0, 0x1ff); /* SVR: enabled, spurious 0xff */
+	if (route)
+		a_ioapic_route(&a, GSI, level);
+	a_mov_dx(&a, T_PORT_READY);
+	a_out_dx(&a, 1);
+	a_bytes(&a, wait, sizeof(wait));
+	a_done(&a);
+	a_hlt_loop(&a);
+	t_put_code(t, a.b, a.n);
+	t_put_isr(t, T_ISR);
+	t_boot_state(t, T_LONG64, st);
+	t_idt_set(t, VECTOR, T_ISR);
+	t_idt_set(t, 0xff, T_ISR);
+	st->idt.limit = 0xfff;
+}
+
+enum fire_how { FIRE_SET_IRQ, FIRE_IRQFD, FIRE_MSI };
+
+struct firer {
+	struct t_host *t;
+	enum fire_how how;
+	int fd;
+	int err;
+};
+
+static bool wait_ready(struct t_host *t)
+{
+	struct timespec ms = { 0, 1000000L };
+	struct t_access acc;
+	unsigned i;
+
+	for (i = 0; i < 3000; i++) {
+		if (t_find(t, true, T_PORT_READY, &acc, 1) > 0)
+			return true;
+		nanosleep(&ms, NULL);
+	}
+	return false;
+}
+
+/* Waits for the guest to be ready, then raises one interrupt. */
+static void *fire_main(void *arg)
+{
+	struct firer *f = arg;
+	const struct accel_vm_ops *vm = f->t->ops->vm;
+	uint64_t one = 1;
+
+	if (!wait_ready(f->t))
+		return NULL;
+	switch (f->how) {
+	case FIRE_SET_IRQ:
+		f->err = vm->set_irq(f->t->vm, GSI, 1);
+		if (f->err == 0)
+			f->err = vm->set_irq(f->t->vm, GSI, 0);
+		break;
+	case FIRE_IRQFD:
+		if (write(f->fd, &one, sizeof(one)) != sizeof(one))
+			f->err = -1;
+		break;
+	case FIRE_MSI:
+		f->err = vm->signal_msi(f->t->vm, LAPIC, VECTOR);
+		break;
+	}
+	return NULL;
+}
+
+/* Runs the interrupt guest while another thread fires; counts handled. */
+static void irq_case(struct t_case *c, struct t_host *t, enum fire_how how, int fd, bool level)
+{
+	struct firer f = { .t = t, .how = how, .fd = fd };
+	struct cpu_boot_state st;
+	struct accel_vcpu *v;
+	pthread_t th;
+	uint32_t count;
+
+	irq_guest(t, &st, how != FIRE_MSI, level);
+	v = t_vcpu(c, t, 0, &st);
+	pthread_create(&th, NULL, fire_main, &f);
+	t_run_checked(c, t, v, 3000);
+	pthread_join(th, NULL);
+	T_REQUIRE(c, f.err == 0, "raising the interrupt failed: %d: %s", f.err, t->errlog);
+	memcpy(&count, t_gpa(t, T_COUNTER), sizeof(count));
+	T_REQUIRE(c, count == 1, "%u interrupts handled, want 1", count);
+}
+
+void case_set_irq(struct t_case *c)
+{
+	irq_case(c, t_vm(c, 1), FIRE_SET_IRQ, -1, false);
+}
+
+void case_irqfd(struct t_case *c)
+{
+	struct t_host *t = t_vm(c, 1);
+	int fd = eventfd(0, EFD_CLOEXEC);
+	int r = c->ops->vm->add_irqfd(t->vm, fd, GSI, -1);
+
+	T_REQUIRE(c, r == 0, "add_irqfd: %d", r);
+	irq_case(c, t, FIRE_IRQFD, fd, false);
+	r = c->ops->vm->del_irqfd(t->vm, fd, GSI);
+	T_REQUIRE(c, r == 0, "del_irqfd: %d", r);
+}
+
+/* Level-triggered: the guest's EOI must signal the resample eventfd. */
+void case_irqfd_resample(struct t_case *c)
+{
+	struct t_host *t = t_vm(c, 1);
+	int fd = eventfd(0, EFD_CLOEXEC), rfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct pollfd pfd = { .fd = rfd, .events = POLLIN };
+	int r = c->ops->vm->add_irqfd(t->vm, fd, GSI, rfd);
+
+	T_REQUIRE(c, r == 0, "add_irqfd with resample: %d", r);
+	irq_case(c, t, FIRE_IRQFD, fd, true);
+	T_REQUIRE(c, poll(&pfd, 1, 1000) == 1, "the resample eventfd was not signalled");
+	r = c->ops->vm->del_irqfd(t->vm, fd, GSI);
+	T_REQUIRE(c, r == 0, "del_irqfd: %d", r);
+}
+
+void case_msi(struct t_case *c)
+{
+	irq_case(c, t_vm(c, 1), FIRE_MSI, -1, false);
+}
+
+static uint64_t eventfd_count(int fd)
+{
+	uint64_t v = 0;
+
+	if (read(fd, &v, sizeof(v)) != sizeof(v))
+		return 0;
+	return v;
+}
+
+/* out 0x520 twice: 0x1234 matches the ioeventfd, 0x5678 goes to the host. */
+void case_ioeventfd_pio(struct t_case *c)
+{
+	struct t_host *t = t_vm(c, 1);
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct accel_ioeventfd ev = { .addr = 0x520, .len = 2, .pio = true,
+				      .has_datamatch = true, .datamatch = 0x1234, .fd = fd };
+	struct t_asm a = { .mode = T_LONG64 };
+	struct cpu_boot_state st;
+	struct t_access acc[4];
+	unsigned n;
+	int r = c->ops->vm->add_ioeventfd(t->vm, &ev);
+
+	T_REQUIRE(c, r == 0, "add_ioeventfd: %d", r);
+	a_mov_dx(&a, 0x520);
+	a_mov_eax(&a, 0x1234);
+	a_out_dx(&a, 2);
+	a_mov_eax(&a, 0x5678);
+	a_out_dx(&a, 2);
+	a_done(&a);
+	a_hlt_loop(&a);
+	t_put_code(t, a.b, a.n);
+	t_boot_state(t, T_LONG64, &st);
+	t_run_checked(c, t, t_vcpu(c, t, 0, &st), 3000);
+	n = t_find(t, true, 0x520, acc, 4);
+	T_REQUIRE(c, n == 1 && acc[0].data == 0x5678, "%u writes reached the host", n);
+	T_REQUIRE(c, eventfd_count(fd) == 1, "the ioeventfd did not fire once");
+	T_REQUIRE(c, c->ops->vm->del_ioeventfd(t->vm, &ev) == 0, "del_ioeventfd failed");
+	T_REQUIRE(c, c->ops->vm->del_ioeventfd(t->vm, &ev) < 0, "second del_ioeventfd worked");
+}
+
+/* MMIO doorbell: a 4-byte write of 0xabcd fires, a write of 1 does not. */
+void case_ioeventfd_mmio(struct t_case *c)
+{
+	static const uint8_t code[] = {
+		0x48, 0xbe, 0x00, 0x80, 0x09, 0, 0, 0, 0, 0,     /* mov rsi, T_MMIO_TEST */
+		0xc7, 0x06, 0xcd, 0xab, 0x00, 0x00,              /* mov dword [rsi], 0xabcd */
+		0xc7, 0x06, 0x01, 0x00, 0x00, 0x00,              /* mov dword [rsi], 1 */
+	};
+	struct t_host *t = t_vm(c, 1);
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct accel_ioeventfd ev = { .addr = T_MMIO_TEST, .len = 4, .has_datamatch = true,
+				      .datamatch = 0xabcd, .fd = fd };
+	struct t_asm a = { .mode = T_LONG64 };
+	struct cpu_boot_state st;
+	struct t_access acc[4];
+	unsigned n;
+	int r = c->ops->vm->add_ioeventfd(t->vm, &ev);
+
+	T_REQUIRE(c, r == 0, "add_ioeventfd: %d", r);
+	a_bytes(&a, code, sizeof(code));
+	a_done(&a);
+	a_hlt_loop(&a);
+	t_put_code(t, a.b, a.n);
+	t_boot_state(t, T_LONG64, &st);
+	t_run_checked(c, t, t_vcpu(c, t, 0, &st), 3000);
+	n = t_find(t, false, T_MMIO_TEST, acc, 4);
+	T_REQUIRE(c, n == 1 && acc[0].data == 1, "%u writes reached the host", n);
+	T_REQUIRE(c, eventfd_count(fd) == 1, "the ioeventfd did not fire once");
+	T_REQUIRE(c, c->ops->vm->del_ioeventfd(t->vm, &ev) == 0, "del_ioeventfd failed");
+}
