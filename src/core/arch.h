@@ -8,6 +8,7 @@
 #include "core/memory.h"
 #include "splitvm/cpu_state.h"
 
+struct pci_host;
 struct vm;
 
 /* Guest RAM ranges for ram_size bytes; returns the count or -errno. */
@@ -17,6 +18,8 @@ int arch_machine_init(struct vm *vm);
 /* After every device is added, before the vCPUs start (firmware tables). */
 int arch_machine_finalize(struct vm *vm);
 void arch_machine_destroy(struct vm *vm);
+/* The PCI host devices are added to (before finalize), or NULL. */
+struct pci_host *arch_pci_host(struct vm *vm);
 /*
  * Loads kernel, initrd and command line from vm->cfg into guest RAM and fills
  * the boot CPU's state. Errors caused by the inputs are logged as one clear
