@@ -61,7 +61,9 @@ int accel_load(struct accel *a, const char *name, const struct logger *log)
 		log_error(log, "cannot find the module directory: %s", strerror(-err));
 		return err;
 	}
-	snprintf(a->path, sizeof(a->path), "%s/accel-%s.so", dir, name);
+	if ((size_t)snprintf(a->path, sizeof(a->path), "%.3000s/accel-%.64s.so", dir, name) >=
+	    sizeof(a->path))
+		return -ENAMETOOLONG;
 	if (access(a->path, F_OK) < 0) {
 		log_error(log, "accelerator module %s not found (build it, or set SPLITVM_MODULE_DIR)",
 			  a->path);

@@ -31,7 +31,7 @@ static void test_sizes(void **state)
 
 static int parse(struct vm_config *cfg, char *err, size_t len, ...)
 {
-	char *argv[32] = { "run" };
+	char *argv[32] = { (char *)"run" };
 	int argc = 1;
 	va_list ap;
 
@@ -72,7 +72,7 @@ static void test_defaults_and_values(void **state)
 
 static void expect_error(const char *needle, ...)
 {
-	char *argv[16] = { "run" };
+	char *argv[16] = { (char *)"run" };
 	struct vm_config cfg;
 	char err[256] = "";
 	int argc = 1;
