@@ -255,6 +255,7 @@ struct case_desc {
 	void (*fn)(struct t_case *c);
 	const void *arg;
 	unsigned timeout_ms;
+	const char *name;
 	const struct t_case *base;
 };
 
@@ -300,41 +301,32 @@ static const struct t_pio_form pio_forms[] = {
 };
 
 #define NPIO (sizeof(pio_forms) / sizeof(pio_forms[0]))
-#define CASE(f, a, ms) { .fn = (f), .arg = (a), .timeout_ms = (ms) }
+#define CASE(f, a, ms, n) { .fn = (f), .arg = (a), .timeout_ms = (ms), .name = (n) }
 
 static const struct case_desc cases[] = {
-	CASE(case_entry, NULL, 5000),
-	CASE(case_teardown, NULL, 10000),
-	CASE(case_pio_loop, NULL, 20000),
-	CASE(case_mmio, NULL, 10000),
-	CASE(case_triple_fault, NULL, 10000),
-	CASE(case_exec_mmio, NULL, 10000),
-	CASE(case_kick_loop, NULL, 10000),
-	CASE(case_kick_hlt, NULL, 10000),
-	CASE(case_kick_no_stop, NULL, 10000),
-	CASE(case_kick_before_run, NULL, 10000),
-	CASE(case_ap_waits_for_sipi, NULL, 10000),
-	CASE(case_parallel_vcpus, NULL, 20000),
-	CASE(case_init_sipi, NULL, 10000),
-	CASE(case_vcpu_setup, NULL, 10000),
-	CASE(case_set_irq, NULL, 10000),
-	CASE(case_irqfd, NULL, 10000),
-	CASE(case_irqfd_resample, NULL, 10000),
-	CASE(case_msi, NULL, 10000),
-	CASE(case_ioeventfd_pio, NULL, 10000),
-	CASE(case_ioeventfd_mmio, NULL, 10000),
+	CASE(case_entry, NULL, 5000, "module entry and probe"),
+	CASE(case_teardown, NULL, 10000, "teardown closes every fd"),
+	CASE(case_pio_loop, NULL, 20000, "2000 outs in a loop (64-bit)"),
+	CASE(case_mmio, NULL, 10000, "MMIO 1/2/4/8 bytes (64-bit)"),
+	CASE(case_triple_fault, NULL, 10000, "triple fault requests RESET"),
+	CASE(case_exec_mmio, NULL, 10000, "executing MMIO: one error line, stop ERROR"),
+	CASE(case_kick_loop, NULL, 10000, "kick: jmp $"),
+	CASE(case_kick_hlt, NULL, 10000, "kick: cli; hlt"),
+	CASE(case_kick_no_stop, NULL, 10000, "kick without stop does not end run"),
+	CASE(case_kick_before_run, NULL, 10000, "kick before run"),
+	CASE(case_ap_waits_for_sipi, NULL, 10000, "AP waits for SIPI"),
+	CASE(case_parallel_vcpus, NULL, 20000, "4 vCPUs created and run in parallel threads"),
+	CASE(case_init_sipi, NULL, 10000, "INIT/SIPI starts the AP"),
+	CASE(case_vcpu_setup, NULL, 10000, "CPUID, MSRs and LAPIC LINT0/1 per vCPU"),
+	CASE(case_set_irq, NULL, 10000, "set_irq via IOAPIC"),
+	CASE(case_isa_irq0_routing, NULL, 10000, "ISA IRQ 0 reaches IOAPIC pin 2"),
+	CASE(case_irqfd, NULL, 10000, "irqfd via IOAPIC (edge)"),
+	CASE(case_irqfd_resample, NULL, 10000, "irqfd with resample (level)"),
+	CASE(case_msi, NULL, 10000, "MSI to the LAPIC"),
+	CASE(case_ioeventfd_pio, NULL, 10000, "ioeventfd on a port"),
+	CASE(case_ioeventfd_mmio, NULL, 10000, "ioeventfd on MMIO with datamatch"),
 };
 
-static const char *const case_names[] = {
-	"module entry and probe", "teardown closes every fd", "2000 outs in a loop (64-bit)",
-	"MMIO 1/2/4/8 bytes (64-bit)", "triple fault requests RESET",
-	"executing MMIO: one error line, stop ERROR", "kick: jmp $",
-	"kick: cli; hlt", "kick without stop does not end run", "kick before run",
-	"AP waits for SIPI", "4 vCPUs created and run in parallel threads",
-	"INIT/SIPI starts the AP", "CPUID, MSRs and LAPIC LINT0/1 per vCPU",
-	"set_irq via IOAPIC", "irqfd via IOAPIC (edge)", "irqfd with resample (level)",
-	"MSI to the LAPIC", "ioeventfd on a port", "ioeventfd on MMIO with datamatch",
-};
 
 int main(int argc, char **argv)
 {
@@ -365,11 +357,11 @@ int main(int argc, char **argv)
 	for (i = 0; i < NCASES; i++) {
 		descs[i] = cases[i];
 		descs[i].base = &base_case;
-		tests[i] = (struct CMUnitTest){ .name = case_names[i], .test_func = run_case,
+		tests[i] = (struct CMUnitTest){ .name = descs[i].name, .test_func = run_case,
 						.initial_state = &descs[i] };
 	}
 	for (i = 0; i < NPIO; i++) {
-		descs[NCASES + i] = (struct case_desc)CASE(case_pio, &pio_forms[i], 10000);
+		descs[NCASES + i] = (struct case_desc)CASE(case_pio, &pio_forms[i], 10000, NULL);
 		descs[NCASES + i].base = &base_case;
 		t_pio_form_name(&pio_forms[i], names[i], sizeof(names[i]));
 		tests[NCASES + i] = (struct CMUnitTest){ .name = names[i], .test_func = run_case,

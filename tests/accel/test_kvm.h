@@ -21,6 +21,7 @@ void case_init_sipi(struct t_case *c);
 
 /* test_kvm_irq.c */
 void case_set_irq(struct t_case *c);
+void case_isa_irq0_routing(struct t_case *c);
 void case_irqfd(struct t_case *c);
 void case_irqfd_resample(struct t_case *c);
 void case_msi(struct t_case *c);

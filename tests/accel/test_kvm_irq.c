@@ -31,7 +31,8 @@ static void a_ioapic_route(struct t_asm *a, unsigned pin, bool level)
 	a_mov_mem32(a, IOAPIC + 0x10, 0);           /* destination APIC 0 */
 }
 
-static void irq_guest(struct t_host *t, struct cpu_boot_state *st, bool route, bool level)
+static void irq_guest(struct t_host *t, struct cpu_boot_state *st, bool route, unsigned pin,
+		      bool level)
 {
 	static const uint8_t mask_pics[] = { 0xb0, 0xff, 0xe6, 0x21, 0xe6, 0xa1 };
 	static const uint8_t wait[] = {
@@ -47,7 +48,7 @@ static void irq_guest(struct t_host *t, struct cpu_boot_state *st, bool route, b
 	a_bytes(&a, mask_pics, sizeof(mask_pics));
 	a_mov_mem32(&a, LAPIC + 0xf0, 0x1ff); /* SVR: enabled, spurious 0xff */
 	if (route)
-		a_ioapic_route(&a, GSI, level);
+		a_ioapic_route(&a, pin, level);
 	a_mov_dx(&a, T_PORT_READY);
 	a_out_dx(&a, 1);
 	a_bytes(&a, wait, sizeof(wait));
@@ -66,6 +67,7 @@ enum fire_how { FIRE_SET_IRQ, FIRE_IRQFD, FIRE_MSI };
 struct firer {
 	struct t_host *t;
 	enum fire_how how;
+	unsigned gsi;
 	int fd;
 	int err;
 };
@@ -95,9 +97,9 @@ static void *fire_main(void *arg)
 		return NULL;
 	switch (f->how) {
 	case FIRE_SET_IRQ:
-		f->err = vm->set_irq(f->t->vm, GSI, 1);
+		f->err = vm->set_irq(f->t->vm, f->gsi, 1);
 		if (f->err == 0)
-			f->err = vm->set_irq(f->t->vm, GSI, 0);
+			f->err = vm->set_irq(f->t->vm, f->gsi, 0);
 		break;
 	case FIRE_IRQFD:
 		if (write(f->fd, &one, sizeof(one)) != sizeof(one))
@@ -111,15 +113,16 @@ static void *fire_main(void *arg)
 }
 
 /* Runs the interrupt guest while another thread fires; counts handled. */
-static void irq_case(struct t_case *c, struct t_host *t, enum fire_how how, int fd, bool level)
+static void irq_case_on(struct t_case *c, struct t_host *t, enum fire_how how, int fd, bool level,
+			unsigned gsi, unsigned pin)
 {
-	struct firer f = { .t = t, .how = how, .fd = fd };
+	struct firer f = { .t = t, .how = how, .fd = fd, .gsi = gsi };
 	struct cpu_boot_state st;
 	struct accel_vcpu *v;
 	pthread_t th;
 	uint32_t count;
 
-	irq_guest(t, &st, how != FIRE_MSI, level);
+	irq_guest(t, &st, how != FIRE_MSI, pin, level);
 	v = t_vcpu(c, t, 0, &st);
 	pthread_create(&th, NULL, fire_main, &f);
 	t_run_checked(c, t, v, 3000);
@@ -127,6 +130,17 @@ static void irq_case(struct t_case *c, struct t_host *t, enum fire_how how, int 
 	T_REQUIRE(c, f.err == 0, "raising the interrupt failed: %d: %s", f.err, t->errlog);
 	memcpy(&count, t_gpa(t, T_COUNTER), sizeof(count));
 	T_REQUIRE(c, count == 1, "%u interrupts handled, want 1", count);
+}
+
+static void irq_case(struct t_case *c, struct t_host *t, enum fire_how how, int fd, bool level)
+{
+	irq_case_on(c, t, how, fd, level, GSI, GSI);
+}
+
+/* ISA IRQ 0 reaches IOAPIC pin 2, as the MP table says. */
+void case_isa_irq0_routing(struct t_case *c)
+{
+	irq_case_on(c, t_vm(c, 1), FIRE_SET_IRQ, -1, false, 0, 2);
 }
 
 void case_set_irq(struct t_case *c)

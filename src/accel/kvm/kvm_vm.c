@@ -107,6 +107,42 @@ static int kvm_set_memory(struct accel_vm *vm)
 	return 0;
 }
 
+static void add_route(struct kvm_irq_routing *rt, unsigned gsi, unsigned chip, unsigned pin)
+{
+	struct kvm_irq_routing_entry *e = &rt->entries[rt->nr++];
+
+	*e = (struct kvm_irq_routing_entry){ .gsi = gsi, .type = KVM_IRQ_ROUTING_IRQCHIP };
+	e->u.irqchip.irqchip = chip;
+	e->u.irqchip.pin = pin;
+}
+
+/*
+ * The PC routing the MP table describes: ISA IRQ 0 (the PIT) reaches the
+ * IOAPIC on pin 2, the other ISA IRQs their own pin and the 8259s; GSI 2 is
+ * the cascade. KVM's default would put IRQ 0 on IOAPIC pin 0.
+ */
+static int kvm_set_pc_routing(struct accel_vm *vm)
+{
+	struct kvm_irq_routing *rt;
+	int r;
+
+	rt = calloc(1, sizeof(*rt) + 48 * sizeof(rt->entries[0]));
+	if (!rt)
+		return -ENOMEM;
+	for (unsigned gsi = 0; gsi < 16; gsi++) {
+		if (gsi != 2)
+			add_route(rt, gsi, gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
+				  gsi & 7);
+	}
+	for (unsigned gsi = 0; gsi < KVM_IOAPIC_NUM_PINS; gsi++) {
+		if (gsi != 2)
+			add_route(rt, gsi, KVM_IRQCHIP_IOAPIC, gsi == 0 ? 2 : gsi);
+	}
+	r = vm_ioctl(vm, KVM_SET_GSI_ROUTING, rt, "KVM_SET_GSI_ROUTING");
+	free(rt);
+	return r;
+}
+
 /* The x86 platform pieces that must exist before any vCPU. */
 static int kvm_setup_platform(struct accel_vm *vm)
 {
@@ -124,6 +160,9 @@ static int kvm_setup_platform(struct accel_vm *vm)
 		return r;
 	}
 	r = vm_ioctl(vm, KVM_CREATE_IRQCHIP, NULL, "KVM_CREATE_IRQCHIP");
+	if (r < 0)
+		return r;
+	r = kvm_set_pc_routing(vm);
 	if (r < 0)
 		return r;
 	return vm_ioctl(vm, KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2");
