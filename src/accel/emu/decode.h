@@ -1,0 +1,29 @@
+/* Decoder internals shared by the one-byte and 0F-map decoders. */
+#ifndef EMU_DECODE_H
+#define EMU_DECODE_H
+
+#include "accel/emu/ops.h"
+
+struct dstate {
+	const uint8_t *p;
+	unsigned pos, avail;
+	bool short_input;  /* ran past avail */
+	uint8_t rex;
+	uint8_t osz;       /* operand size: 2, 4 or 8 */
+	uint8_t asz;       /* address size: 4 or 8 */
+	uint8_t rep;       /* 0, 0xf2 or 0xf3 (the last one wins) */
+	uint8_t seg;
+	bool pfx66, lock, lockable, riprel;
+	/* ModRM */
+	uint8_t mod, digit, reg, rmn;
+};
+
+uint64_t dec_simm(struct dstate *d, unsigned n);
+uint64_t dec_uimm(struct dstate *d, unsigned n);
+void dec_modrm(struct dstate *d, struct emu_insn *i);
+void dec_regs(const struct dstate *d, struct emu_insn *i, unsigned regsz, unsigned rmsz);
+void dec_0f(struct dstate *d, struct emu_insn *i, unsigned b);
+/* SSE/SSE2 (decode_sse.c): false if not an SSE opcode. */
+bool dec_sse(struct dstate *d, struct emu_insn *i, unsigned b);
+
+#endif

@@ -1,0 +1,188 @@
+/*
+ * Memory slow paths: TLB fills, page-crossing accesses, MMIO, and stores to
+ * pages holding decoded code.
+ *
+ * Linear-to-physical translation is the identity for now; the page walk of
+ * issue 4 replaces translate() and raises #PF from it.
+ */
+#include "accel/emu/icache.h"
+#include "accel/emu/mem.h"
+
+struct emu_loc {
+	uint8_t *hva;       /* host pointer, NULL for MMIO */
+	uint64_t gpa;
+	unsigned region;
+};
+
+static uint64_t translate(struct emu_cpu *cpu, uint64_t va, bool write)
+{
+	(void)cpu;
+	(void)write;
+	return va;
+}
+
+static void resolve(struct emu_cpu *cpu, uint64_t va, bool write, struct emu_loc *loc)
+{
+	const struct emu_mem *m = cpu->mem;
+	uint64_t gpa = translate(cpu, va, write);
+
+	loc->gpa = gpa;
+	loc->hva = NULL;
+	for (unsigned r = 0; r < m->nram; r++) {
+		uint64_t off = gpa - m->ram[r].base.raw;
+
+		if (gpa >= m->ram[r].base.raw && off < m->ram[r].size) {
+			loc->hva = m->ram[r].hva + off;
+			loc->region = r;
+			return;
+		}
+	}
+	if (!m->mmio) {
+		cpu->exc.addr = va;
+		emu_raise_err(cpu, EMU_GP, 0);
+	}
+}
+
+/* Install a translation; no write tag for pages holding decoded code. */
+static void tlb_fill(struct emu_cpu *cpu, uint64_t va, const struct emu_loc *loc, bool write)
+{
+	struct emu_tlb_entry *e = tlb_entry(cpu, va);
+	uint64_t page = va & EMU_PAGE_MASK;
+	uint64_t pidx = (loc->gpa - cpu->mem->ram[loc->region].base.raw) >> 12;
+	uintptr_t addend = (uintptr_t)loc->hva - (uintptr_t)va;
+
+	if (write && emu_ic_page_is_code(cpu->ic, loc->region, pidx))
+		emu_ic_invalidate_page(cpu->ic, loc->region, pidx);
+	if (e->tag_r != page || e->addend != addend)
+		e->tag_w = EMU_TLB_INVALID;
+	e->tag_r = page;
+	e->addend = addend;
+	if (write || !emu_ic_page_is_code(cpu->ic, loc->region, pidx))
+		e->tag_w = page;
+}
+
+static void mmio(struct emu_cpu *cpu, uint64_t gpa, void *data, unsigned sz, bool write)
+{
+	cpu->mem->mmio(cpu->mem->opaque, gpa, data, sz, write);
+}
+
+static bool crosses(uint64_t va, unsigned sz)
+{
+	return (va & ~EMU_PAGE_MASK) + sz > EMU_PAGE_SIZE;
+}
+
+uint64_t emu_mem_read_slow(struct emu_cpu *cpu, uint64_t va, unsigned sz)
+{
+	struct emu_loc loc;
+	uint64_t v = 0;
+
+	if (crosses(va, sz)) {
+		emu_mem_read_buf(cpu, va, &v, sz);
+		return v;
+	}
+	resolve(cpu, va, false, &loc);
+	if (loc.hva) {
+		tlb_fill(cpu, va, &loc, false);
+		return ld(loc.hva, sz);
+	}
+	mmio(cpu, loc.gpa, &v, sz, false);
+	return v;
+}
+
+void emu_mem_write_slow(struct emu_cpu *cpu, uint64_t va, unsigned sz, uint64_t v)
+{
+	struct emu_loc loc;
+
+	if (crosses(va, sz)) {
+		emu_mem_write_buf(cpu, va, &v, sz);
+		return;
+	}
+	resolve(cpu, va, true, &loc);
+	if (loc.hva) {
+		tlb_fill(cpu, va, &loc, true);
+		st(loc.hva, sz, v);
+		return;
+	}
+	mmio(cpu, loc.gpa, &v, sz, true);
+}
+
+void *emu_mem_ptr_slow(struct emu_cpu *cpu, uint64_t va, unsigned sz, bool write)
+{
+	struct emu_loc loc;
+
+	if (crosses(va, sz))
+		return NULL;
+	resolve(cpu, va, write, &loc);
+	if (!loc.hva)
+		return NULL;
+	tlb_fill(cpu, va, &loc, write);
+	return loc.hva;
+}
+
+/* Byte ranges, page by page; MMIO in naturally sized pieces up to 8. */
+void emu_mem_read_buf(struct emu_cpu *cpu, uint64_t va, void *buf, unsigned n)
+{
+	uint8_t *out = buf;
+
+	while (n) {
+		unsigned chunk = EMU_PAGE_SIZE - (va & ~EMU_PAGE_MASK);
+		struct emu_loc loc;
+
+		if (chunk > n)
+			chunk = n;
+		resolve(cpu, va, false, &loc);
+		if (loc.hva) {
+			memcpy(out, loc.hva, chunk);
+		} else {
+			for (unsigned k = 0; k < chunk; k++)
+				mmio(cpu, loc.gpa + k, out + k, 1, false);
+		}
+		va += chunk;
+		out += chunk;
+		n -= chunk;
+	}
+}
+
+/* Resolves every page before storing anything: a fault leaves memory as it was. */
+void emu_mem_write_buf(struct emu_cpu *cpu, uint64_t va, const void *buf, unsigned n)
+{
+	const uint8_t *in = buf;
+	struct emu_loc loc[2];
+	unsigned chunk[2], np = 0;
+	uint64_t a = va;
+
+	while (n && np < 2) {
+		chunk[np] = EMU_PAGE_SIZE - (a & ~EMU_PAGE_MASK);
+		if (chunk[np] > n)
+			chunk[np] = n;
+		resolve(cpu, a, true, &loc[np]);
+		a += chunk[np];
+		n -= chunk[np];
+		np++;
+	}
+	for (unsigned p = 0; p < np; p++) {
+		if (loc[p].hva) {
+			uint64_t pidx = (loc[p].gpa - cpu->mem->ram[loc[p].region].base.raw) >> 12;
+
+			if (emu_ic_page_is_code(cpu->ic, loc[p].region, pidx))
+				emu_ic_invalidate_page(cpu->ic, loc[p].region, pidx);
+			memcpy(loc[p].hva, in, chunk[p]);
+		} else {
+			for (unsigned k = 0; k < chunk[p]; k++)
+				mmio(cpu, loc[p].gpa + k, (void *)(in + k), 1, true);
+		}
+		in += chunk[p];
+	}
+	if (n) /* more than two pages: only FXSAVE-sized buffers get here */
+		emu_mem_write_buf(cpu, a, in, n);
+}
+
+void emu_tlb_flush(struct emu_cpu *cpu)
+{
+	if (cpu->ic)
+		emu_ic_jc_flush(cpu->ic);
+	for (unsigned k = 0; k < EMU_TLB_SIZE; k++) {
+		cpu->tlb[k].tag_r = EMU_TLB_INVALID;
+		cpu->tlb[k].tag_w = EMU_TLB_INVALID;
+	}
+}
