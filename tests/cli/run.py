@@ -1,0 +1,330 @@
+#!/usr/bin/env python3
+"""Tests of the splitvm command line: bad input, help, modules, the terminal.
+
+usage: run.py --splitvm build/splitvm [--guests DIR] [--fixtures DIR]
+
+Bad input must give status 2 and exactly one line on stderr, never a crash.
+The last line counts the results: `cli: N passed, N failed, N skipped`.
+"""
+import argparse
+import os
+import pty
+import select
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import splitvmtest as svt  # noqa: E402
+
+TIMEOUT = 20
+
+
+def elf64(paddr, filesz, memsz, machine=62, elf_class=2):
+    """A minimal ELF64 executable with one PT_LOAD segment at paddr."""
+    ehdr = struct.pack("<4sBBBBB7xHHIQQQIHHHHHH", b"\x7fELF", elf_class, 1, 1, 0, 0,
+                       2, machine, 1, paddr, 64, 0, 0, 64, 56, 1, 0, 0, 0)
+    phdr = struct.pack("<IIQQQQQQ", 1, 7, 0x1000, paddr, paddr, filesz, memsz, 0x1000)
+    body = ehdr + phdr
+    return body + bytes(0x1000 - len(body)) + b"\xf4" * filesz
+
+
+def bzimage_truncated():
+    """The start of a 64-bit bzImage: a valid setup header, and nothing after."""
+    img = bytearray(0x300)
+    img[0x1f1] = 4                      # setup_sects
+    img[0x1fe:0x200] = b"\x55\xaa"      # boot flag
+    img[0x200:0x202] = b"\xeb\x6a"      # jump past the header (ends at 0x26c)
+    img[0x202:0x206] = b"HdrS"          # header magic
+    img[0x206:0x208] = struct.pack("<H", 0x20f)  # protocol 2.15
+    img[0x211] = 0x01                   # loadflags: LOADED_HIGH
+    img[0x236:0x238] = struct.pack("<H", 0x01)  # xloadflags: XLF_KERNEL_64
+    return bytes(img)
+
+
+class Ctx:
+    def __init__(self, splitvm, guests, fixtures, tmp):
+        self.splitvm, self.guests, self.fixtures, self.tmp = splitvm, guests, fixtures, tmp
+        self.hello = os.path.join(guests, "hello.elf")
+        self.hang = os.path.join(guests, "hang.elf")
+
+    def file(self, name, data):
+        path = os.path.join(self.tmp, name)
+        with open(path, "wb") as f:
+            f.write(data)
+        return path
+
+    def run(self, args, env=None, stdin=None):
+        e = dict(os.environ, **(env or {}))
+        return svt.run([self.splitvm] + args, TIMEOUT, stdin, env=e)
+
+
+def check_one_line(run, statuses=(2,), mention=None):
+    """None if run ended with one of statuses and one stderr line naming mention."""
+    crash = run.crash()
+    if crash:
+        return crash
+    if run.timed_out or run.status not in statuses:
+        return f"expected status {' or '.join(map(str, statuses))}, " + run.describe()
+    lines = [l for l in run.stderr.splitlines() if l.strip()]
+    if len(lines) != 1:
+        return f"expected one line on stderr, got {len(lines)}: {run.stderr!r}"
+    if mention and mention not in lines[0]:
+        return f"stderr does not name {mention!r}: {lines[0]!r}"
+    return None
+
+
+def one_line_outcome(run, statuses, mention):
+    """FAIL with the reason, or PASS with the error line as detail."""
+    why = check_one_line(run, statuses, mention)
+    return ("FAIL", why) if why else ("PASS", run.stderr.strip())
+
+
+def bad_input_cases(c):
+    """(name, args, what the error line must mention) for status 2."""
+    k = ["run", "--kernel", c.hello]
+    big_initrd = os.path.join(c.tmp, "big-initrd")
+    with open(big_initrd, "wb") as f:
+        f.truncate(200 << 20)           # sparse: costs no disk
+    return [
+        ("unknown-command", ["frobnicate"], "frobnicate"),
+        ("missing-kernel-option", ["run"], "--kernel"),
+        ("missing-kernel-file", ["run", "--kernel", c.tmp + "/no-such-kernel"], "no-such-kernel"),
+        ("kernel-is-directory", ["run", "--kernel", c.tmp], c.tmp),
+        ("kernel-empty", ["run", "--kernel", c.file("empty", b"")], "empty"),
+        ("kernel-text", ["run", "--kernel", c.file("text", b"not a kernel\n" * 100)], "text"),
+        ("kernel-elf32", ["run", "--kernel", c.file("elf32", elf64(0x200000, 16, 16, elf_class=1))],
+         "elf32"),
+        ("kernel-elf-arm64", ["run", "--kernel", c.file("elf-arm64", elf64(0x200000, 16, 16, 183))],
+         "elf-arm64"),
+        ("kernel-elf-truncated", ["run", "--kernel", c.file("elf-short", elf64(0x200000, 16, 16)[:40])],
+         "elf-short"),
+        ("kernel-bzimage-truncated", ["run", "--kernel", c.file("bz-short", bzimage_truncated())],
+         "bz-short"),
+        ("kernel-too-big", ["run", "--mem", "128M", "--kernel",
+                            c.file("elf-big", elf64(0x200000, 16, 256 << 20))], "elf-big"),
+        ("kernel-beyond-ram", ["run", "--mem", "128M", "--kernel",
+                               c.file("elf-high", elf64(512 << 20, 16, 16))], "elf-high"),
+        ("initrd-too-big", k + ["--mem", "128M", "--initrd", big_initrd], "big-initrd"),
+        ("initrd-missing", k + ["--initrd", c.tmp + "/no-such-initrd"], "no-such-initrd"),
+        ("mem-12Q", k + ["--mem", "12Q"], "12Q"),
+        ("mem-0", k + ["--mem", "0"], "--mem"),
+        ("mem-negative", k + ["--mem", "-1"], "-1"),
+        ("mem-empty", k + ["--mem", ""], "--mem"),
+        ("mem-no-value", k + ["--mem"], "--mem"),
+        ("unknown-option", k + ["--frobnicate"], "--frobnicate"),
+        ("unexpected-argument", k + ["extra"], "extra"),
+        ("unknown-device", k + ["--device", "no-such-device"], "no-such-device"),
+        ("cpus-0", k + ["--cpus", "0"], "--cpus"),
+        ("cpus-65", k + ["--cpus", "65"], "65"),
+        ("cpus-text", k + ["--cpus", "two"], "two"),
+        ("accel-unknown", k + ["--accel", "warp"], "warp"),
+        ("log-level-unknown", k + ["--log-level", "loud"], "loud"),
+        ("console-unknown", k + ["--console", "tty9"], "tty9"),
+    ]
+
+
+def test_no_command(c):
+    r = c.run([])
+    if r.status != 2 or "usage:" not in r.stderr:
+        return verdict("expected status 2 and the usage on stderr, " + r.describe())
+    return verdict(None)
+
+
+def test_unreadable_kernel(c):
+    """A kernel the user may not read. Root reads anything, so as root the
+    VMM runs as nobody through setpriv."""
+    path = c.file("unreadable", open(c.hello, "rb").read())
+    os.chmod(path, 0)
+    argv = [c.splitvm, "run", "--kernel", path]
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if not setpriv:
+            return "SKIP", "running as root and setpriv is missing"
+        argv = [setpriv, "--reuid=65534", "--regid=65534", "--clear-groups"] + argv
+        os.chmod(c.tmp, 0o755)
+        probe = svt.run(argv[:4] + [c.splitvm, "version"], TIMEOUT)
+        if probe.status != 0:
+            return "SKIP", "running as root and nobody cannot run splitvm here"
+    return one_line_outcome(svt.run(argv, TIMEOUT), (2,), path)
+
+
+def test_version(c):
+    r = c.run(["version"])
+    if r.status != 0 or not r.stdout.startswith("splitvm "):
+        return verdict("expected 'splitvm VERSION', " + r.describe())
+    return verdict(None)
+
+
+def test_help(c, args, mention):
+    r = c.run(args)
+    if r.status != 0 or mention not in r.stdout:
+        return verdict(f"expected status 0 and {mention!r} on stdout, " + r.describe())
+    return verdict(None)
+
+
+def test_accels(c):
+    r = c.run(["accels"])
+    kvm = os.path.join(os.path.dirname(c.splitvm), "accel-kvm.so")
+    line = next((l for l in r.stdout.splitlines() if l.startswith("kvm ")), "")
+    if r.status != 0 or kvm not in line:
+        return verdict(f"expected a kvm line naming {kvm}, " + r.describe())
+    if not any(s in line for s in ("runs here", "limited here", "cannot run here")):
+        return verdict(f"the kvm line does not say whether it runs here: {line!r}")
+    return verdict(None)
+
+
+def test_module_dir_empty(c):
+    empty = os.path.join(c.tmp, "no-modules")
+    os.makedirs(empty, exist_ok=True)
+    r = c.run(["run", "--kernel", c.hello, "--accel", "kvm"], {"SPLITVM_MODULE_DIR": empty})
+    return one_line_outcome(r, (1, 2), os.path.join(empty, "accel-kvm.so"))
+
+
+def test_module_bad_abi(c):
+    d = os.path.join(c.fixtures, "badabi")
+    if not os.path.exists(os.path.join(d, "accel-kvm.so")):
+        return "FAIL", f"fixture {d}/accel-kvm.so not built"
+    r = c.run(["run", "--kernel", c.hello, "--accel", "kvm"], {"SPLITVM_MODULE_DIR": d})
+    if "999" not in r.stderr:
+        return "FAIL", f"the error does not give the module's ABI version 999: {r.stderr!r}"
+    return one_line_outcome(r, (1, 2), os.path.join(d, "accel-kvm.so"))
+
+
+def verdict(why):
+    return ("FAIL", why) if why else ("PASS", "")
+
+
+class PtyRun:
+    """splitvm on a pseudo-terminal: stdin, stdout and stderr."""
+
+    def __init__(self, argv):
+        self.master, self.slave = pty.openpty()
+        attrs = termios.tcgetattr(self.slave)
+        attrs[3] |= termios.ECHO | termios.ICANON | termios.ISIG
+        termios.tcsetattr(self.slave, termios.TCSANOW, attrs)
+        self.before = termios.tcgetattr(self.slave)
+        self.proc = subprocess.Popen(argv, stdin=self.slave, stdout=self.slave,
+                                     stderr=self.slave, start_new_session=True)
+        self.output = b""
+
+    def read_until(self, text, seconds):
+        """Reads the terminal until text shows, the process ends or time runs out."""
+        end = time.monotonic() + seconds
+        while text.encode() not in self.output and time.monotonic() < end:
+            ready, _, _ = select.select([self.master], [], [], 0.1)
+            if ready:
+                try:
+                    self.output += os.read(self.master, 4096)
+                except OSError:
+                    break
+            elif self.proc.poll() is not None:
+                break
+        return text.encode() in self.output
+
+    def wait(self, seconds):
+        """The exit status, or None after killing the group on a time-out."""
+        end = time.monotonic() + seconds
+        while self.proc.poll() is None and time.monotonic() < end:
+            self.read_until("\0never\0", 0.2)
+        if self.proc.poll() is None:
+            svt.kill_group(self.proc)
+            self.proc.wait()
+            return None
+        return self.proc.returncode
+
+    def check(self, status, clean=lambda s: s == 0):
+        """None if the run ended, clean(status) holds and the terminal is as
+        it was before; else why not."""
+        after = termios.tcgetattr(self.slave)
+        text = self.output.decode("utf-8", "replace")
+        os.close(self.master)
+        os.close(self.slave)
+        if status is None:
+            return f"still running after the time limit; terminal output: {text!r}"
+        if not clean(status):
+            return f"status {status}; terminal output: {text!r}"
+        if after != self.before:
+            return "the terminal settings differ after the run (raw mode left on?)"
+        return None
+
+
+    def is_raw(self):
+        lflag = termios.tcgetattr(self.slave)[3]
+        return not lflag & (termios.ICANON | termios.ECHO | termios.ISIG)
+
+
+def test_pty_reset(c, accel):
+    t = PtyRun([c.splitvm, "run", "--kernel", c.hello, "--accel", accel.name])
+    why = t.check(t.wait(TIMEOUT))
+    if not why and b"hello: Hello from a splitvm guest!" not in t.output:
+        why = f"the guest's line did not reach the terminal: {t.output!r}"
+    return verdict(why)
+
+
+def test_pty_ctrl_a_x(c, accel):
+    t = PtyRun([c.splitvm, "run", "--kernel", c.hang, "--accel", accel.name])
+    if not t.read_until("hang: halting forever", TIMEOUT):
+        return verdict(t.check(t.wait(0)) or "the guest never printed its line")
+    if not t.is_raw():
+        t.proc.send_signal(signal.SIGTERM)
+        t.check(t.wait(5))
+        return verdict("splitvm did not put the terminal in raw mode")
+    os.write(t.master, b"\x01x")
+    return verdict(t.check(t.wait(5)))
+
+
+def test_pty_sigterm(c, accel):
+    t = PtyRun([c.splitvm, "run", "--kernel", c.hang, "--accel", accel.name])
+    if not t.read_until("hang: halting forever", TIMEOUT):
+        return verdict(t.check(t.wait(0)) or "the guest never printed its line")
+    t.proc.send_signal(signal.SIGTERM)
+    return verdict(t.check(t.wait(5), clean=lambda s: s >= 0))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--splitvm", required=True)
+    ap.add_argument("--guests", help="default: tests/guests beside the binary")
+    ap.add_argument("--fixtures", help="default: tests/cli beside the binary")
+    ap.add_argument("-v", "--verbose", action="store_true")
+    opts = ap.parse_args()
+    splitvm = os.path.abspath(opts.splitvm)
+    build = os.path.dirname(splitvm)
+    guests = opts.guests or os.path.join(build, "tests", "guests")
+    fixtures = opts.fixtures or os.path.join(build, "tests", "cli")
+    tally = svt.Tally(opts.verbose)
+
+    with tempfile.TemporaryDirectory(prefix="splitvm-cli-") as tmp:
+        c = Ctx(splitvm, guests, fixtures, tmp)
+        def record(name, outcome):
+            tally.report(outcome[0], name, outcome[1])
+
+        for name, args, mention in bad_input_cases(c):
+            record(name, one_line_outcome(c.run(args), (2,), mention))
+        record("kernel-unreadable", test_unreadable_kernel(c))
+        record("no-command", test_no_command(c))
+        record("version", test_version(c))
+        record("help", test_help(c, ["help"], "run"))
+        record("run-help", test_help(c, ["run", "--help"], "--kernel"))
+        record("accels", test_accels(c))
+        record("module-dir-empty", test_module_dir_empty(c))
+        record("module-bad-abi", test_module_bad_abi(c))
+        accel = svt.best_accel(svt.probe_accels(splitvm))
+        for name, test in (("pty-reset", test_pty_reset), ("pty-ctrl-a-x", test_pty_ctrl_a_x),
+                           ("pty-sigterm", test_pty_sigterm)):
+            if accel:
+                record(f"{accel.name}/{name}", test(c, accel))
+            else:
+                tally.report("SKIP", name, "no accelerator runs guests here")
+    return tally.summary("cli")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
