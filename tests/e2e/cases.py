@@ -1,0 +1,210 @@
+"""The end-to-end cases: each builds a Plan (e2e.py) for one boot of the
+guest image, with whatever the host must prepare, answer or check.
+
+A case is a function(ctx) -> Plan; CASES maps names to cases. ctx has
+`image` (image.json's contents), `work` (a scratch directory of its own) and
+`cleanup` (a list of functions run after the boot).
+"""
+import functools
+import hashlib
+import http.server
+import os
+import re
+import secrets
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+
+from e2e import Console, Disk, Nic, Plan, Rng
+
+GUEST_HTTP_PORT = 8080
+
+
+def basic(ctx, cpus):
+    """Issue 4: the kernel, /proc/cpuinfo, awk, sha256sum, sort, fork/exec."""
+    e = ctx.image["expect"]
+    return Plan("basic", cpus=cpus, expect={
+        "uname": ctx.image["kernel_version"],
+        "modules": None,
+        "cpuinfo": lambda v: None if v.startswith(f"cpus={cpus} ") else f"expected cpus={cpus}",
+        "awk": e["awk"],
+        "sha256": e["data_sha256"],
+        "sort": f"{e['sort_sha256']} {e['sort_unique']}",
+        "forkexec": e["fork_count"],
+        "pipe": e["pipe_sum"],
+    })
+
+
+def boot_only(ctx, cpus):
+    """The boot benchmark: init's marker, then the end; no modules."""
+    return Plan("boot", cpus=cpus, modules=False)
+
+
+def shell(ctx):
+    """The interactive path (make demo): commands typed on the console.
+    (E2E""-OK keeps the shell's echo of the command from matching.)"""
+    commands = ('echo E2E""-OK shell $((6 * 7)) $(uname -r); '
+                'echo E2E""-DONE shell; exit')
+    return Plan("shell", shell=True, expect={"shell": f"42 {ctx.image['kernel_version']}"},
+                replies=[(r"^splitvm-init: busybox shell", lambda m, r: commands)])
+
+
+# ---- disks -----------------------------------------------------------------
+
+def make_ext4(path, label, files, size="16M"):
+    """An ext4 image holding files ({name: bytes}), built without root."""
+    src = path + ".d"
+    os.makedirs(src, exist_ok=True)
+    for name, data in files.items():
+        with open(os.path.join(src, name), "wb") as f:
+            f.write(data)
+    subprocess.run(["mkfs.ext4", "-q", "-F", "-L", label, "-d", src, path, size],
+                   check=True, capture_output=True, timeout=60)
+
+
+def file_sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def debugfs_cat(image, name):
+    r = subprocess.run(["debugfs", "-R", f"cat /{name}", image], capture_output=True,
+                       timeout=60)
+    return r.stdout.decode("utf-8", "replace")
+
+
+def disk(ctx, bus="virtio"):
+    """Issue 5: ext4 on a read-write and a read-only disk."""
+    with open(os.path.join(ctx.image["dir"], ctx.image["data"]), "rb") as f:
+        data = f.read()
+    rw, ro = os.path.join(ctx.work, "rw.img"), os.path.join(ctx.work, "ro.img")
+    make_ext4(rw, "e2e-rw", {"data.bin": data})
+    make_ext4(ro, "e2e-ro", {"data.bin": data})
+    ro_sha = file_sha256(ro)
+    nonce = secrets.token_hex(8)
+    written = f"written by the guest {nonce}"
+    sha = ctx.image["expect"]["data_sha256"]
+
+    def read_back():
+        got = debugfs_cat(rw, "written.txt")
+        return None if got == written + "\n" else f"written.txt holds {got!r}"
+
+    def fsck():
+        r = subprocess.run(["e2fsck", "-fn", rw], capture_output=True, text=True, timeout=60)
+        if r.returncode:
+            return f"e2fsck -fn: status {r.returncode}: {r.stdout[-300:]}"
+        return None
+
+    def ro_unchanged():
+        return None if file_sha256(ro) == ro_sha else "the read-only image changed"
+
+    expect = {"rw-read": sha, "rw-write": written, "rw-umount": None,
+              "ro-flag": "1", "ro-write": "refused", "ro-read": sha}
+    expect["serial" if bus == "virtio" else "scsi-disks"] = None
+    return Plan("disk", params={"bus": bus, "nonce": nonce},
+                devices=[Disk(rw, "e2e-rw", bus=bus), Disk(ro, "e2e-ro", readonly=True, bus=bus)],
+                expect=expect,
+                # the SCSI driver's 3 s bus settle delay is not needed here
+                kernel_args=["sym53c8xx.settle=0"] if bus == "scsi" else [],
+                host_checks=[("read-back", read_back), ("fsck", fsck),
+                             ("ro-unchanged", ro_unchanged)])
+
+
+# ---- network ---------------------------------------------------------------
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+def http_server(directory, cleanup):
+    """An HTTP server on 127.0.0.1 serving directory; returns its port."""
+    handler = functools.partial(QuietHandler, directory=directory)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    cleanup.append(server.shutdown)
+    return server.server_address[1]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fetch(url, tries=10):
+    """The body at url; retries while the forwarded port is not up yet
+    (at most about a minute, while the guest waits for the answer)."""
+    for i in range(tries):
+        try:
+            with urllib.request.urlopen(url, timeout=5) as r:
+                return r.read()
+        except OSError:
+            if i == tries - 1:
+                raise
+            time.sleep(0.5)
+    return b""
+
+
+def net(ctx):
+    """Issue 5: DHCP, guest-to-host HTTP, host-to-guest through hostfwd."""
+    port = http_server(ctx.image["dir"], ctx.cleanup)
+    host_port = free_port()
+
+    def hostfwd(match, result):
+        try:
+            body = fetch(f"http://127.0.0.1:{host_port}/index.html")
+        except OSError as e:
+            result.host_results["hostfwd"] = f"fetching through the forwarded port: {e}"
+            return "failed"
+        ok = b"served by the guest" in body
+        result.host_results["hostfwd"] = None if ok else f"unexpected page {body[:80]!r}"
+        return "fetched" if ok else "failed"
+
+    return Plan("net", params={"http_port": port},
+                devices=[Nic(hostfwd=[(host_port, GUEST_HTTP_PORT)])],
+                expect={"dhcp": None, "wget": ctx.image["expect"]["data_sha256"],
+                        "hostfwd": "fetched"},
+                replies=[(r"E2E-READY hostfwd", hostfwd)])
+
+
+# ---- rng, console -----------------------------------------------------------
+
+def rng(ctx):
+    """Issue 5: virtio-rng behind /dev/hwrng."""
+    return Plan("rng", devices=[Rng()],
+                expect={"rng-current": "virtio_rng", "rng-bytes": "64", "rng-differ": None})
+
+
+def console(ctx):
+    """Issue 5: a line written to the second console port reaches its file."""
+    path = os.path.join(ctx.work, "console2.txt")
+    nonce = secrets.token_hex(8)
+
+    def arrived():
+        try:
+            with open(path, encoding="utf-8", errors="replace") as f:
+                text = f.read()
+        except OSError as e:
+            return str(e)
+        return None if re.search(f"^second console {nonce}\r?$", text, re.M) else \
+            f"the file holds {text[-200:]!r}"
+
+    return Plan("console", params={"nonce": nonce}, devices=[Console(path)],
+                expect={"console-write": None}, host_checks=[("console-file", arrived)])
+
+
+CASES = {
+    "basic-smp1": lambda ctx: basic(ctx, 1),
+    "basic-smp2": lambda ctx: basic(ctx, 2),
+    "shell": shell,
+    "disk": disk,
+    "disk-scsi": lambda ctx: disk(ctx, "scsi"),
+    "net": net,
+    "rng": rng,
+    "console": console,
+    "boot-smp1": lambda ctx: boot_only(ctx, 1),
+    "boot-smp2": lambda ctx: boot_only(ctx, 2),
+}

@@ -1,0 +1,342 @@
+"""Host side of the end-to-end tests: the VMMs that boot the guest image, one
+bounded boot with its console streamed and timed, and the verdict.
+
+A case (cases.py) describes a boot as a `Plan`: CPUs, memory, the test the
+guest runs, devices, host actions and checks. A `Vmm` turns a plan into a
+command line; `boot()` runs it with a time limit (the whole process group is
+killed when it expires) and `verdict()` says what went wrong, if anything.
+"""
+import os
+import re
+import selectors
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
+import splitvmtest as svt  # noqa: E402
+
+MARKER = "SPLITVM-INIT-REACHED"
+BASE_APPEND = "console=ttyS0 reboot=k panic=-1 io_delay=none"
+GUEST_LINE = re.compile(r"E2E-(OK|FAIL|INFO|READY|DONE) (\S+) ?(.*)$")
+BOOT_TIMER = re.compile(r"boot-timer: 0x([0-9a-f]{2}) at (\d+) us")
+
+
+class Unsupported(Exception):
+    """The VMM cannot run this plan (yet): a SKIP, not a failure."""
+
+
+# ---- what a plan may attach ------------------------------------------------
+
+class Disk:
+    def __init__(self, path, serial, readonly=False, bus="virtio"):
+        self.path, self.serial, self.readonly, self.bus = path, serial, readonly, bus
+
+
+class Nic:
+    """User-mode networking; hostfwd: [(host port, guest port)] on 127.0.0.1."""
+
+    def __init__(self, hostfwd=()):
+        self.hostfwd = list(hostfwd)
+
+
+class Rng:
+    pass
+
+
+class Console:
+    """A second console port whose output goes to a file."""
+
+    def __init__(self, path):
+        self.path = path
+
+
+class Plan:
+    """One boot: what to run and what must come of it.
+
+    expect: {check name: None (any value), a string (the exact value) or a
+    function(value) -> reason or None}; every name needs an E2E-OK line.
+    replies: [(regex, function(match) -> text)]: when a console line matches,
+    the function's text and a newline go to the guest's console (once each).
+    host_checks: [(name, function() -> reason or None)], run after the boot.
+    shell: no splitvm.test= on the command line, so init starts a shell (the
+    test name is still the one the E2E-DONE line must carry).
+    kernel_args: more words for the command line, e.g. module options
+    (init passes MODULE.PARAM=VALUE to insmod as modprobe would).
+    """
+
+    def __init__(self, test, cpus=1, mem="256M", params=None, devices=(), expect=None,
+                 replies=(), host_checks=(), modules=True, shell=False, kernel_args=()):
+        self.test, self.cpus, self.mem, self.shell = test, cpus, mem, shell
+        self.kernel_args = list(kernel_args)
+        self.params = dict(params or {})
+        self.devices = list(devices)
+        self.expect = dict(expect or {})
+        self.replies = list(replies)
+        self.host_checks = list(host_checks)
+        self.modules = modules
+
+    def append(self):
+        words = [BASE_APPEND] + ([] if self.shell else [f"splitvm.test={self.test}"])
+        if not self.modules:
+            words.append("splitvm.modules=none")
+        words += [f"splitvm.{k}={v}" for k, v in self.params.items()] + self.kernel_args
+        return " ".join(words)
+
+
+# ---- the VMMs ----------------------------------------------------------------
+
+class Qemu:
+    """QEMU 7.2 with TCG: the peer that shows the image and checks are right."""
+
+    def __init__(self, binary="qemu-system-x86_64", cpu="max"):
+        self.binary, self.cpu = binary, cpu
+        self.name = "qemu-tcg" if cpu == "max" else f"qemu-tcg-{cpu}"
+
+    def unavailable(self):
+        if not shutil.which(self.binary):
+            return f"{self.binary} not installed (scripts/install-deps.sh installs it)"
+        return None
+
+    def argv(self, image, plan):
+        argv = [self.binary, "-accel", "tcg", "-M", "pc", "-cpu", self.cpu,
+                "-m", plan.mem, "-smp", str(plan.cpus),
+                "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio",
+                "-no-reboot", "-kernel", image["kernel"], "-initrd", image["initrd"],
+                "-append", plan.append()]
+        for i, d in enumerate(plan.devices):
+            argv += self.device(i, d)
+        return argv
+
+    @staticmethod
+    def device(i, d):
+        modern = "disable-legacy=on"  # virtio 1.x only, as splitvm offers
+        if isinstance(d, Disk):
+            drive = f"file={d.path},if=none,id=disk{i},format=raw"
+            drive += ",readonly=on" if d.readonly else ""
+            if d.bus == "scsi":
+                return ["-drive", drive, "-device", f"lsi53c895a,id=scsi{i}",
+                        "-device", f"scsi-hd,drive=disk{i},bus=scsi{i}.0,serial={d.serial}"]
+            return ["-drive", drive,
+                    "-device", f"virtio-blk-pci,drive=disk{i},serial={d.serial},{modern}"]
+        if isinstance(d, Nic):
+            fwd = "".join(f",hostfwd=tcp:127.0.0.1:{h}-:{g}" for h, g in d.hostfwd)
+            return ["-netdev", f"user,id=net{i}{fwd}",
+                    "-device", f"virtio-net-pci,netdev=net{i},{modern}"]
+        if isinstance(d, Rng):
+            return ["-device", f"virtio-rng-pci,{modern}"]
+        if isinstance(d, Console):
+            return ["-device", f"virtio-serial-pci,id=vser{i},{modern}",
+                    "-chardev", f"file,id=con{i},path={d.path}",
+                    "-device", f"virtconsole,chardev=con{i},bus=vser{i}.0"]
+        raise Unsupported(f"no QEMU option for {type(d).__name__}")
+
+
+class Splitvm:
+    """`splitvm run` on one accelerator."""
+
+    def __init__(self, binary, accel):
+        self.binary, self.accel = binary, accel
+        self.name = f"splitvm-{accel.name}"
+
+    def unavailable(self):
+        return None if self.accel.usable else self.accel.skip_reason()
+
+    def argv(self, image, plan):
+        argv = [self.binary, "run", "--accel", self.accel.name, "--boot-timer",
+                "--kernel", image["kernel"], "--initrd", image["initrd"],
+                "--append", plan.append(), "--mem", plan.mem, "--cpus", str(plan.cpus)]
+        for d in plan.devices:
+            argv += ["--device", self.device(d)]
+        return argv
+
+    @staticmethod
+    def device(d):
+        # the syntax of issue 5
+        if isinstance(d, Disk):
+            if d.bus != "virtio":
+                raise Unsupported(f"splitvm has no {d.bus} disk controller yet")
+            return (f"virtio-blk,file={d.path},serial={d.serial}"
+                    + (",readonly=on" if d.readonly else ""))
+        if isinstance(d, Nic):
+            return "virtio-net,user" + "".join(
+                f",hostfwd=tcp:127.0.0.1:{h}-:{g}" for h, g in d.hostfwd)
+        if isinstance(d, Rng):
+            return "virtio-rng"
+        if isinstance(d, Console):
+            return f"virtio-console,file={d.path}"
+        raise Unsupported(f"no splitvm option for {type(d).__name__}")
+
+
+# ---- one boot ----------------------------------------------------------------
+
+class Boot:
+    """What came of one boot: console lines with the time each arrived."""
+
+    def __init__(self, argv):
+        self.argv = argv
+        self.lines = []            # (seconds since start, text)
+        self.stderr = ""
+        self.status = None
+        self.timed_out = False
+        self.seconds = 0.0
+        self.marker_at = None      # console time of MARKER
+        self.host_results = {}     # name -> reason or None, from replies
+
+    def guest_lines(self):
+        """(kind, name, value, seconds) of every E2E-* line."""
+        for t, text in self.lines:
+            m = GUEST_LINE.search(text)
+            if m:
+                yield m[1], m[2], m[3].strip(), t
+
+    def boot_timer(self, value):
+        """The VMM's own time in seconds of init's port 0x80 write, if shown."""
+        for byte, us in BOOT_TIMER.findall(self.stderr):
+            if int(byte, 16) == value:
+                return int(us) / 1e6
+        return None
+
+    def tail(self, n=40):
+        out = "\n".join(text for _, text in self.lines[-n:])
+        err = "\n".join(self.stderr.rstrip().splitlines()[-10:])
+        what = "timed out" if self.timed_out else f"status {self.status}"
+        return (f"{what} after {self.seconds:.1f}s\n$ {shlex.join(self.argv)}\n"
+                f"--- console (last {n} lines)\n{out}\n--- stderr\n{err}")
+
+
+def boot(argv, plan, timeout):
+    """Runs argv with the console on stdio for at most `timeout` seconds."""
+    result = Boot(argv)
+    start = time.monotonic()
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, start_new_session=True)
+    sel = selectors.DefaultSelector()
+    sel.register(proc.stdout, selectors.EVENT_READ, "out")
+    sel.register(proc.stderr, selectors.EVENT_READ, "err")
+    partial, err = b"", []
+    replies = list(plan.replies)
+    try:
+        while sel.get_map():
+            left = start + timeout - time.monotonic()
+            if left <= 0:
+                result.timed_out = True
+                break
+            for key, _ in sel.select(min(left, 1.0)):
+                chunk = os.read(key.fileobj.fileno(), 65536)
+                if not chunk:
+                    sel.unregister(key.fileobj)
+                elif key.data == "err":
+                    err.append(chunk)
+                else:
+                    partial = take_lines(result, partial + chunk, start, replies, proc)
+        if not result.timed_out:
+            try:
+                proc.wait(max(0.1, start + timeout - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                result.timed_out = True
+    finally:
+        if result.timed_out or proc.poll() is None:
+            svt.kill_group(proc)
+        proc.wait()
+        for f in (proc.stdin, proc.stdout, proc.stderr):
+            try:
+                f.close()
+            except OSError:
+                pass
+    if partial:
+        result.lines.append((time.monotonic() - start, svt.clean(partial)))
+    result.seconds = time.monotonic() - start
+    result.status = proc.returncode
+    result.stderr = svt.clean(b"".join(err))
+    return result
+
+
+def take_lines(result, data, start, replies, proc):
+    """Records the complete lines in data, answers them; returns the rest."""
+    *lines, rest = data.split(b"\n")
+    for raw in lines:
+        t = time.monotonic() - start
+        text = svt.clean(raw).rstrip("\r")
+        result.lines.append((t, text))
+        if result.marker_at is None and MARKER in text:
+            result.marker_at = t
+        for i, (pattern, action) in enumerate(replies):
+            m = re.search(pattern, text)
+            if m:
+                del replies[i]
+                answer(proc, action(m, result))
+                break
+    return rest
+
+
+def answer(proc, text):
+    try:
+        proc.stdin.write(text.encode() + b"\n")
+        proc.stdin.flush()
+    except (BrokenPipeError, OSError):
+        pass
+
+
+# ---- the verdict --------------------------------------------------------------
+
+def verdict(result, plan):
+    """None if the boot did all the plan asked, else the reasons."""
+    problems = []
+    crash = svt.Run(result.status, "", result.stderr, result.timed_out,
+                    result.seconds).crash()
+    if crash:
+        problems.append(crash)
+    elif result.timed_out:
+        problems.append("timed out")
+    elif result.status != 0:
+        problems.append(f"exit status {result.status}")
+    if result.marker_at is None:
+        problems.append(f"no {MARKER} line")
+    seen, done = {}, False
+    for kind, name, value, _ in result.guest_lines():
+        if kind == "FAIL":
+            problems.append(f"guest: {name} {value}")
+        elif kind == "OK":
+            seen.setdefault(name, value)
+        elif kind == "DONE" and name == plan.test:
+            done = True
+    missing = [name for name in plan.expect if name not in seen]
+    if missing and result.marker_at is not None:
+        problems.append(f"guest: no result for {', '.join(missing)}")
+    for name, want in plan.expect.items():
+        if name not in seen:
+            continue
+        why = want(seen[name]) if callable(want) else (
+            None if want is None or seen[name] == str(want)
+            else f"host expected {want!r}, the guest said {seen[name]!r}")
+        if why:
+            problems.append(f"{name}: {why}")
+    if not done and result.marker_at is not None:
+        problems.append(f"the test script {plan.test} did not finish")
+    for name, why in result.host_results.items():
+        if why:
+            problems.append(f"host: {name}: {why}")
+    if not result.timed_out:
+        for name, check in plan.host_checks:
+            why = check()
+            if why:
+                problems.append(f"host: {name}: {why}")
+    return problems or None
+
+
+def figures(result):
+    """The times worth printing: to init's marker and to the end."""
+    text = f"init {result.marker_at:.2f}s" if result.marker_at is not None else "no init"
+    bt = result.boot_timer(0xe2)
+    if bt is not None:
+        text += f" (boot-timer {bt:.2f}s)"
+    return text + f", end {result.seconds:.2f}s"
+
+
+def stop_on_signals():
+    """SIGTERM ends the runner like Ctrl-C, so the finally clauses kill guests."""
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
