@@ -1,112 +1,80 @@
 /*
- * The benchmark's guest workload: realistic mixed integer code (sorting,
- * hashing, CRC, a toy LZ compressor, string scans). Built with
- * -mgeneral-regs-only so it stays within the instructions the interpreter
- * implements; called natively and run in the interpreter at the same address.
+ * The benchmark's guest workload: the table of parts and the helpers they
+ * share. Built with -mgeneral-regs-only and without library calls so that it
+ * stays within what the interpreter implements; bench.c calls each part
+ * natively and then runs it in the interpreter at the same address.
  */
-#include <stddef.h>
-#include <stdint.h>
+#include "bench_work.h"
 
-#include "bench.h"
+const struct bench_part bench_parts[] = {
+	{ "lz77", bench_lz_setup, bench_lz_run },
+	{ "hash", bench_hash_setup, bench_hash_run },
+	{ "sort", bench_sort_setup, bench_sort_run },
+	{ "string", bench_str_setup, bench_str_run },
+};
 
-static void sort_u32(uint32_t *a, size_t n)
+const unsigned bench_nparts = sizeof(bench_parts) / sizeof(bench_parts[0]);
+
+uint64_t bench_fnv(uint64_t h, const void *p, size_t n)
 {
-	/* shell sort: compares, branches, indexed loads and stores */
-	for (size_t gap = n / 2; gap; gap /= 2)
-		for (size_t i = gap; i < n; i++) {
-			uint32_t v = a[i];
-			size_t j = i;
-
-			for (; j >= gap && a[j - gap] > v; j -= gap)
-				a[j] = a[j - gap];
-			a[j] = v;
-		}
-}
-
-static uint64_t fnv1a(const uint8_t *p, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
+	const uint8_t *b = p;
 
 	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
+		h = (h ^ b[i]) * 0x100000001b3ull;
 	return h;
 }
 
-static uint32_t crc32_bitwise(const uint8_t *p, size_t n)
+/* Words made of syllables, so that the text repeats the way prose does. */
+static const char *const syllables[] = {
+	"an", "ber", "co", "de", "el", "fra", "gi", "ho", "in", "ja", "ke", "lo",
+	"mu", "na", "or", "pe", "qui", "ra", "st", "tu", "un", "ve", "wo", "xi",
+};
+
+static size_t put_word(uint8_t *out, size_t o, size_t end, struct bench_rng *g)
 {
-	uint32_t c = ~0u;
+	unsigned ns = 1 + rng_below(g, 3);
 
-	for (size_t i = 0; i < n; i++) {
-		c ^= p[i];
-		for (int k = 0; k < 8; k++)
-			c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
+	/* a Zipf-like bias: small syllable indices are far more common */
+	for (unsigned k = 0; k < ns && o < end; k++) {
+		unsigned s = rng_below(g, 24);
+		const char *p = syllables[(s * s) / 24];
+
+		while (*p && o < end)
+			out[o++] = (uint8_t)*p++;
 	}
-	return ~c;
-}
-
-/* A toy LZ77: greedy matches through a small hash table. */
-static size_t lz_compress(const uint8_t *in, size_t n, uint8_t *out, uint32_t *table)
-{
-	size_t i = 0, o = 0;
-
-	for (unsigned k = 0; k < 4096; k++)
-		table[k] = 0;
-	while (i + 4 <= n) {
-		uint32_t w = (uint32_t)in[i] | (uint32_t)in[i + 1] << 8 | (uint32_t)in[i + 2] << 16;
-		uint32_t h = (w * 2654435761u) >> 20;
-		size_t cand = table[h], len = 0;
-
-		table[h] = (uint32_t)i;
-		while (cand < i && i + len < n && len < 255 && in[cand + len] == in[i + len])
-			len++;
-		if (len >= 4) {
-			out[o++] = 0xff;
-			out[o++] = (uint8_t)len;
-			out[o++] = (uint8_t)(i - cand);
-			i += len;
-		} else {
-			out[o++] = in[i++];
-		}
-	}
-	while (i < n)
-		out[o++] = in[i++];
 	return o;
 }
 
-static size_t count_words(const char *s, size_t n)
+void bench_text(uint8_t *out, size_t n, uint64_t seed)
 {
-	size_t words = 0;
-	int in = 0;
+	struct bench_rng g = { seed | 1 };
+	size_t o = 0;
+	unsigned col = 0;
 
-	for (size_t i = 0; i < n; i++) {
-		int sp = s[i] == ' ' || s[i] == '\n';
+	while (o < n) {
+		unsigned r = rng_below(&g, 100);
 
-		words += !sp && !in;
-		in = !sp;
-	}
-	return words;
-}
+		if (r < 80) {
+			o = put_word(out, o, n, &g);
+		} else if (r < 88) {
+			uint32_t v = rng_below(&g, 100000);
 
-uint64_t bench_work(uint8_t *buf, size_t n, unsigned iters)
-{
-	uint32_t *arr = (uint32_t *)(void *)(buf + n);
-	uint32_t *table = arr + 2048;
-	uint8_t *out = (uint8_t *)(table + 4096);
-	uint64_t sum = 0, seed = 1;
-
-	for (unsigned it = 0; it < iters; it++) {
-		for (size_t k = 0; k < n; k++) {
-			seed = seed * 6364136223846793005ull + 1442695040888963407ull;
-			buf[k] = (uint8_t)("the quick brown fox jumps over "[(seed >> 33) % 31]);
+			do
+				out[o++] = (uint8_t)('0' + v % 10);
+			while ((v /= 10) && o < n);
+		} else if (r < 94) {
+			out[o++] = (uint8_t)"_(),;=+*-."[rng_below(&g, 10)];
+		} else {
+			out[o++] = (uint8_t)"ABCDEFGHIJKLMNOPQRSTUVWXYZ"[rng_below(&g, 26)];
 		}
-		for (size_t k = 0; k < 2048; k++)
-			arr[k] = (uint32_t)(fnv1a(buf + (k % (n - 16)), 16));
-		sort_u32(arr, 2048);
-		sum += arr[0] ^ arr[2047];
-		sum += fnv1a(buf, n);
-		sum += crc32_bitwise(buf, n);
-		sum += lz_compress(buf, n, out, table);
-		sum += count_words((const char *)buf, n);
+		if (o >= n)
+			break;
+		col += 6;
+		if (col > 60 + rng_below(&g, 20)) {
+			out[o++] = '\n';
+			col = 0;
+		} else {
+			out[o++] = ' ';
+		}
 	}
-	return sum;
 }

@@ -19,6 +19,9 @@
 #include "difftest.h"
 
 #define ARITH (EMU_CF | EMU_PF | EMU_AF | EMU_ZF | EMU_SF | EMU_OF)
+/* FXSAVE image bytes compared: x87 control/status/pointers, MXCSR and its
+ * mask, ST0-ST7 (the XMM area is compared as xmm[]) */
+#define FX_CMP 160
 #define MAX_REPORTS 8
 
 struct ctx {
@@ -28,6 +31,9 @@ struct ctx {
 	struct emu_cpu *cpu;
 	uint8_t init_mem[CMP_SIZE], native_mem[CMP_SIZE];
 	unsigned long states, mismatches, skipped;
+	bool fp;  /* SSE/MMX form: FP-flavoured random values */
+	uint64_t mem_target;  /* this state's memory operand, or 0 */
+	bool pair;  /* the variant is CMP/TEST + Jcc: run it as a block (fused) */
 };
 
 static uint64_t addr(const struct ctx *c, unsigned off)
@@ -35,14 +41,16 @@ static uint64_t addr(const struct ctx *c, unsigned off)
 	return (uintptr_t)c->area + off;
 }
 
-static void setup_mem_operand(struct ctx *c, const struct variant *v, struct regs *r)
+/* Returns the operand's address. */
+static uint64_t setup_mem_operand(struct ctx *c, const struct variant *v, struct regs *r)
 {
 	const struct form *f = v->f;
 	uint64_t t = addr(c, DATA_OFF + 0x400) + rnd(&c->g) % 0x1800;
 	int64_t idx = (int64_t)(rnd(&c->g) % 129) - 64;
 	uint64_t garbage = v->a32 ? rnd(&c->g) << 32 : 0;
+	bool align = f->su == SU_CX16 || ((f->flags & F_A16) && rnd(&c->g) % 8);
 
-	if (f->su == SU_CX16)
+	if (align)
 		t &= ~15ull;
 	switch (v->amode) {
 	case AM_RIP:
@@ -51,6 +59,10 @@ static void setup_mem_operand(struct ctx *c, const struct variant *v, struct reg
 		break;
 	case AM_RSP:
 		t = r->gpr[4] + (uint64_t)(int64_t)v->disp;
+		if (align && (f->flags & F_A16)) { /* move the stack instead */
+			r->gpr[4] -= t & 15;
+			t &= ~15ull;
+		}
 		break;
 	case AM_NOBASE:
 		idx = ((int64_t)t - v->disp) >> v->scale;
@@ -65,6 +77,11 @@ static void setup_mem_operand(struct ctx *c, const struct variant *v, struct reg
 	default:
 		r->gpr[v->base] = (t - (uint64_t)v->disp - (v->fs ? c->fsbase : 0)) ^ garbage;
 		break;
+	}
+	for (unsigned k = 0; k < 16; k += 8) {
+		uint64_t x = rnd_val(&c->g);
+
+		memcpy((void *)(uintptr_t)(t + k), &x, 8);
 	}
 	if (f->su == SU_BR) {
 		uint64_t land = addr(c, INSN_OFF) + v->len + BRANCH_REL;
@@ -82,6 +99,7 @@ static void setup_mem_operand(struct ctx *c, const struct variant *v, struct reg
 			memcpy((void *)(uintptr_t)(t + 4), &r->gpr[2], 4);
 		}
 	}
+	return t;
 }
 
 static void setup_string(struct ctx *c, const struct variant *v, struct regs *r)
@@ -98,7 +116,7 @@ static void setup_string(struct ctx *c, const struct variant *v, struct regs *r)
 		unsigned n = (unsigned)(rnd(&c->g) % 512);
 
 		if (op == 0xa6 || op == 0xa7)
-			memcpy(d, (uint8_t *)(uintptr_t)(r->gpr[6] - 256), n);
+			memmove(d, (uint8_t *)(uintptr_t)(r->gpr[6] - 256), n);
 		else
 			for (unsigned k = 0; k < n; k++)
 				d[k] = (uint8_t)(r->gpr[0] >> (8 * ((k + r->gpr[7]) % v->sz)));
@@ -127,6 +145,7 @@ static void setup_divide(struct ctx *c, const struct variant *v, struct regs *r,
 static void setup_state(struct ctx *c, const struct variant *v, struct regs *r)
 {
 	const struct form *f = v->f;
+	uint64_t t = 0;
 
 	for (int k = 0; k < 16; k++)
 		r->gpr[k] = rnd_val(&c->g);
@@ -136,15 +155,23 @@ static void setup_state(struct ctx *c, const struct variant *v, struct regs *r)
 		r->gpr[1] = (r->gpr[1] & ~0xffull) | (rnd(&c->g) % 17);
 	r->gpr[4] = addr(c, STACK_TOP_OFF);
 	r->rflags = 0x202 | (rnd(&c->g) & ARITH);
-	for (int k = 0; k < 16; k++)
-		for (int b = 0; b < 16; b += 8) {
-			uint64_t x = rnd(&c->g);
+	if (c->fp) {
+		fp_state(&c->g, r);
+	} else {
+		for (int k = 0; k < 16; k++)
+			for (int b = 0; b < 16; b += 8) {
+				uint64_t x = rnd(&c->g);
 
-			memcpy(&r->xmm[k][b], &x, 8);
-		}
+				memcpy(&r->xmm[k][b], &x, 8);
+			}
+		fx_state(&c->g, r->fx, false);
+	}
+	/* cheap random memory (edge values go into the operand itself) */
 	for (unsigned k = 0; k < CMP_SIZE; k += 8) {
-		uint64_t x = rnd_val(&c->g);
+		uint64_t x = rnd(&c->g);
 
+		if (!(x & 7))
+			x = rnd_val(&c->g);
 		memcpy(c->area + CMP_OFF + k, &x, 8);
 	}
 	switch (f->su) {
@@ -176,7 +203,18 @@ static void setup_state(struct ctx *c, const struct variant *v, struct regs *r)
 		break;
 	}
 	if (v->mem)
-		setup_mem_operand(c, v, r);
+		t = setup_mem_operand(c, v, r);
+	if (c->fp && v->mem) /* FP values in the memory operand */
+		for (unsigned k = 0; k < 16; k += 8) {
+			uint64_t x = fp_val(&c->g);
+
+			memcpy((void *)(uintptr_t)(t + k), &x, 8);
+		}
+	setup_fp(&c->g, c->area, v, r, t);
+	x87_setup(&c->g, v, r);
+	if (t)
+		x87_mem_operand(&c->g, v, t);
+	c->mem_target = t;
 }
 
 static unsigned count_of(const struct variant *v, const struct regs *in)
@@ -221,10 +259,10 @@ static uint64_t defined_flags(const struct variant *v, const struct regs *in)
 	}
 }
 
-static int vector_of_signal(int sig)
+static int vector_of_signal(int sig, int trapno)
 {
 	switch (sig) {
-	case 8: return EMU_DE;   /* SIGFPE */
+	case 8: return trapno == EMU_XM || trapno == EMU_MF ? trapno : EMU_DE; /* SIGFPE */
 	case 4: return EMU_UD;   /* SIGILL */
 	case 5: return EMU_BP;   /* SIGTRAP */
 	default: return EMU_GP;  /* SIGSEGV, SIGBUS */
@@ -238,22 +276,54 @@ static void run_emu(struct ctx *c, const struct regs *in, struct regs *out, int 
 	memcpy(cpu->r, in->gpr, sizeof(in->gpr));
 	cpu->r[EMU_RIP] = addr(c, INSN_OFF);
 	emu_set_rflags(cpu, in->rflags);
+	emu_fxrstor_image(cpu, in->fx);
 	memcpy(cpu->xmm, in->xmm, sizeof(in->xmm));
 	cpu->segbase[1] = c->fsbase;
 	cpu->segbase[2] = c->gsbase;
-	*rc = emu_step(cpu);
+	*rc = c->pair ? emu_run(cpu, 2) : emu_step(cpu);
 	memcpy(out->gpr, cpu->r, sizeof(out->gpr));
 	out->rflags = emu_get_rflags(cpu);
 	out->pad = cpu->r[EMU_RIP];
 	memcpy(out->xmm, cpu->xmm, sizeof(out->xmm));
+	emu_fxsave_image(cpu, out->fx);
 }
+
+static uint32_t ld32(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static uint64_t ld64(const uint8_t *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static bool show_xmm;
 
 static void dump_regs(const char *what, const struct regs *r)
 {
 	printf("    %-7s", what);
 	for (int k = 0; k < 16; k++)
 		printf("%s%016" PRIx64, k && !(k % 4) ? "\n           " : " ", r->gpr[k]);
-	printf("\n           rflags %08" PRIx64 "\n", r->rflags);
+	printf("\n           rflags %08" PRIx64 " mxcsr %08" PRIx32 " fsw %04x ftw %02x\n",
+	       r->rflags, ld32(r->fx + 24), ld32(r->fx + 2) & 0xffff, r->fx[4]);
+	if (show_xmm) {
+		printf("           xmm");
+		for (int k = 0; k < 16; k++)
+			printf("%s%016" PRIx64 "%016" PRIx64, k && !(k % 3) ? "\n              " : " ",
+			       ld64(r->xmm[k] + 8), ld64(r->xmm[k]));
+		printf("\n           mm ");
+		for (int k = 0; k < 8; k++)
+			printf(" %04x:%016" PRIx64, ld32(r->fx + 40 + 16 * k) & 0xffff,
+			       ld64(r->fx + 32 + 16 * k));
+		printf("\n");
+	}
 }
 
 static void report(struct ctx *c, const struct variant *v, const struct regs *in,
@@ -272,6 +342,11 @@ static void report(struct ctx *c, const struct variant *v, const struct regs *in
 	dump_regs("in", in);
 	dump_regs("native", &nat->out);
 	dump_regs("emu", emu);
+	if (v->f->su == SU_X87) {
+		x87_dump("in", in->fx);
+		x87_dump("native", nat->out.fx);
+		x87_dump("emu", emu->fx);
+	}
 }
 
 static void check(struct ctx *c, const struct variant *v, const struct regs *in,
@@ -280,9 +355,11 @@ static void check(struct ctx *c, const struct variant *v, const struct regs *in,
 	uint64_t fm = defined_flags(v, in) | EMU_DF;
 	uint64_t end = addr(c, INSN_OFF) + v->len;
 	int landed = emu->pad == end ? 1 : emu->pad == end + BRANCH_REL ? 2 : -1;
+	const char *why;
 
 	if (nat->sig) {
-		if (rc != EMU_EXIT_EXCEPTION || c->cpu->exc.vector != vector_of_signal(nat->sig))
+		if (rc != EMU_EXIT_EXCEPTION ||
+		    c->cpu->exc.vector != vector_of_signal(nat->sig, nat->trapno))
 			return report(c, v, in, nat, emu, rc, "exception differs");
 		if (nat->out.pad != emu->pad)
 			return report(c, v, in, nat, emu, rc, "faulting RIP differs");
@@ -298,6 +375,11 @@ static void check(struct ctx *c, const struct variant *v, const struct regs *in,
 		return report(c, v, in, nat, emu, rc, "flags differ");
 	if (memcmp(nat->out.xmm, emu->xmm, sizeof(emu->xmm)))
 		return report(c, v, in, nat, emu, rc, "XMM differ");
+	/* x87 forms: FIP/FDP without the selectors the host stores */
+	why = v->f->su == SU_X87 ? x87_diff(nat->out.fx, emu->fx) :
+	      memcmp(nat->out.fx, emu->fx, FX_CMP) ? "x87/MMX/MXCSR state differs" : NULL;
+	if (why)
+		return report(c, v, in, nat, emu, rc, why);
 	if (memcmp(c->native_mem, c->area + CMP_OFF, CMP_SIZE))
 		return report(c, v, in, nat, emu, rc, "memory differs");
 }
@@ -313,10 +395,40 @@ static void run_state(struct ctx *c, const struct variant *v)
 	memcpy(c->init_mem, c->area + CMP_OFF, CMP_SIZE);
 	native_run(c->area, &in, &nat);
 	memcpy(c->native_mem, c->area + CMP_OFF, CMP_SIZE);
+	if (c->mem_target)
+		x87_fix_native(v, c->native_mem + (c->mem_target - addr(c, CMP_OFF)));
 	memcpy(c->area + CMP_OFF, c->init_mem, CMP_SIZE);
 	run_emu(c, &in, &emu, &rc);
 	c->states++;
 	check(c, v, &in, &nat, &emu, rc);
+}
+
+/*
+ * CMP and TEST forms again, each followed by a Jcc (every condition) whose
+ * target is the branch landing: the interpreter runs the pair as one fused
+ * handler when it can, so the pair is compared as one instruction would be.
+ */
+static void run_pairs(struct ctx *c, const struct form *f, unsigned sz, unsigned nvariants,
+		      unsigned nstates)
+{
+	if (strncmp(f->name, "cmp ", 4) && strncmp(f->name, "test ", 5))
+		return;
+	c->pair = true;
+	for (unsigned n = 0; n < 2 * nvariants; n++) {
+		struct variant v;
+
+		make_variant(&c->g, f, sz, c->area, &v);
+		if (v.len + 2 > sizeof(v.b))
+			continue;
+		v.b[v.len] = (uint8_t)(0x70 + n % 16);
+		v.b[v.len + 1] = BRANCH_REL;
+		v.len += 2;
+		native_place(c->area, v.b, v.len);
+		emu_icache_flush(c->cpu);
+		for (unsigned s = 0; s < (nstates + 3) / 4; s++)
+			run_state(c, &v);
+	}
+	c->pair = false;
 }
 
 /*
@@ -347,6 +459,78 @@ static int check_smc(struct ctx *c)
 	if (rc1 != EMU_EXIT_HLT || rc2 != EMU_EXIT_HLT || al1 != 1 || (cpu->r[0] & 0xff) != 5) {
 		printf("MISMATCH self-modifying code: exits %d %d, al %#" PRIx64 " then %#" PRIx64
 		       " (want 1 then 5)\n", rc1, rc2, al1, cpu->r[0] & 0xff);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * Self-modifying code through a chained block: B (one page) jumps to C
+ * (another page) often enough to be linked to it; then A, on B's page,
+ * patches C and jumps to B. The link B -> C must not lead to the old C.
+ */
+static int check_smc_chain(struct ctx *c)
+{
+	static const uint8_t code_c[] = { 0xb0, 0x01, 0xf4 }; /* C: mov al, 1; hlt */
+	uint8_t *a = c->area + 0x8000, *b = a + 0x40, *cc = c->area + 0x9000;
+	struct emu_cpu *cpu = c->cpu;
+	int32_t rel = (int32_t)(cc - (b + 5));
+	uint64_t al[3];
+	int rc[3];
+
+	memcpy(cc, code_c, sizeof(code_c));
+	b[0] = 0xe9; /* B: jmp C */
+	memcpy(b + 1, &rel, 4);
+	/* A: mov byte [C + 1], 5 (RIP-relative); jmp B */
+	rel = (int32_t)((cc + 1) - (a + 7));
+	a[0] = 0xc6;
+	a[1] = 0x05;
+	memcpy(a + 2, &rel, 4);
+	a[6] = 5;
+	a[7] = 0xeb;
+	a[8] = (uint8_t)(b - (a + 9));
+	emu_icache_flush(cpu);
+	for (int k = 0; k < 2; k++) {
+		cpu->r[EMU_RIP] = (uintptr_t)b;
+		rc[k] = emu_run(cpu, 100);
+		al[k] = cpu->r[0] & 0xff;
+	}
+	cpu->r[EMU_RIP] = (uintptr_t)a;
+	rc[2] = emu_run(cpu, 100);
+	al[2] = cpu->r[0] & 0xff;
+	if (rc[0] != EMU_EXIT_HLT || rc[1] != EMU_EXIT_HLT || rc[2] != EMU_EXIT_HLT ||
+	    al[0] != 1 || al[1] != 1 || al[2] != 5) {
+		printf("MISMATCH self-modifying code, chained: exits %d %d %d, al %#" PRIx64
+		       " %#" PRIx64 " %#" PRIx64 " (want 1 1 5)\n", rc[0], rc[1], rc[2],
+		       al[0], al[1], al[2]);
+		return 1;
+	}
+	return 0;
+}
+
+/*
+ * An instruction crossing a page is decoded outside the cache; the last one
+ * is reused while its bytes stay the same. Changing its second half (here
+ * behind the CPU's back) must show.
+ */
+static int check_crossing(struct ctx *c)
+{
+	uint8_t *p = c->area + 0xa000 - 2; /* mov eax, imm32 across 0xa000; hlt */
+	uint32_t want[2] = { 0x11223344, 0x55667744 }, got[2];
+	int rc[2];
+
+	emu_icache_flush(c->cpu);
+	for (int k = 0; k < 2; k++) {
+		p[0] = 0xb8;
+		memcpy(p + 1, &want[k], 4);
+		p[5] = 0xf4;
+		c->cpu->r[EMU_RIP] = (uintptr_t)p;
+		rc[k] = emu_run(c->cpu, 100);
+		got[k] = (uint32_t)c->cpu->r[0];
+	}
+	if (rc[0] != EMU_EXIT_HLT || rc[1] != EMU_EXIT_HLT || got[0] != want[0] || got[1] != want[1]) {
+		printf("MISMATCH page-crossing instruction changed: eax %#x %#x (want %#x %#x)\n",
+		       got[0], got[1], want[0], want[1]);
 		return 1;
 	}
 	return 0;
@@ -392,11 +576,13 @@ int main(int argc, char **argv)
 		perror("cpu-difftest: setup");
 		return 1;
 	}
-	for (unsigned k = 0; k < nforms; k++) {
-		const struct form *f = &forms[k];
+	for (unsigned k = 0; k < nforms + nsse_forms; k++) {
+		const struct form *f = k < nforms ? &forms[k] : &sse_forms[k - nforms];
 
 		if (filter && !strstr(f->name, filter))
 			continue;
+		c.fp = k >= nforms;
+		show_xmm = c.fp;
 		for (unsigned sz = 1; sz <= 8; sz <<= 1) {
 			if (!(f->sizes & sz))
 				continue;
@@ -412,12 +598,17 @@ int main(int argc, char **argv)
 				for (unsigned s = 0; s < nstates; s++)
 					run_state(&c, &v);
 			}
+			run_pairs(&c, f, sz, nvariants, nstates);
 			if (c.mismatches != before)
 				printf("FAILED %s (size %u): %lu mismatches\n", f->name, sz,
 				       c.mismatches - before);
 		}
 	}
 	c.mismatches += check_smc(&c);
+	if (!filter || strstr("x87 sequence", filter))
+		c.mismatches += x87_check_sequences(&c.g, c.cpu, c.area, c.fsbase, 400, &c.states);
+	c.mismatches += check_smc_chain(&c);
+	c.mismatches += check_crossing(&c);
 	printf("cpu: %u forms, %lu states, %lu mismatches\n", ninst, c.states, c.mismatches);
 	emu_cpu_fini(c.cpu);
 	return c.mismatches ? 1 : 0;

@@ -27,7 +27,25 @@ struct variant {
 	uint64_t t_fixed;  /* memory target for RIP/absolute/moffs forms */
 };
 
+/* fpstate.c: random x87/MMX/SSE state with FP edge values, and the
+ * per-state setups of the SSE forms (t: memory operand address or 0). */
+uint64_t fp_val(struct rng *g);
+void fx_state(struct rng *g, uint8_t *fx, bool fp);
+void fp_state(struct rng *g, struct regs *r);
+void setup_fp(struct rng *g, uint8_t *area, const struct variant *v, struct regs *r,
+	      uint64_t t);
+
 void make_variant(struct rng *g, const struct form *f, unsigned sz, uint8_t *area,
 		  struct variant *v);
+
+/* x87.c: x87 states and operands (SU_X87 forms), FXSAVE image comparison */
+void x87_setup(struct rng *g, const struct variant *v, struct regs *r);
+void x87_mem_operand(struct rng *g, const struct variant *v, uint64_t t);
+void x87_fix_native(const struct variant *v, uint8_t *p);
+const char *x87_diff(const uint8_t *a, const uint8_t *b);
+void x87_dump(const char *what, const uint8_t *fx);
+struct emu_cpu;
+unsigned long x87_check_sequences(struct rng *g, struct emu_cpu *cpu, uint8_t *area,
+				  uint64_t fsbase, unsigned n, unsigned long *states);
 
 #endif

@@ -93,6 +93,8 @@ static void choose_imm(struct rng *g, const struct form *f, struct variant *v)
 		v->imm %= 17; /* larger 16-bit counts are undefined */
 	if (f->su == SU_BR || f->su == SU_LOOP)
 		v->imm = BRANCH_REL;
+	if (f->su == SU_CMP) /* legacy CMPccPS: predicates 0-7 only */
+		v->imm &= 7;
 	if (v->imm_len < 8)
 		v->imm &= (1ull << (8 * v->imm_len)) - 1;
 }
@@ -194,6 +196,8 @@ void make_variant(struct rng *g, const struct form *f, unsigned sz, uint8_t *are
 	v->rm = pick_reg(g, 0);
 	v->opreg = pick_reg(g, f->op[0] == 0x90 ? 1u : 0);
 	v->t_fixed = (uintptr_t)area + DATA_OFF + 0x800 + (rnd(g) % 0x800);
+	if ((f->flags & F_A16) && rnd(g) % 8)
+		v->t_fixed &= ~15ull;
 	if (v->mem)
 		choose_mem(g, f, v);
 	if (v->mem && v->amode == AM_ABS)

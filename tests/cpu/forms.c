@@ -40,6 +40,18 @@
 	{ nm " rm,r", { 0x0f, op }, 2, 0, M_R, 0, SZV, 0, BOTH, FL_BT, SU_BTREG, (n) ? F_LOCKABLE : 0 }, \
 	{ nm " rm,imm8", { 0x0f, 0xba }, 2, 0, M_D, 4 + (n), SZV, 1, BOTH, FL_BT, SU_NONE, (n) ? F_LOCKABLE : 0 }
 
+/* x87: memory operand with digit; ST(i) from the register choice; fixed ModRM */
+#define X87M(nm, esc, d) { nm, { esc }, 1, 0, M_D, d, S4, 0, MEMONLY, FL_ALL, SU_X87, 0 }
+#define X87ENV(nm, esc, d) { nm, { esc }, 1, 0, M_D, d, S2 | S4, 0, MEMONLY, FL_ALL, SU_X87, 0 }
+#define X87I(nm, esc, m) { nm, { esc, m }, 2, 0, M_OPREG, 0, S4, 0, REGONLY, FL_ALL, SU_X87, 0 }
+#define X87F(nm, esc, m) { nm, { esc, m }, 2, 0, M_NONE, 0, S4, 0, REGONLY, FL_ALL, SU_X87, 0 }
+#define X87M8(f, op, esc) X87M(f "add " op, esc, 0), X87M(f "mul " op, esc, 1),	\
+	X87M(f "com " op, esc, 2), X87M(f "comp " op, esc, 3), X87M(f "sub " op, esc, 4),	\
+	X87M(f "subr " op, esc, 5), X87M(f "div " op, esc, 6), X87M(f "divr " op, esc, 7)
+#define X87I8(op, esc) X87I("fadd " op, esc, 0xc0), X87I("fmul " op, esc, 0xc8),		\
+	X87I("fcom " op, esc, 0xd0), X87I("fcomp " op, esc, 0xd8), X87I("fsub " op, esc, 0xe0), \
+	X87I("fsubr " op, esc, 0xe8), X87I("fdiv " op, esc, 0xf0), X87I("fdivr " op, esc, 0xf8)
+
 #define STR(nm, op, pfx, su)								\
 	{ nm "b", { op }, 1, pfx, M_NONE, 0, S1, 0, REGONLY, FL_ALL, su, 0 },		\
 	{ nm, { (op) + 1 }, 1, pfx, M_NONE, 0, SZV, 0, REGONLY, FL_ALL, su, 0 }
@@ -163,6 +175,68 @@ const struct form forms[] = {
 	STR("repne scas", 0xae, 0xf2, SU_STR),
 	STR("cmps", 0xa6, 0, SU_STR), STR("repe cmps", 0xa6, 0xf3, SU_STR),
 	STR("repne cmps", 0xa6, 0xf2, SU_STR),
+
+	/* x87: memory forms, fixed register forms, ST(i) forms (i random) */
+	X87M8("f", "m32fp", 0xd8), X87M8("f", "m64fp", 0xdc),
+	X87M8("fi", "m32int", 0xda), X87M8("fi", "m16int", 0xde),
+	X87M("fld m32fp", 0xd9, 0), X87M("fst m32fp", 0xd9, 2), X87M("fstp m32fp", 0xd9, 3),
+	X87ENV("fldenv m", 0xd9, 4), X87M("fldcw m16", 0xd9, 5), X87ENV("fnstenv m", 0xd9, 6),
+	X87M("fnstcw m16", 0xd9, 7),
+	X87M("fild m32int", 0xdb, 0), X87M("fisttp m32int", 0xdb, 1), X87M("fist m32int", 0xdb, 2),
+	X87M("fistp m32int", 0xdb, 3), X87M("fld m80fp", 0xdb, 5), X87M("fstp m80fp", 0xdb, 7),
+	X87M("fld m64fp", 0xdd, 0), X87M("fisttp m64int", 0xdd, 1), X87M("fst m64fp", 0xdd, 2),
+	X87M("fstp m64fp", 0xdd, 3), X87ENV("frstor m", 0xdd, 4), X87ENV("fnsave m", 0xdd, 6),
+	X87M("fnstsw m16", 0xdd, 7),
+	X87M("fild m16int", 0xdf, 0), X87M("fisttp m16int", 0xdf, 1), X87M("fist m16int", 0xdf, 2),
+	X87M("fistp m16int", 0xdf, 3), X87M("fbld m80bcd", 0xdf, 4), X87M("fild m64int", 0xdf, 5),
+	X87M("fbstp m80bcd", 0xdf, 6), X87M("fistp m64int", 0xdf, 7),
+	X87I8("st,st(i)", 0xd8),
+	X87I("fld st(i)", 0xd9, 0xc0), X87I("fxch st(i)", 0xd9, 0xc8),
+	X87F("fnop", 0xd9, 0xd0), X87F("fchs", 0xd9, 0xe0), X87F("fabs", 0xd9, 0xe1),
+	X87F("ftst", 0xd9, 0xe4), X87F("fxam", 0xd9, 0xe5),
+	X87F("fld1", 0xd9, 0xe8), X87F("fldl2t", 0xd9, 0xe9), X87F("fldl2e", 0xd9, 0xea),
+	X87F("fldpi", 0xd9, 0xeb), X87F("fldlg2", 0xd9, 0xec), X87F("fldln2", 0xd9, 0xed),
+	X87F("fldz", 0xd9, 0xee),
+	X87F("f2xm1", 0xd9, 0xf0), X87F("fyl2x", 0xd9, 0xf1), X87F("fptan", 0xd9, 0xf2),
+	X87F("fpatan", 0xd9, 0xf3), X87F("fxtract", 0xd9, 0xf4), X87F("fprem1", 0xd9, 0xf5),
+	X87F("fdecstp", 0xd9, 0xf6), X87F("fincstp", 0xd9, 0xf7), X87F("fprem", 0xd9, 0xf8),
+	X87F("fyl2xp1", 0xd9, 0xf9), X87F("fsqrt", 0xd9, 0xfa), X87F("fsincos", 0xd9, 0xfb),
+	X87F("frndint", 0xd9, 0xfc), X87F("fscale", 0xd9, 0xfd), X87F("fsin", 0xd9, 0xfe),
+	X87F("fcos", 0xd9, 0xff),
+	X87I("fcmovb st,st(i)", 0xda, 0xc0), X87I("fcmove st,st(i)", 0xda, 0xc8),
+	X87I("fcmovbe st,st(i)", 0xda, 0xd0), X87I("fcmovu st,st(i)", 0xda, 0xd8),
+	X87F("fucompp", 0xda, 0xe9),
+	X87I("fcmovnb st,st(i)", 0xdb, 0xc0), X87I("fcmovne st,st(i)", 0xdb, 0xc8),
+	X87I("fcmovnbe st,st(i)", 0xdb, 0xd0), X87I("fcmovnu st,st(i)", 0xdb, 0xd8),
+	X87F("fnclex", 0xdb, 0xe2), X87F("fninit", 0xdb, 0xe3),
+	X87I("fucomi st,st(i)", 0xdb, 0xe8), X87I("fcomi st,st(i)", 0xdb, 0xf0),
+	X87I("fadd st(i),st", 0xdc, 0xc0), X87I("fmul st(i),st", 0xdc, 0xc8),
+	X87I("fsubr st(i),st", 0xdc, 0xe0), X87I("fsub st(i),st", 0xdc, 0xe8),
+	X87I("fdivr st(i),st", 0xdc, 0xf0), X87I("fdiv st(i),st", 0xdc, 0xf8),
+	X87I("ffree st(i)", 0xdd, 0xc0), X87I("fst st(i)", 0xdd, 0xd0),
+	X87I("fstp st(i)", 0xdd, 0xd8), X87I("fucom st(i)", 0xdd, 0xe0),
+	X87I("fucomp st(i)", 0xdd, 0xe8),
+	X87I("faddp st(i),st", 0xde, 0xc0), X87I("fmulp st(i),st", 0xde, 0xc8),
+	X87F("fcompp", 0xde, 0xd9),
+	X87I("fsubrp st(i),st", 0xde, 0xe0), X87I("fsubp st(i),st", 0xde, 0xe8),
+	X87I("fdivrp st(i),st", 0xde, 0xf0), X87I("fdivp st(i),st", 0xde, 0xf8),
+	X87F("fnstsw ax", 0xdf, 0xe0),
+	X87I("fucomip st,st(i)", 0xdf, 0xe8), X87I("fcomip st,st(i)", 0xdf, 0xf0),
+	{ "fwait", { 0x9b }, 1, 0, M_NONE, 0, S4, 0, REGONLY, FL_ALL, SU_X87, 0 },
+	/* reserved aliases hardware runs anyway, and encodings that are #UD */
+	X87I("fstp1 st(i)", 0xd9, 0xd8), X87I("fcom2 st(i)", 0xdc, 0xd0),
+	X87I("fcomp3 st(i)", 0xdc, 0xd8), X87I("fxch4 st(i)", 0xdd, 0xc8),
+	X87I("fcomp5 st(i)", 0xde, 0xd0), X87I("ffreep st(i)", 0xdf, 0xc0),
+	X87I("fxch7 st(i)", 0xdf, 0xc8), X87I("fstp8 st(i)", 0xdf, 0xd0),
+	X87I("fstp9 st(i)", 0xdf, 0xd8),
+	X87F("fneni", 0xdb, 0xe0), X87F("fndisi", 0xdb, 0xe1), X87F("fnsetpm", 0xdb, 0xe4),
+	X87F("x87 ud d9 d1", 0xd9, 0xd1), X87F("x87 ud d9 e2", 0xd9, 0xe2),
+	X87F("x87 ud d9 ef", 0xd9, 0xef), X87F("x87 ud da e0", 0xda, 0xe0),
+	X87F("x87 ud db e5", 0xdb, 0xe5), X87F("x87 ud db f8", 0xdb, 0xf8),
+	X87F("x87 ud dd f0", 0xdd, 0xf0), X87F("x87 ud de d8", 0xde, 0xd8),
+	X87F("x87 ud df e1", 0xdf, 0xe1), X87F("x87 ud df f8", 0xdf, 0xf8),
+	X87M("x87 ud d9 /1", 0xd9, 1), X87M("x87 ud db /4", 0xdb, 4),
+	X87M("x87 ud db /6", 0xdb, 6), X87M("x87 ud dd /5", 0xdd, 5),
 };
 
 const unsigned nforms = sizeof(forms) / sizeof(forms[0]);

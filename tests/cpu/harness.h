@@ -5,12 +5,17 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Register image; layout known to native.S (gpr at 0, rflags at 128, xmm at 144). */
+/* Register image; layout known to native.S (gpr at 0, rflags at 128, xmm at
+ * 144, fx at 400). fx: the x87/MMX/MXCSR state as an FXSAVE image, loaded
+ * before the instruction and saved after it (its XMM area is ignored on
+ * input: xmm[] wins). */
+#define REGS_FX 400
 struct regs {
 	uint64_t gpr[16];
 	uint64_t rflags;
 	uint64_t pad;
 	uint8_t xmm[16][16];
+	uint8_t fx[512] __attribute__((aligned(16)));
 };
 
 /* Test memory (MAP_32BIT so 32-bit and absolute addressing reach it). */
@@ -31,6 +36,7 @@ struct native_result {
 	struct regs out;
 	int sig;          /* 0, or the signal that stopped the instruction */
 	int landed;       /* 1: after the instruction, 2: branch target */
+	int trapno;       /* with sig: the exception vector */
 };
 int native_init(uint8_t *area);
 /* Writes the instruction and its landing pads at area + INSN_OFF. */
@@ -55,6 +61,8 @@ enum {
 enum {
 	SU_NONE, SU_DIV, SU_IDIV, SU_STR, SU_BR, SU_CMPXCHG, SU_CX16, SU_BTREG, SU_POPF,
 	SU_LEAVE, SU_MOFFS, SU_LOOP, SU_RET,
+	SU_VSHIFT, SU_FXRSTOR, SU_LDMXCSR, SU_MASKMOV, SU_CMP,  /* forms_sse.c */
+	SU_X87,                                         /* x87 forms: x87.c */
 };
 
 /* form flags */
@@ -65,6 +73,7 @@ enum {
 #define F_CL 0x10      /* count in CL */
 #define F_C1 0x20      /* count 1 */
 #define F_NOREG4 0x40  /* never pick register 4 (always the case) */
+#define F_A16 0x80     /* 16-byte memory operand: aligned in most states */
 
 struct form {
 	const char *name;
@@ -83,3 +92,5 @@ struct form {
 
 extern const struct form forms[];
 extern const unsigned nforms;
+extern const struct form sse_forms[];  /* forms_sse.c */
+extern const unsigned nsse_forms;

@@ -1,6 +1,7 @@
 /*
- * Runs one instruction on the host CPU with every GPR, RFLAGS and XMM
- * register loaded from a struct regs, and saves them back.
+ * Runs one instruction on the host CPU with every GPR, RFLAGS, XMM register
+ * and the x87/MMX/MXCSR state (FXRSTOR) loaded from a struct regs, and saves
+ * them back; the host's own x87/SSE state is kept aside meanwhile.
  *   void native_enter(const struct regs *in, struct regs *out, void *insn)
  * The instruction's landing pads jump back to native_return.
  */
@@ -19,6 +20,8 @@ native_enter:
 	mov [rip + host_rsp], rsp
 	mov [rip + out_ptr], rsi
 	mov [rip + insn_ptr], rdx
+	fxsave [rip + host_fx]
+	fxrstor [rdi + 400]
 	.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
 	movdqu xmm\n, [rdi + 144 + 16 * \n]
 	.endr
@@ -69,6 +72,8 @@ native_return:
 	.irp n, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15
 	movdqu [rsp + 144 + 16 * \n], xmm\n
 	.endr
+	fxsave [rsp + 400]
+	fxrstor [rip + host_fx]
 	cld
 	mov rsp, [rip + host_rsp]
 	pop r15
@@ -86,4 +91,6 @@ host_rsp:	.quad 0
 guest_rsp:	.quad 0
 out_ptr:	.quad 0
 insn_ptr:	.quad 0
+	.balign 16
+host_fx:	.zero 512	/* the host's x87/SSE state while the test runs */
 	.section .note.GNU-stack, "", @progbits

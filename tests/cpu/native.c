@@ -16,6 +16,7 @@ void native_return(void);
 
 static sigjmp_buf jump_back;
 static struct regs sig_regs;
+static int sig_trapno;
 
 /* ucontext greg index of each GPR in struct regs order */
 static const int greg_of[16] = {
@@ -33,6 +34,9 @@ static void on_signal(int sig, siginfo_t *si, void *ctx)
 	sig_regs.rflags = (uint64_t)uc->uc_mcontext.gregs[REG_EFL];
 	sig_regs.pad = (uint64_t)uc->uc_mcontext.gregs[REG_RIP];
 	memcpy(sig_regs.xmm, uc->uc_mcontext.fpregs->_xmm, sizeof(sig_regs.xmm));
+	/* the kernel's software bytes sit past 464: not part of the image */
+	memcpy(sig_regs.fx, uc->uc_mcontext.fpregs, 416);
+	sig_trapno = (int)uc->uc_mcontext.gregs[REG_TRAPNO];
 	siglongjmp(jump_back, sig);
 }
 
@@ -93,5 +97,6 @@ void native_run(uint8_t *area, const struct regs *in, struct native_result *res)
 	}
 	res->sig = sig;
 	res->landed = 0;
+	res->trapno = sig_trapno;
 	res->out = sig_regs;
 }

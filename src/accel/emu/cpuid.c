@@ -15,18 +15,22 @@ struct cpuid_leaf {
 #define VENDOR_ECX 0x444d4163 /* "cAMD" */
 
 /* leaf 1 */
-#define L1_EDX (1u << 4 /* TSC */ | 1u << 8 /* CX8 */ | 1u << 15 /* CMOV */ | \
-		1u << 19 /* CLFSH */)
+#define L1_EDX (1u << 0 /* FPU */ | 1u << 4 /* TSC */ | 1u << 8 /* CX8 */ | \
+		1u << 15 /* CMOV, with FPU: FCMOV */ | 1u << 19 /* CLFSH */ | \
+		1u << 23 /* MMX */ | 1u << 24 /* FXSR */ | 1u << 25 /* SSE */ | 1u << 26 /* SSE2 */)
 #define L1_ECX (1u << 13 /* CX16 */ | 1u << 23 /* POPCNT */)
 /* leaf 80000001h */
-#define E1_EDX (1u << 27 /* RDTSCP */ | 1u << 29 /* LM */)
-#define E1_ECX (1u << 0 /* LAHF/SAHF in 64-bit mode */ | 1u << 5 /* ABM: LZCNT */)
+#define E1_EDX (1u << 0 /* FPU */ | 1u << 22 /* MMXEXT */ | 1u << 23 /* MMX */ | \
+		1u << 24 /* FXSR */ | 1u << 27 /* RDTSCP */ | 1u << 29 /* LM */)
+#define E1_ECX (1u << 0 /* LAHF/SAHF in 64-bit mode */ | 1u << 5 /* ABM: LZCNT */ | \
+		1u << 7 /* MisAlignSse: MXCSR.MM */)
 
 static const struct cpuid_leaf table[] = {
 	{ 0x0, ~0u, { 0x7, VENDOR_EBX, VENDOR_ECX, VENDOR_EDX } },
 	/* family 0Fh, extended model 6, model 0Bh, stepping 1; CLFLUSH 64 bytes */
 	{ 0x1, ~0u, { 0x00060fb1, 0x00010800, L1_ECX, L1_EDX } },
-	{ 0x7, 0, { 0, 0, 0, 0 } },
+	/* EBX[13]: x87 FCS/FDS deprecated (FNSTENV, FNSAVE, FXSAVE store 0) */
+	{ 0x7, 0, { 0, 1u << 13, 0, 0 } },
 	{ 0x80000000, ~0u, { 0x80000008, VENDOR_EBX, VENDOR_ECX, VENDOR_EDX } },
 	{ 0x80000001, ~0u, { 0x00060fb1, 0, E1_ECX, E1_EDX } },
 	/* brand string "splitvm emu x86-64 CPU" */

@@ -346,8 +346,8 @@ static void decode_one_byte(struct dstate *d, struct emu_insn *i, unsigned b)
 		i->sz = d->osz;
 		i->fn = op_cwd;
 		break;
-	case 0x9b: /* FWAIT: no x87 exceptions pending yet */
-		i->fn = op_nop;
+	case 0x9b: /* FWAIT: #MF if an x87 exception is pending */
+		i->fn = op_fwait;
 		break;
 	case 0x9c:
 		i->sz = d->osz == 2 ? 2 : 8;
@@ -400,6 +400,9 @@ static void decode_one_byte(struct dstate *d, struct emu_insn *i, unsigned b)
 	case 0xcc:
 		i->fn = op_int3;
 		i->flags |= I_END;
+		break;
+	case 0xd8 ... 0xdf:
+		dec_x87(d, i, b);
 		break;
 	case 0xe0 ... 0xe2:
 		i->op = b & 3;

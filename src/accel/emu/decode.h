@@ -25,5 +25,7 @@ void dec_regs(const struct dstate *d, struct emu_insn *i, unsigned regsz, unsign
 void dec_0f(struct dstate *d, struct emu_insn *i, unsigned b);
 /* SSE/SSE2 (decode_sse.c): false if not an SSE opcode. */
 bool dec_sse(struct dstate *d, struct emu_insn *i, unsigned b);
+/* x87 escapes D8-DF (decode_x87.c). */
+void dec_x87(struct dstate *d, struct emu_insn *i, unsigned b);
 
 #endif

@@ -82,6 +82,13 @@ struct emu_tlb_entry {
 	uintptr_t addend;
 };
 
+/* An x87 data register (80 bits): significand, then sign and exponent. */
+struct emu_fpreg {
+	uint64_t mant;
+	uint16_t sexp;
+	uint16_t pad[3];
+};
+
 union emu_xmm {
 	uint8_t b[16];
 	uint16_t w[8];
@@ -111,8 +118,23 @@ struct emu_cpu {
 	uint64_t kernel_gs_base;
 	union emu_xmm xmm[16];
 	uint32_t mxcsr;
+	/*
+	 * x87 and MMX share this state. fpr[] is the register file in physical
+	 * order R0..R7: ST(i) is fpr[(TOP + i) & 7], TOP in fsw bits 11-13.
+	 * MMX register n is fpr[n].mant (an MMX write sets fpr[n].sexp to
+	 * 0xffff; every MMX instruction but EMMS sets TOP = 0, ftw = 0xff).
+	 * ftw is the abridged tag word as FXSAVE stores it: bit n set = R n
+	 * not empty. fip/fdp/fop: last x87 instruction, for FXSAVE/FSTENV.
+	 */
+	struct emu_fpreg fpr[8];
+	uint16_t fcw, fsw, fop;
+	uint8_t ftw;
+	uint64_t fip, fdp;
 	uint64_t tsc_offset;
 	uint64_t icount;           /* retired instructions (at block granularity) */
+	/* Set (emu_request_exit) by another thread or a handler: emu_run returns
+	 * EMU_EXIT_NONE at the next block boundary, then clears it. */
+	uint32_t exit_request;
 
 	/* Pending exception (EMU_EXIT_EXCEPTION). */
 	struct {
@@ -138,6 +160,8 @@ void emu_cpu_fini(struct emu_cpu *cpu);
 int emu_run(struct emu_cpu *cpu, uint64_t max_insns);
 /* Execute exactly one instruction. */
 int emu_step(struct emu_cpu *cpu);
+/* Make emu_run return at the next block boundary (any thread, async-safe). */
+void emu_request_exit(struct emu_cpu *cpu);
 
 /* Materialized RFLAGS, and setting them (all bits). */
 uint64_t emu_get_rflags(struct emu_cpu *cpu);
@@ -147,6 +171,11 @@ void emu_set_rflags(struct emu_cpu *cpu, uint64_t v);
 void emu_tlb_flush(struct emu_cpu *cpu);
 /* Drop every decoded block (code changed behind the CPU's back). */
 void emu_icache_flush(struct emu_cpu *cpu);
+
+/* The x87/MMX/SSE state as a 512-byte FXSAVE image (64-bit format), e.g.
+ * for an accelerator's get/set-FPU calls. Loading checks nothing. */
+void emu_fxsave_image(const struct emu_cpu *cpu, uint8_t img[512]);
+void emu_fxrstor_image(struct emu_cpu *cpu, const uint8_t img[512]);
 
 /* CPUID as the guest sees it. */
 void emu_cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]);

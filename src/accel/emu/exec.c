@@ -44,6 +44,7 @@ int emu_cpu_init(struct emu_cpu *cpu, const struct emu_mem *mem)
 	cpu->mem = mem;
 	cpu->rflags = 2;
 	cpu->mxcsr = 0x1f80;
+	cpu->fcw = 0x37f; /* as after FNINIT */
 	emu_tlb_flush(cpu);
 	ret = emu_ic_create(&cpu->ic, mem);
 	if (ret < 0)
@@ -63,19 +64,65 @@ void emu_icache_flush(struct emu_cpu *cpu)
 	emu_tlb_flush(cpu);
 }
 
-/* noinline: the setjmp frame must stay live while handlers run. */
+void emu_request_exit(struct emu_cpu *cpu)
+{
+	__atomic_store_n(&cpu->exit_request, 1, __ATOMIC_RELEASE);
+}
+
+/*
+ * The block after b, now that it has run and set RIP: one of b's two links
+ * if they still count, else a lookup whose result becomes b's newest link.
+ * A link is only made when no invalidation happened during the lookup (a
+ * full flush there may even have recycled b's slot).
+ */
+static inline struct emu_block *next_block(struct emu_cpu *cpu, struct emu_block *b)
+{
+	struct emu_icache *ic = cpu->ic;
+	uint32_t gen = emu_ic_gen(ic);
+	struct emu_block *nb;
+
+	if (likely(b->gen == gen)) {
+		if (b->link[0].rip == RIP)
+			return b->link[0].to;
+		if (b->link[1].rip == RIP)
+			return b->link[1].to;
+	}
+	nb = emu_ic_lookup(cpu);
+	if (emu_ic_gen(ic) == gen && b->key && nb->key) {
+		if (b->gen != gen) {
+			b->gen = gen;
+			b->link[1] = (struct emu_link){ 0 };
+		} else {
+			b->link[1] = b->link[0];
+		}
+		b->link[0] = (struct emu_link){ RIP, nb };
+	}
+	return nb;
+}
+
+/*
+ * noinline: the setjmp frame must stay live while handlers run. The budget
+ * and the exit request are checked at every block boundary; blocks hold at
+ * most 64 instructions (a REP chunk at most 64 K elements).
+ */
 static __attribute__((noinline)) int run_blocks(struct emu_cpu *cpu, uint64_t end)
 {
-	while (cpu->icount < end) {
-		unsigned n;
-		const struct emu_insn *i = emu_ic_fetch(cpu, &n);
+	struct emu_block *b = emu_ic_lookup(cpu);
 
-		cpu->icount += n;
+	for (;;) {
+		const struct emu_insn *i = b->insns;
+
+		cpu->icount += b->n;
 		while (!i->fn(cpu, i)) {
 			RIP += i->len;
 			i++;
 		}
+		if (unlikely(cpu->icount >= end ||
+			     __atomic_load_n(&cpu->exit_request, __ATOMIC_RELAXED)))
+			break;
+		b = next_block(cpu, b);
 	}
+	__atomic_store_n(&cpu->exit_request, 0, __ATOMIC_RELAXED);
 	return EMU_EXIT_NONE;
 }
 
@@ -86,12 +133,12 @@ int emu_run(struct emu_cpu *cpu, uint64_t max_insns)
 	return run_blocks(cpu, cpu->icount + max_insns);
 }
 
+/* One record alone: a fused pair would run two instructions. */
 static __attribute__((noinline)) int step_one(struct emu_cpu *cpu)
 {
-	unsigned n;
-	const struct emu_insn *i = emu_ic_fetch(cpu, &n);
+	const struct emu_insn *i = emu_ic_lookup(cpu)->insns;
 
-	if (!i->fn(cpu, i))
+	if (!emu_fast_single(i)(cpu, i))
 		RIP += i->len;
 	cpu->icount++;
 	return EMU_EXIT_NONE;

@@ -12,33 +12,29 @@
 #define IC_HASH_BITS 15
 #define IC_MAX_BLOCKS (1u << 15)
 #define IC_MAX_INSNS (1u << 18)
-#define IC_BLOCK_MAX 64 /* records per block, not counting the end record */
 #define IC_JC_BITS 12   /* RIP -> block shortcut entries */
-
-struct emu_block {
-	uintptr_t key;   /* host address of the first byte; 0 = dropped */
-	uint32_t first;  /* index of the first record */
-	uint32_t n;      /* instructions (the end record not counted) */
-	uint32_t hnext;  /* hash chain: block index + 1 */
-	uint32_t pnext;  /* blocks of the same page: block index + 1 */
-};
 
 /*
  * The jump cache: linear RIP -> block, skipping the TLB probe and the hash
- * walk for hot blocks. Virtual, so it is cleared with the TLB; a hit is
- * still checked against the block's key, which is 0 once the block is dropped.
+ * walk when a block is entered other than through a link. Virtual, so it is
+ * cleared with the TLB; a hit is still checked against the block's key,
+ * which is 0 once the block is dropped.
  */
 struct ic_jc {
 	uint64_t rip;
-	uint32_t block; /* index + 1 */
+	struct emu_block *block;
 };
 
 struct emu_icache {
+	struct emu_ic_head head;    /* first: read inline by the run loop */
 	struct ic_jc jc[1u << IC_JC_BITS];
 	uint32_t hash[1u << IC_HASH_BITS];
 	struct emu_block blocks[IC_MAX_BLOCKS];
 	struct emu_insn insns[IC_MAX_INSNS];
 	struct emu_insn scratch[2]; /* an instruction crossing a page: not cached */
+	struct emu_block cross;     /* the block around scratch (key 0: never linked) */
+	uint64_t cross_rip;         /* what scratch[0] was decoded from (0: nothing) */
+	uint8_t cross_bytes[15];
 	uint32_t nblocks, ninsns;
 	unsigned nregions;
 	uint64_t region_first[8];   /* first global page index of each RAM region */
@@ -51,6 +47,13 @@ static EMU_OP(op_block_end)
 	(void)cpu;
 	(void)i;
 	return 1;
+}
+
+/* Every link made so far stops counting. */
+static void bump_gen(struct emu_icache *ic)
+{
+	if (++ic->head.gen == 0)
+		ic->head.gen = 1; /* 0 marks a block whose links were never filled */
 }
 
 int emu_ic_create(struct emu_icache **out, const struct emu_mem *mem)
@@ -74,6 +77,9 @@ int emu_ic_create(struct emu_icache **out, const struct emu_mem *mem)
 		free(ic);
 		return -ENOMEM;
 	}
+	ic->head.gen = 1;
+	ic->cross.insns = ic->scratch;
+	ic->cross.n = 1;
 	*out = ic;
 	return 0;
 }
@@ -89,6 +95,7 @@ void emu_ic_destroy(struct emu_icache *ic)
 void emu_ic_jc_flush(struct emu_icache *ic)
 {
 	memset(ic->jc, 0, sizeof(ic->jc));
+	bump_gen(ic); /* links are virtual too */
 }
 
 void emu_ic_flush(struct emu_icache *ic)
@@ -121,6 +128,11 @@ static void unhash(struct emu_icache *ic, uint32_t b)
 	ic->blocks[b].key = 0;
 }
 
+/*
+ * Dropped blocks keep their slots until the next full flush, so a stale
+ * pointer to one (the run loop's current block) stays harmless; bumping gen
+ * makes every link to them stop counting.
+ */
 void emu_ic_invalidate_page(struct emu_icache *ic, unsigned region, uint64_t page)
 {
 	uint32_t *head = &ic->page_head[ic->region_first[region] + page];
@@ -128,6 +140,7 @@ void emu_ic_invalidate_page(struct emu_icache *ic, unsigned region, uint64_t pag
 	for (uint32_t b = *head; b; b = ic->blocks[b - 1].pnext)
 		unhash(ic, b - 1);
 	*head = 0;
+	bump_gen(ic);
 }
 
 /* A page starts holding code: stores to it must now take the slow path. */
@@ -158,8 +171,11 @@ static bool locate(const struct emu_cpu *cpu, uintptr_t hp, unsigned *region, ui
 	return false;
 }
 
-/* The first instruction crosses into the next page: decode a private copy. */
-static const struct emu_insn *decode_crossing(struct emu_cpu *cpu, unsigned *n)
+/*
+ * The first instruction crosses into the next page: decode a private copy,
+ * not cached (the second page may map elsewhere or change unseen).
+ */
+static struct emu_block *decode_crossing(struct emu_cpu *cpu)
 {
 	struct emu_icache *ic = cpu->ic;
 	uint8_t buf[15];
@@ -167,8 +183,30 @@ static const struct emu_insn *decode_crossing(struct emu_cpu *cpu, unsigned *n)
 	emu_mem_read_buf(cpu, RIP, buf, sizeof(buf));
 	emu_decode(&ic->scratch[0], buf, sizeof(buf));
 	ic->scratch[1] = (struct emu_insn){ .fn = op_block_end };
-	*n = 1;
-	return ic->scratch;
+	ic->cross_rip = RIP;
+	memcpy(ic->cross_bytes, buf, sizeof(buf));
+	return &ic->cross;
+}
+
+/*
+ * The last crossing instruction comes back (a hot loop may hold one): reuse
+ * its decoding if its bytes are the same. The first page's part is compared
+ * first: if it matches, the instruction still needs the second page, so
+ * reading that cannot fault where the CPU would not.
+ */
+static bool crossing_again(struct emu_cpu *cpu)
+{
+	struct emu_icache *ic = cpu->ic;
+	unsigned len = ic->scratch[0].len, first = EMU_PAGE_SIZE - (RIP & ~EMU_PAGE_MASK);
+	uint8_t buf[15];
+
+	if (RIP != ic->cross_rip || len <= first)
+		return false;
+	emu_mem_read_buf(cpu, RIP, buf, first);
+	if (memcmp(buf, ic->cross_bytes, first))
+		return false;
+	emu_mem_read_buf(cpu, RIP + first, buf + first, len - first);
+	return !memcmp(buf + first, ic->cross_bytes + first, len - first);
 }
 
 static uint32_t decode_block(struct emu_icache *ic, const uint8_t *code, unsigned avail)
@@ -176,7 +214,7 @@ static uint32_t decode_block(struct emu_icache *ic, const uint8_t *code, unsigne
 	uint32_t first = ic->ninsns, n = 0;
 	unsigned off = 0;
 
-	while (n < IC_BLOCK_MAX) {
+	while (n < EMU_BLOCK_MAX) {
 		struct emu_insn *i = &ic->insns[first + n];
 		unsigned len = emu_decode(i, code + off, avail - off);
 
@@ -188,28 +226,38 @@ static uint32_t decode_block(struct emu_icache *ic, const uint8_t *code, unsigne
 			break;
 	}
 	ic->insns[first + n] = (struct emu_insn){ .fn = op_block_end };
+	emu_fast_block(&ic->insns[first], n);
 	ic->ninsns += n + 1;
 	return n;
 }
 
-static const struct emu_insn *new_block(struct emu_cpu *cpu, uint8_t *hp, unsigned *n)
+static void remember(struct emu_icache *ic, uint64_t rip, struct emu_block *b)
+{
+	ic->jc[rip & ((1u << IC_JC_BITS) - 1)] = (struct ic_jc){ rip, b };
+}
+
+static struct emu_block *new_block(struct emu_cpu *cpu, uint8_t *hp)
 {
 	struct emu_icache *ic = cpu->ic;
 	unsigned avail = EMU_PAGE_SIZE - (RIP & ~EMU_PAGE_MASK);
 	unsigned region;
 	uint64_t page;
 	struct emu_block *b;
-	uint32_t *head;
+	uint32_t *head, n;
 
 	if (!locate(cpu, (uintptr_t)hp, &region, &page))
 		emu_raise_err(cpu, EMU_GP, 0); /* executing MMIO is not supported */
-	if (ic->nblocks == IC_MAX_BLOCKS || ic->ninsns + IC_BLOCK_MAX + 1 > IC_MAX_INSNS)
+	if (ic->nblocks == IC_MAX_BLOCKS || ic->ninsns + EMU_BLOCK_MAX + 1 > IC_MAX_INSNS)
 		emu_ic_flush(ic);
 	b = &ic->blocks[ic->nblocks];
-	b->first = ic->ninsns;
+	n = ic->ninsns;
 	b->n = decode_block(ic, hp, avail);
-	if (!b->n)
-		return decode_crossing(cpu, n);
+	if (!b->n) {
+		ic->ninsns = n; /* nothing kept: the end record's slot is free again */
+		return decode_crossing(cpu);
+	}
+	b->insns = &ic->insns[n];
+	b->gen = 0;
 	b->key = (uintptr_t)hp;
 	b->hnext = ic->hash[hash_of(b->key)];
 	ic->hash[hash_of(b->key)] = ic->nblocks + 1;
@@ -218,13 +266,12 @@ static const struct emu_insn *new_block(struct emu_cpu *cpu, uint8_t *hp, unsign
 		page_becomes_code(cpu, (uintptr_t)hp & EMU_PAGE_MASK);
 	b->pnext = *head;
 	*head = ic->nblocks + 1;
-	ic->jc[RIP & ((1u << IC_JC_BITS) - 1)] = (struct ic_jc){ RIP, ic->nblocks + 1 };
 	ic->nblocks++;
-	*n = b->n;
-	return &ic->insns[b->first];
+	remember(ic, RIP, b);
+	return b;
 }
 
-static const struct emu_insn *fetch_slow(struct emu_cpu *cpu, unsigned *n)
+static struct emu_block *lookup_slow(struct emu_cpu *cpu)
 {
 	struct emu_icache *ic = cpu->ic;
 	struct emu_tlb_entry *e = tlb_entry(cpu, RIP);
@@ -236,30 +283,25 @@ static const struct emu_insn *fetch_slow(struct emu_cpu *cpu, unsigned *n)
 		hp = emu_mem_ptr_slow(cpu, RIP, 1, false);
 	if (unlikely(!hp))
 		emu_raise_err(cpu, EMU_GP, 0);
+	if (unlikely(RIP == ic->cross_rip) && crossing_again(cpu))
+		return &ic->cross;
 	for (uint32_t b = ic->hash[hash_of((uintptr_t)hp)]; b; b = ic->blocks[b - 1].hnext) {
-		const struct emu_block *blk = &ic->blocks[b - 1];
+		struct emu_block *blk = &ic->blocks[b - 1];
 
 		if (blk->key == (uintptr_t)hp) {
-			ic->jc[RIP & ((1u << IC_JC_BITS) - 1)] = (struct ic_jc){ RIP, b };
-			*n = blk->n;
-			return &ic->insns[blk->first];
+			remember(ic, RIP, blk);
+			return blk;
 		}
 	}
-	return new_block(cpu, hp, n);
+	return new_block(cpu, hp);
 }
 
-const struct emu_insn *emu_ic_fetch(struct emu_cpu *cpu, unsigned *n)
+struct emu_block *emu_ic_lookup(struct emu_cpu *cpu)
 {
 	struct emu_icache *ic = cpu->ic;
 	const struct ic_jc *j = &ic->jc[RIP & ((1u << IC_JC_BITS) - 1)];
 
-	if (likely(j->rip == RIP && j->block)) {
-		const struct emu_block *blk = &ic->blocks[j->block - 1];
-
-		if (likely(blk->key)) {
-			*n = blk->n;
-			return &ic->insns[blk->first];
-		}
-	}
-	return fetch_slow(cpu, n);
+	if (likely(j->rip == RIP && j->block && j->block->key))
+		return j->block;
+	return lookup_slow(cpu);
 }

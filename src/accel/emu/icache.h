@@ -5,23 +5,64 @@
  * are shared by every virtual alias. Each RAM page holding decoded code lists
  * its blocks; a store to such a page (always a TLB slow path, see mem.c)
  * drops them.
+ *
+ * Blocks chain: each caches its last two successors (linear RIP -> block),
+ * so the run loop goes from block to block without a lookup. A link is only
+ * good while nothing was dropped or remapped since it was made: every
+ * invalidation (page drop, full flush, TLB flush) bumps ic->gen, and a
+ * block's links count only if its gen matches.
  */
 #ifndef EMU_ICACHE_H
 #define EMU_ICACHE_H
 
 #include "accel/emu/cpu.h"
 
+#define EMU_BLOCK_MAX 64 /* records per block, not counting the end record */
+
+struct emu_block;
+
+struct emu_link {
+	uint64_t rip;           /* linear RIP of the successor */
+	struct emu_block *to;
+};
+
+struct emu_block {
+	const struct emu_insn *insns; /* first record; the block ends with an end record */
+	uint32_t n;                   /* instructions (fused pairs count 2) */
+	uint32_t gen;                 /* ic gen when link[] was filled */
+	struct emu_link link[2];
+	uintptr_t key;                /* host address of the first byte; 0 = dropped */
+	uint32_t hnext;               /* hash chain: block index + 1 */
+	uint32_t pnext;               /* blocks of the same page: block index + 1 */
+};
+
+/* The part of the cache the run loop reads inline. */
+struct emu_ic_head {
+	uint32_t gen; /* bumped by every invalidation; 0 is never used */
+};
+
 int emu_ic_create(struct emu_icache **out, const struct emu_mem *mem);
 void emu_ic_destroy(struct emu_icache *ic);
 void emu_ic_flush(struct emu_icache *ic);
-/* Forget RIP -> block shortcuts (with every TLB flush). */
+/* Forget RIP -> block shortcuts and links (with every TLB flush). */
 void emu_ic_jc_flush(struct emu_icache *ic);
 
-/* The decoded block at RIP (decoding it on a miss); *n = its record count. */
-const struct emu_insn *emu_ic_fetch(struct emu_cpu *cpu, unsigned *n);
+/* The decoded block at RIP (decoding it on a miss). */
+struct emu_block *emu_ic_lookup(struct emu_cpu *cpu);
+
+static inline uint32_t emu_ic_gen(const struct emu_icache *ic)
+{
+	return ((const struct emu_ic_head *)(const void *)ic)->gen;
+}
 
 /* Code-page tracking, by RAM region and page index within it. */
 bool emu_ic_page_is_code(const struct emu_icache *ic, unsigned region, uint64_t page);
 void emu_ic_invalidate_page(struct emu_icache *ic, unsigned region, uint64_t page);
+
+/* Decoded records rewritten for speed (fast.c): specialised handlers per
+ * form, compare-and-branch pairs fused. emu_fast_single() gives the handler
+ * that runs one record alone (a fused record executes two instructions). */
+void emu_fast_block(struct emu_insn *insns, unsigned n);
+emu_fn emu_fast_single(const struct emu_insn *i);
 
 #endif

@@ -98,4 +98,12 @@ EMU_DECL(op_lods);
 EMU_DECL(op_scas);
 EMU_DECL(op_cmps);
 
+/* ops_x87.c */
+EMU_DECL(op_x87_reg);
+EMU_DECL(op_x87_mem);
+EMU_DECL(op_fnstsw_ax);
+EMU_DECL(op_fnstsw_m);
+EMU_DECL(op_fnstcw);
+EMU_DECL(op_fwait);
+
 #endif

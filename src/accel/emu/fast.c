@@ -1,0 +1,246 @@
+/*
+ * The specialisation pass: once a block is decoded, each record's generic
+ * handler is replaced by a specialised one where the record fits its
+ * preconditions (size, register or flat memory operand), CMP/TEST + Jcc
+ * pairs are fused, and flag updates that nothing can observe are dropped.
+ *
+ * Dead flags: a record's flags are dead if, before anything reads flags, an
+ * instruction of the same block overwrites all six arithmetic flags, and
+ * every instruction in between neither touches flags nor can fault (so an
+ * exception can never see stale flags). Interrupts only come at block ends,
+ * where flags always count as live.
+ */
+#include "accel/emu/fast.h"
+#include "accel/emu/icache.h"
+
+enum { K_OTHER, K_NEUTRAL, K_FULLW };
+
+static bool is_mem(const struct emu_insn *i)
+{
+	return i->flags & I_MEM;
+}
+
+static bool alu_full(unsigned op)
+{
+	return op != ALU_ADC && op != ALU_SBB;
+}
+
+static bool in(emu_fn fn, const emu_fn *tab, unsigned n)
+{
+	for (unsigned k = 0; k < n; k++)
+		if (tab[k] == fn)
+			return true;
+	return false;
+}
+
+/* How a (still generic) record treats flags, for the dead-flags scan. */
+static unsigned kind(const struct emu_insn *i)
+{
+	emu_fn f = i->fn;
+
+	if (in(f, emu_alu_r_r, 8) || in(f, emu_alu_r_imm, 8))
+		return alu_full(i->op) ? K_FULLW : K_OTHER;
+	if (is_mem(i))
+		return f == op_lea ? K_NEUTRAL : K_OTHER;
+	if (f == op_alu_r_rm)
+		return alu_full(i->op) ? K_FULLW : K_OTHER;
+	if (f == op_test_rm_r || f == op_test_rm_imm || f == op_neg)
+		return K_FULLW;
+	if (f == op_mov_r_r || f == op_mov_rm_imm || f == op_mov_rm_r || f == op_mov_r_rm ||
+	    f == op_movzx || f == op_movsx || f == op_not || f == op_bswap || f == op_nop)
+		return K_NEUTRAL;
+	return K_OTHER;
+}
+
+/* A memory operand ea_flat() computes: no segment, no 32-bit wrap. */
+static bool flat_ea(const struct emu_insn *i)
+{
+	return !i->seg && !(i->flags & (I_A32 | I_RIPX));
+}
+
+static int size_idx(unsigned sz)
+{
+	return sz == 1 ? FS_1 : sz == 4 ? FS_4 : sz == 8 ? FS_8 : -1;
+}
+
+/* Size index 0/1 for tables of 4/8-byte forms, -1 otherwise. */
+static int size48(unsigned sz)
+{
+	return sz == 4 ? 0 : sz == 8 ? 1 : -1;
+}
+
+/* The fused form of a CMP/TEST record, or -1. */
+static int fuse_form(const struct emu_insn *i)
+{
+	emu_fn f = i->fn;
+	bool mem = is_mem(i);
+
+	if (mem && !flat_ea(i))
+		return -1;
+	if (f == emu_alu_r_r[ALU_CMP])
+		return FZ_CMP_RR;
+	if (f == emu_alu_r_imm[ALU_CMP])
+		return FZ_CMP_RI;
+	if (f == op_alu_r_rm && i->op == ALU_CMP)
+		return mem ? FZ_CMP_RM : FZ_CMP_RRX;
+	if (f == op_alu_rm_r && i->op == ALU_CMP && mem)
+		return FZ_CMP_MR;
+	if (f == op_alu_rm_imm && i->op == ALU_CMP && mem)
+		return FZ_CMP_MI;
+	if (f == op_test_rm_r && !mem)
+		return FZ_TEST_RR;
+	if (f == op_test_rm_imm)
+		return mem ? FZ_TEST_MI : FZ_TEST_RI;
+	return -1;
+}
+
+static bool try_fuse(struct emu_insn *i)
+{
+	int form = fuse_form(i), s = size_idx(i->sz);
+
+	if (form < 0 || s < 0 || i[1].fn != op_jcc)
+		return false;
+	i->fn = emu_fused[form][s][i[1].op & 15];
+	i->flags |= I_END; /* marks the pair (see emu_fast_single) */
+	i[1].fn = emu_fast_jcc[i[1].op & 15];
+	return true;
+}
+
+static emu_fn pick_alu(const struct emu_insn *i, bool live)
+{
+	int s = size48(i->sz), form = -1;
+	emu_fn f = i->fn;
+
+	if (in(f, emu_alu_r_r, 8))
+		form = FA_RR;
+	else if (in(f, emu_alu_r_imm, 8))
+		form = FA_RI;
+	else if (f == op_alu_r_rm)
+		form = is_mem(i) ? (flat_ea(i) ? FA_RM : -1) : FA_RRX;
+	if (form < 0 || s < 0)
+		return NULL;
+	return emu_fast_alu[form][i->op & 7][s][live];
+}
+
+static emu_fn pick_mov(const struct emu_insn *i)
+{
+	int s = size_idx(i->sz), s48 = size48(i->sz);
+	bool mem = is_mem(i), flat = !mem || flat_ea(i);
+	emu_fn f = i->fn;
+
+	if (!flat)
+		return NULL;
+	if (f == op_movzx || f == op_movsx) {
+		bool sx = f == op_movsx;
+		int s2 = i->sz2 == 1 ? 0 : i->sz2 == 2 ? 1 : i->sz2 == 4 && sx ? 2 : -1;
+
+		return s2 < 0 || s48 < 0 ? NULL : emu_fast_movx[sx][s2][s48][mem];
+	}
+	if (s < 0)
+		return NULL;
+	if (f == op_mov_r_r || (f == op_mov_rm_r && !mem))
+		return emu_fast_mov_rr[s];
+	if (f == op_mov_r_m || (f == op_mov_r_rm && mem))
+		return emu_fast_mov_rm[s];
+	if (f == op_mov_m_r || (f == op_mov_rm_r && mem))
+		return emu_fast_mov_mr[s];
+	if (f == op_mov_rm_imm)
+		return mem ? emu_fast_movi_m[s] : emu_fast_movi_r[s];
+	if (f == op_lea)
+		return emu_fast_lea[s];
+	return NULL;
+}
+
+/* Register-only INC/DEC, shifts by a fixed count, TEST; push/pop. */
+static emu_fn pick_misc(const struct emu_insn *i, bool live)
+{
+	static const int8_t shift_k[8] = { 0, 1, -1, -1, 2, 3, 2, 4 };
+	int s48 = size48(i->sz), s = size_idx(i->sz);
+	emu_fn f = i->fn;
+
+	if (f == op_push_r && i->sz == 8)
+		return op_fast_push64;
+	if (f == op_pop_r && i->sz == 8)
+		return op_fast_pop64;
+	if ((f == op_imul2 || f == op_imul3) && s48 >= 0 && !live && (!is_mem(i) || flat_ea(i)))
+		return emu_fast_imul[f == op_imul3][s48][is_mem(i)];
+	if (is_mem(i))
+		return NULL;
+	if (f == op_incdec && s48 >= 0 && i->op < 2)
+		return emu_fast_incdec[i->op][s48][live];
+	if (f == op_shift && s48 >= 0 && i->sz2 != 1 && shift_k[i->op & 7] >= 0 &&
+	    (i->imm & (i->sz * 8 - 1)))
+		return emu_fast_shift[shift_k[i->op & 7]][s48][live];
+	if ((f == op_test_rm_r || f == op_test_rm_imm) && s >= 0)
+		return emu_fast_test[f == op_test_rm_imm][s];
+	return NULL;
+}
+
+static void specialise(struct emu_insn *i, bool live)
+{
+	emu_fn f;
+
+	if (i->fn == op_jcc) {
+		i->fn = emu_fast_jcc[i->op & 15];
+		return;
+	}
+	if (i->flags & I_LOCK)
+		return;
+	f = pick_alu(i, live);
+	if (!f)
+		f = pick_mov(i);
+	if (!f)
+		f = pick_misc(i, live);
+	if (f)
+		i->fn = f;
+}
+
+void emu_fast_block(struct emu_insn *insns, unsigned n)
+{
+	bool live[EMU_BLOCK_MAX];
+	bool l = true; /* at the block's end flags are live */
+
+	if (n > EMU_BLOCK_MAX)
+		return;
+	for (unsigned k = n; k-- > 0;) {
+		unsigned kd = kind(&insns[k]);
+
+		live[k] = l;
+		if (kd == K_FULLW)
+			l = false;
+		else if (kd == K_OTHER)
+			l = true;
+	}
+	for (unsigned k = 0; k < n; k++) {
+		if (k + 1 < n && try_fuse(&insns[k])) {
+			k++;
+			continue;
+		}
+		specialise(&insns[k], live[k]);
+	}
+}
+
+/* The generic handler of a fused record's compare alone. */
+static emu_fn unfused(unsigned form)
+{
+	switch (form) {
+	case FZ_CMP_RR: return emu_alu_r_r[ALU_CMP];
+	case FZ_CMP_RI: return emu_alu_r_imm[ALU_CMP];
+	case FZ_CMP_RRX: case FZ_CMP_RM: return op_alu_r_rm;
+	case FZ_CMP_MR: return op_alu_rm_r;
+	case FZ_CMP_MI: return op_alu_rm_imm;
+	case FZ_TEST_RR: return op_test_rm_r;
+	default: return op_test_rm_imm;
+	}
+}
+
+emu_fn emu_fast_single(const struct emu_insn *i)
+{
+	if (!(i->flags & I_END))
+		return i->fn;
+	for (unsigned f = 0; f < FZ_N; f++)
+		for (unsigned s = 0; s < FS_N; s++)
+			if (in(i->fn, emu_fused[f][s], 16))
+				return unfused(f);
+	return i->fn;
+}

@@ -1,0 +1,71 @@
+/*
+ * Specialised handlers (ops_fast.c, ops_fused.c) and the pass that picks
+ * them (fast.c). A specialised handler does exactly what the generic one
+ * does for the records it is chosen for, with sizes and operations fixed at
+ * compile time; fast.c checks the preconditions each one states.
+ */
+#ifndef EMU_FAST_H
+#define EMU_FAST_H
+
+#include "accel/emu/mem.h"
+#include "accel/emu/ops.h"
+
+/*
+ * Effective address of a record with no segment override, no 32-bit
+ * addressing and no RIP-relative overflow (flat_ea() in fast.c says which).
+ */
+static inline uint64_t ea_flat(const struct emu_cpu *cpu, const struct emu_insn *i)
+{
+	return cpu->r[i->base] + (cpu->r[i->index] << i->scale) + (int64_t)i->disp;
+}
+
+/* Size index of the specialised tables: 1, 4, 8 bytes (2: none). */
+enum { FS_1, FS_4, FS_8, FS_N };
+
+/* ALU forms (ops_fast.c), per op (ADD, OR, AND, SUB, XOR, CMP), size 4/8 and
+ * flags live (1) or dead (0). NULL where not specialised. */
+enum {
+	FA_RR,   /* rm (reg) op= reg:  emu_alu_r_r */
+	FA_RI,   /* rm (reg) op= imm:  emu_alu_r_imm */
+	FA_RRX,  /* reg op= rm (reg):  op_alu_r_rm, register form */
+	FA_RM,   /* reg op= [flat]:    op_alu_r_rm, memory form */
+	FA_N
+};
+extern const emu_fn emu_fast_alu[FA_N][8][2][2];
+
+/* Moves (sizes 1/4/8 where meaningful; [FS_1] NULL if not) */
+extern const emu_fn emu_fast_mov_rr[FS_N], emu_fast_mov_rm[FS_N], emu_fast_mov_mr[FS_N];
+extern const emu_fn emu_fast_movi_r[FS_N], emu_fast_movi_m[FS_N], emu_fast_lea[FS_N];
+/* MOVZX/MOVSX to a 32/64-bit register: [signed][source 1/2/4][dest 4/8][mem] */
+extern const emu_fn emu_fast_movx[2][3][2][2];
+/* INC/DEC register, [dec][size 4/8][flags live] */
+extern const emu_fn emu_fast_incdec[2][2][2];
+/* Shifts/rotates of a register by a fixed nonzero count:
+ * [ROL, ROR, SHL, SHR, SAR][size 4/8][flags live]; rotates only dead. */
+extern const emu_fn emu_fast_shift[5][2][2];
+/* TEST register forms, [imm][size] */
+extern const emu_fn emu_fast_test[2][FS_N];
+/* IMUL r, r/m [, imm] with dead flags: [imm][size 4/8][mem] */
+extern const emu_fn emu_fast_imul[2][2][2];
+EMU_DECL(op_fast_push64);
+EMU_DECL(op_fast_pop64);
+
+/* Compare-and-branch pairs (ops_fused.c): a CMP or TEST record followed by
+ * a Jcc record, run as one; [form][size][condition]. */
+enum {
+	FZ_CMP_RR,  /* cmp rm(reg), reg */
+	FZ_CMP_RRX, /* cmp reg, rm(reg) */
+	FZ_CMP_RI,  /* cmp rm(reg), imm */
+	FZ_CMP_RM,  /* cmp reg, [flat] */
+	FZ_CMP_MR,  /* cmp [flat], reg */
+	FZ_CMP_MI,  /* cmp [flat], imm */
+	FZ_TEST_RR,
+	FZ_TEST_RI,
+	FZ_TEST_MI,
+	FZ_N
+};
+extern const emu_fn emu_fused[FZ_N][FS_N][16];
+/* Jcc alone, per condition. */
+extern const emu_fn emu_fast_jcc[16];
+
+#endif

@@ -1,0 +1,317 @@
+/*
+ * Specialised handlers for the hottest forms: size and operation fixed at
+ * compile time, so the register accessors and lazy-flag updates fold to a
+ * few moves. "nf" variants skip the lazy-flag update: fast.c picks them only
+ * when the flags are overwritten, before anything could read them, by an
+ * instruction of the same block that cannot fault.
+ */
+#include "accel/emu/fast.h"
+
+/* alu() of ops_alu.c for ADD/OR/AND/SUB/XOR/CMP, flags optional. */
+static inline uint64_t alu_k(struct emu_cpu *cpu, unsigned op, unsigned sz,
+			     uint64_t a, uint64_t b, bool fl)
+{
+	uint64_t m = sz_mask(sz), r;
+
+	b &= m;
+	switch (op) {
+	case ALU_ADD:
+		r = (a + b) & m;
+		if (fl)
+			set_lf(cpu, LF_ADD, sz, r, a, b);
+		return r;
+	case ALU_SUB:
+	case ALU_CMP:
+		r = (a - b) & m;
+		if (fl)
+			set_lf(cpu, LF_SUB, sz, r, a, b);
+		return r;
+	case ALU_OR:
+		r = a | b;
+		break;
+	case ALU_AND:
+		r = a & b;
+		break;
+	default:
+		r = a ^ b;
+		break;
+	}
+	if (fl)
+		set_lf(cpu, LF_LOGIC, sz, r, 0, 0);
+	return r;
+}
+
+#define ALU_ONE(OP, SZ, FL, N)							\
+	static EMU_OP(fa_rr_##N)						\
+	{									\
+		uint64_t r = alu_k(cpu, OP, SZ, reg_rd(cpu, i->rm, SZ),		\
+				   reg_rd(cpu, i->reg, SZ), FL);		\
+		if (OP != ALU_CMP)						\
+			reg_wr(cpu, i->rm, SZ, r);				\
+		return 0;							\
+	}									\
+	static EMU_OP(fa_ri_##N)						\
+	{									\
+		uint64_t r = alu_k(cpu, OP, SZ, reg_rd(cpu, i->rm, SZ), i->imm, FL); \
+		if (OP != ALU_CMP)						\
+			reg_wr(cpu, i->rm, SZ, r);				\
+		return 0;							\
+	}									\
+	static EMU_OP(fa_rrx_##N)						\
+	{									\
+		uint64_t r = alu_k(cpu, OP, SZ, reg_rd(cpu, i->reg, SZ),	\
+				   reg_rd(cpu, i->rm, SZ), FL);			\
+		if (OP != ALU_CMP)						\
+			reg_wr(cpu, i->reg, SZ, r);				\
+		return 0;							\
+	}									\
+	static EMU_OP(fa_rm_##N)						\
+	{									\
+		uint64_t b = mem_rd(cpu, ea_flat(cpu, i), SZ);			\
+		uint64_t r = alu_k(cpu, OP, SZ, reg_rd(cpu, i->reg, SZ), b, FL); \
+		if (OP != ALU_CMP)						\
+			reg_wr(cpu, i->reg, SZ, r);				\
+		return 0;							\
+	}
+
+#define ALU_OP(OP, name)				\
+	ALU_ONE(OP, 4, false, name##_4_nf)		\
+	ALU_ONE(OP, 4, true, name##_4)			\
+	ALU_ONE(OP, 8, false, name##_8_nf)		\
+	ALU_ONE(OP, 8, true, name##_8)
+
+ALU_OP(ALU_ADD, add)
+ALU_OP(ALU_OR, or)
+ALU_OP(ALU_AND, and)
+ALU_OP(ALU_SUB, sub)
+ALU_OP(ALU_XOR, xor)
+ALU_OP(ALU_CMP, cmp)
+
+#define ALU_ROW(form, name) \
+	{ { form##_##name##_4_nf, form##_##name##_4 }, { form##_##name##_8_nf, form##_##name##_8 } }
+#define ALU_FORM(form)								\
+	{									\
+		[ALU_ADD] = ALU_ROW(form, add), [ALU_OR] = ALU_ROW(form, or),	\
+		[ALU_AND] = ALU_ROW(form, and), [ALU_SUB] = ALU_ROW(form, sub),	\
+		[ALU_XOR] = ALU_ROW(form, xor), [ALU_CMP] = ALU_ROW(form, cmp),	\
+	}
+
+const emu_fn emu_fast_alu[FA_N][8][2][2] = {
+	[FA_RR] = ALU_FORM(fa_rr),
+	[FA_RI] = ALU_FORM(fa_ri),
+	[FA_RRX] = ALU_FORM(fa_rrx),
+	[FA_RM] = ALU_FORM(fa_rm),
+};
+
+/* ---- moves ---- */
+
+#define MOV_SZ(SZ)								\
+	static EMU_OP(mov_rr_##SZ)						\
+	{									\
+		reg_wr(cpu, i->rm, SZ, reg_rd(cpu, i->reg, SZ));		\
+		return 0;							\
+	}									\
+	static EMU_OP(mov_rm_##SZ)						\
+	{									\
+		reg_wr(cpu, i->reg, SZ, mem_rd(cpu, ea_flat(cpu, i), SZ));	\
+		return 0;							\
+	}									\
+	static EMU_OP(mov_mr_##SZ)						\
+	{									\
+		mem_wr(cpu, ea_flat(cpu, i), SZ, reg_rd(cpu, i->reg, SZ));	\
+		return 0;							\
+	}									\
+	static EMU_OP(movi_r_##SZ)						\
+	{									\
+		reg_wr(cpu, i->rm, SZ, i->imm);					\
+		return 0;							\
+	}									\
+	static EMU_OP(movi_m_##SZ)						\
+	{									\
+		mem_wr(cpu, ea_flat(cpu, i), SZ, i->imm);			\
+		return 0;							\
+	}
+
+/* LEA: the offset alone (a segment prefix has no effect on it) */
+#define LEA(SZ)									\
+	static EMU_OP(lea_##SZ)							\
+	{									\
+		reg_wr(cpu, i->reg, SZ, ea_flat(cpu, i));			\
+		return 0;							\
+	}
+
+MOV_SZ(1)
+MOV_SZ(4)
+MOV_SZ(8)
+LEA(4)
+LEA(8)
+
+const emu_fn emu_fast_mov_rr[FS_N] = { mov_rr_1, mov_rr_4, mov_rr_8 };
+const emu_fn emu_fast_mov_rm[FS_N] = { mov_rm_1, mov_rm_4, mov_rm_8 };
+const emu_fn emu_fast_mov_mr[FS_N] = { mov_mr_1, mov_mr_4, mov_mr_8 };
+const emu_fn emu_fast_movi_r[FS_N] = { movi_r_1, movi_r_4, movi_r_8 };
+const emu_fn emu_fast_movi_m[FS_N] = { movi_m_1, movi_m_4, movi_m_8 };
+const emu_fn emu_fast_lea[FS_N] = { NULL, lea_4, lea_8 };
+
+/* MOVZX/MOVSX into a 32- or 64-bit register (both write all 64 bits). */
+#define MOVX(S, SZ2, SZ, N)							\
+	static EMU_OP(movx_r_##N)						\
+	{									\
+		uint64_t v = reg_rd(cpu, i->rm, SZ2);				\
+		reg_wr(cpu, i->reg, SZ, S ? (uint64_t)sext(v, SZ2) : v);	\
+		return 0;							\
+	}									\
+	static EMU_OP(movx_m_##N)						\
+	{									\
+		uint64_t v = mem_rd(cpu, ea_flat(cpu, i), SZ2);			\
+		reg_wr(cpu, i->reg, SZ, S ? (uint64_t)sext(v, SZ2) : v);	\
+		return 0;							\
+	}
+
+#define MOVX_SZ2(S, SZ2, N) MOVX(S, SZ2, 4, N##_4) MOVX(S, SZ2, 8, N##_8)
+MOVX_SZ2(0, 1, z1)
+MOVX_SZ2(0, 2, z2)
+MOVX_SZ2(1, 1, s1)
+MOVX_SZ2(1, 2, s2)
+MOVX_SZ2(1, 4, s4)
+
+#define MOVX_ROW(N) { { movx_r_##N##_4, movx_m_##N##_4 }, { movx_r_##N##_8, movx_m_##N##_8 } }
+const emu_fn emu_fast_movx[2][3][2][2] = {
+	{ MOVX_ROW(z1), MOVX_ROW(z2), { { NULL, NULL }, { NULL, NULL } } },
+	{ MOVX_ROW(s1), MOVX_ROW(s2), MOVX_ROW(s4) },
+};
+
+/* ---- INC/DEC, shifts, TEST on registers ---- */
+
+#define INCDEC(D, SZ, FL, N)							\
+	static EMU_OP(incdec_##N)						\
+	{									\
+		uint64_t a = reg_rd(cpu, i->rm, SZ);				\
+		uint64_t r = (D ? a - 1 : a + 1) & sz_mask(SZ);			\
+		if (FL) {							\
+			bool cf = get_cf(cpu);					\
+			set_lf(cpu, D ? LF_DEC : LF_INC, SZ, r, a, 1);		\
+			cpu->lf.cf = cf;					\
+		}								\
+		reg_wr(cpu, i->rm, SZ, r);					\
+		return 0;							\
+	}
+
+INCDEC(0, 4, false, i4nf) INCDEC(0, 4, true, i4) INCDEC(0, 8, false, i8nf) INCDEC(0, 8, true, i8)
+INCDEC(1, 4, false, d4nf) INCDEC(1, 4, true, d4) INCDEC(1, 8, false, d8nf) INCDEC(1, 8, true, d8)
+
+const emu_fn emu_fast_incdec[2][2][2] = {
+	{ { incdec_i4nf, incdec_i4 }, { incdec_i8nf, incdec_i8 } },
+	{ { incdec_d4nf, incdec_d4 }, { incdec_d8nf, incdec_d8 } },
+};
+
+enum { SH_ROL, SH_ROR, SH_SHL, SH_SHR, SH_SAR };
+
+/* The count is imm & (width - 1), nonzero (fast.c checks). */
+#define SHIFT(K, SZ, FL, N)							\
+	static EMU_OP(shift_##N)						\
+	{									\
+		unsigned c = (unsigned)i->imm & (SZ * 8 - 1);			\
+		uint64_t a = reg_rd(cpu, i->rm, SZ), r;				\
+		switch (K) {							\
+		case SH_ROL: r = (a << c) | (a >> (SZ * 8 - c)); break;	\
+		case SH_ROR: r = (a >> c) | (a << (SZ * 8 - c)); break;	\
+		case SH_SHL: r = a << c; break;					\
+		case SH_SHR: r = a >> c; break;					\
+		default: r = (uint64_t)(sext(a, SZ) >> c); break;		\
+		}								\
+		r &= sz_mask(SZ);						\
+		if (FL)								\
+			set_lf(cpu, K == SH_SHL ? LF_SHL : K == SH_SHR ? LF_SHR : LF_SAR, \
+			       SZ, r, a, c);					\
+		reg_wr(cpu, i->rm, SZ, r);					\
+		return 0;							\
+	}
+
+#define SHIFT_K(K, N)								\
+	SHIFT(K, 4, false, N##4nf) SHIFT(K, 4, true, N##4)			\
+	SHIFT(K, 8, false, N##8nf) SHIFT(K, 8, true, N##8)
+SHIFT(SH_ROL, 4, false, rol4nf) SHIFT(SH_ROL, 8, false, rol8nf)
+SHIFT(SH_ROR, 4, false, ror4nf) SHIFT(SH_ROR, 8, false, ror8nf)
+SHIFT_K(SH_SHL, shl)
+SHIFT_K(SH_SHR, shr)
+SHIFT_K(SH_SAR, sar)
+
+const emu_fn emu_fast_shift[5][2][2] = {
+	[SH_ROL] = { { shift_rol4nf, NULL }, { shift_rol8nf, NULL } },
+	[SH_ROR] = { { shift_ror4nf, NULL }, { shift_ror8nf, NULL } },
+	[SH_SHL] = { { shift_shl4nf, shift_shl4 }, { shift_shl8nf, shift_shl8 } },
+	[SH_SHR] = { { shift_shr4nf, shift_shr4 }, { shift_shr8nf, shift_shr8 } },
+	[SH_SAR] = { { shift_sar4nf, shift_sar4 }, { shift_sar8nf, shift_sar8 } },
+};
+
+#define TEST(SZ)								\
+	static EMU_OP(test_rr_##SZ)						\
+	{									\
+		set_lf(cpu, LF_LOGIC, SZ,					\
+		       reg_rd(cpu, i->rm, SZ) & reg_rd(cpu, i->reg, SZ), 0, 0);	\
+		return 0;							\
+	}									\
+	static EMU_OP(test_ri_##SZ)						\
+	{									\
+		set_lf(cpu, LF_LOGIC, SZ,					\
+		       reg_rd(cpu, i->rm, SZ) & i->imm & sz_mask(SZ), 0, 0);	\
+		return 0;							\
+	}
+
+TEST(1)
+TEST(4)
+TEST(8)
+
+const emu_fn emu_fast_test[2][FS_N] = {
+	{ test_rr_1, test_rr_4, test_rr_8 },
+	{ test_ri_1, test_ri_4, test_ri_8 },
+};
+
+/* IMUL r, r/m (and r, r/m, imm) whose flags are dead: the low half only. */
+#define IMUL(SZ)								\
+	static EMU_OP(imul2_r_##SZ)						\
+	{									\
+		reg_wr(cpu, i->reg, SZ, reg_rd(cpu, i->reg, SZ) * reg_rd(cpu, i->rm, SZ)); \
+		return 0;							\
+	}									\
+	static EMU_OP(imul2_m_##SZ)						\
+	{									\
+		uint64_t b = mem_rd(cpu, ea_flat(cpu, i), SZ);			\
+		reg_wr(cpu, i->reg, SZ, reg_rd(cpu, i->reg, SZ) * b);		\
+		return 0;							\
+	}									\
+	static EMU_OP(imul3_r_##SZ)						\
+	{									\
+		reg_wr(cpu, i->reg, SZ, reg_rd(cpu, i->rm, SZ) * i->imm);	\
+		return 0;							\
+	}									\
+	static EMU_OP(imul3_m_##SZ)						\
+	{									\
+		reg_wr(cpu, i->reg, SZ, mem_rd(cpu, ea_flat(cpu, i), SZ) * i->imm); \
+		return 0;							\
+	}
+
+IMUL(4)
+IMUL(8)
+
+const emu_fn emu_fast_imul[2][2][2] = {
+	{ { imul2_r_4, imul2_m_4 }, { imul2_r_8, imul2_m_8 } },
+	{ { imul3_r_4, imul3_m_4 }, { imul3_r_8, imul3_m_8 } },
+};
+
+/* ---- stack ---- */
+
+EMU_OP(op_fast_push64)
+{
+	push(cpu, 8, cpu->r[i->reg >> 3]);
+	return 0;
+}
+
+EMU_OP(op_fast_pop64)
+{
+	uint64_t v = pop(cpu, 8);
+
+	cpu->r[i->reg >> 3] = v;
+	return 0;
+}
