@@ -42,6 +42,7 @@ enum emu_exit {
 	EMU_EXIT_NONE = 0,   /* budget used up */
 	EMU_EXIT_EXCEPTION,  /* cpu->exc holds vector and error code */
 	EMU_EXIT_HLT,
+	EMU_EXIT_SHUTDOWN,   /* triple fault: the machine resets */
 };
 
 /* Lazy flags: the last flag-setting operation, evaluated on demand. */
@@ -105,6 +106,16 @@ struct emu_cpu;
 struct emu_mem {
 	const struct guest_ram_region *ram;
 	unsigned nram;
+	/*
+	 * System hooks (the emu module gives each vCPU its own emu_mem, so
+	 * opaque identifies the vCPU). NULL pio: reads all ones, writes dropped.
+	 * NULL rdmsr/wrmsr or a -1 return: #GP. cr8 hooks: the LAPIC's TPR.
+	 */
+	void (*pio)(void *opaque, uint16_t port, void *data, unsigned size, bool is_write);
+	int (*rdmsr)(void *opaque, uint32_t msr, uint64_t *val);
+	int (*wrmsr)(void *opaque, uint32_t msr, uint64_t val);
+	uint64_t (*get_cr8)(void *opaque);
+	void (*set_cr8)(void *opaque, uint64_t val);
 	/* Accesses outside RAM; NULL -> #GP. data little-endian, size 1..8. */
 	void (*mmio)(void *opaque, uint64_t addr, void *data, unsigned size, bool is_write);
 	void *opaque;
@@ -162,6 +173,24 @@ int emu_run(struct emu_cpu *cpu, uint64_t max_insns);
 int emu_step(struct emu_cpu *cpu);
 /* Make emu_run return at the next block boundary (any thread, async-safe). */
 void emu_request_exit(struct emu_cpu *cpu);
+
+/*
+ * System interface for the emu accelerator module (issue 4). Until
+ * emu_sys_enable(), faults return EMU_EXIT_EXCEPTION to the caller (the
+ * differential tests rely on that); after it, they are delivered through the
+ * guest's IDT and a triple fault returns EMU_EXIT_SHUTDOWN.
+ */
+struct cpu_boot_state;
+int emu_cpu_load_state(struct emu_cpu *cpu, const struct cpu_boot_state *st);
+void emu_sys_enable(struct emu_cpu *cpu);
+/* IF set and no STI/MOV SS interrupt shadow: an external interrupt may enter. */
+bool emu_can_take_interrupt(struct emu_cpu *cpu);
+/* Between blocks only: enter the guest's handler for vector now. */
+void emu_inject_interrupt(struct emu_cpu *cpu, uint8_t vector);
+void emu_inject_nmi(struct emu_cpu *cpu);
+/* INIT: wait-for-SIPI state; SIPI: real mode at vector << 12. */
+void emu_cpu_init_signal(struct emu_cpu *cpu);
+void emu_cpu_sipi(struct emu_cpu *cpu, uint8_t vector);
 
 /* Materialized RFLAGS, and setting them (all bits). */
 uint64_t emu_get_rflags(struct emu_cpu *cpu);
