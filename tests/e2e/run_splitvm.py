@@ -20,7 +20,9 @@ from e2e import svt  # noqa: E402
 
 # The cases splitvm runs by default. Issue 5 adds "disk", "net", "rng" and
 # "console" when its devices exist; "disk-scsi" waits for a SCSI controller.
-SPLITVM_CASES = ["basic-smp1", "basic-smp2"]
+# "basic-smp2" boots and passes, but secondary-CPU bring-up on emu still hangs
+# now and then (issue 4): it joins the default set once that is fixed.
+SPLITVM_CASES = ["basic-smp1"]
 
 
 def default_accels(accels):

@@ -94,11 +94,13 @@ static inline uint64_t ea(const struct emu_cpu *cpu, const struct emu_insn *i)
 {
 	uint64_t a = cpu->r[i->base] + (cpu->r[i->index] << i->scale) + (int64_t)i->disp;
 
-	if (unlikely(i->flags & (I_A32 | I_RIPX))) {
+	if (unlikely(i->flags & (I_A32 | I_RIPX | I_A16))) {
 		if (i->flags & I_RIPX)
 			a += i->len;
 		if (i->flags & I_A32)
 			a = (uint32_t)a;
+		if (i->flags & I_A16)
+			a = (uint16_t)a;
 	}
 	return a + cpu->segbase[i->seg];
 }

@@ -5,6 +5,7 @@
  * that handlers do no decoding work.
  */
 #include "accel/emu/decode.h"
+#include "accel/emu/ops_system.h"
 
 static uint8_t fetch(struct dstate *d)
 {
@@ -54,9 +55,16 @@ void dec_regs(const struct dstate *d, struct emu_insn *i, unsigned regsz, unsign
 
 void dec_modrm(struct dstate *d, struct emu_insn *i)
 {
-	uint8_t m = fetch(d);
-	unsigned mod = m >> 6, rm = m & 7;
+	uint8_t m;
+	unsigned mod, rm;
 
+	if (d->mode) {
+		dec_modrm_legacy(d, i);
+		return;
+	}
+	m = fetch(d);
+	mod = m >> 6;
+	rm = m & 7;
 	d->mod = mod;
 	d->digit = (m >> 3) & 7;
 	d->reg = d->digit | ((d->rex & 4) << 1);
@@ -270,7 +278,7 @@ static void xchg_acc(struct dstate *d, struct emu_insn *i, unsigned b)
 	i->fn = op_xchg;
 }
 
-static void decode_one_byte(struct dstate *d, struct emu_insn *i, unsigned b)
+void dec_one_byte(struct dstate *d, struct emu_insn *i, unsigned b)
 {
 	switch (b) {
 	case 0x00 ... 0x3f:
@@ -435,7 +443,8 @@ static void decode_one_byte(struct dstate *d, struct emu_insn *i, unsigned b)
 		grp45(d, i, b);
 		break;
 	default:
-		set_ud(i);
+		if (!dec_system_one(d, i, b)) /* decode_system.c */
+			set_ud(i);
 	}
 }
 
@@ -484,7 +493,7 @@ unsigned emu_decode(struct emu_insn *i, const uint8_t *bytes, unsigned avail)
 	if (b == 0x0f)
 		dec_0f(&d, i, fetch(&d));
 	else
-		decode_one_byte(&d, i, b);
+		dec_one_byte(&d, i, b);
 
 	if (d.short_input) {
 		if (avail < 15)

@@ -14,6 +14,8 @@ struct dstate {
 	uint8_t rep;       /* 0, 0xf2 or 0xf3 (the last one wins) */
 	uint8_t seg;
 	bool pfx66, lock, lockable, riprel;
+	uint8_t mode;      /* EMU_MODE_*: 0 = 64-bit; legacy modes: decode16.c */
+	uint8_t defseg;    /* legacy modes: segbase slot of the default segment */
 	/* ModRM */
 	uint8_t mod, digit, reg, rmn;
 };
@@ -23,6 +25,10 @@ uint64_t dec_uimm(struct dstate *d, unsigned n);
 void dec_modrm(struct dstate *d, struct emu_insn *i);
 void dec_regs(const struct dstate *d, struct emu_insn *i, unsigned regsz, unsigned rmsz);
 void dec_0f(struct dstate *d, struct emu_insn *i, unsigned b);
+/* The one-byte map as in 64-bit mode (legacy modes fall back to it). */
+void dec_one_byte(struct dstate *d, struct emu_insn *i, unsigned b);
+/* ModRM/SIB with 16- or 32-bit addressing outside 64-bit mode (decode16.c). */
+void dec_modrm_legacy(struct dstate *d, struct emu_insn *i);
 /* SSE/SSE2 (decode_sse.c): false if not an SSE opcode. */
 bool dec_sse(struct dstate *d, struct emu_insn *i, unsigned b);
 /* x87 escapes D8-DF (decode_x87.c). */

@@ -1,5 +1,6 @@
 /* The two-byte (0F) opcode map: integer instructions; SSE goes to dec_sse. */
 #include "accel/emu/decode.h"
+#include "accel/emu/ops_system.h"
 
 static void ud(struct emu_insn *i)
 {
@@ -105,6 +106,8 @@ static void grp15(struct dstate *d, struct emu_insn *i)
 
 static void misc_0f(struct dstate *d, struct emu_insn *i, unsigned b)
 {
+	if (dec_system_0f(d, i, b)) /* decode_system.c */
+		return;
 	switch (b) {
 	case 0x01:
 		if (d->pos < d->avail && d->p[d->pos] == 0xf9) { /* RDTSCP */

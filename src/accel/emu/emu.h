@@ -80,6 +80,7 @@ struct emu_lflags {
 
 struct emu_tlb_entry {
 	uint64_t tag_r, tag_w;
+	uint64_t tag_x;     /* instruction fetch (NX, U/S checked at fill) */
 	uintptr_t addend;
 };
 
@@ -102,6 +103,72 @@ union emu_xmm {
 struct emu_icache;
 struct emu_cpu;
 
+/*
+ * Execution mode (cpu->mode): what the decoder assumes. 0 is 64-bit so that
+ * a zeroed emu_cpu (the differential tests) stays in long mode. Legacy modes
+ * exist for the AP start path (real -> 32-bit protected -> long); see
+ * "Legacy modes" in docs/emu.md. While not in 64-bit mode, r[EMU_RIP] holds
+ * the LINEAR address CS.base + EIP (so the decode cache, its links and the
+ * TLB work unchanged); emu_get_eip() gives the architectural EIP/IP.
+ */
+enum { EMU_MODE_64 = 0, EMU_MODE_32 = 1, EMU_MODE_16 = 2 };
+
+/* Segment registers, in the encoding's order (ES CS SS DS FS GS). */
+enum { EMU_SEG_ES, EMU_SEG_CS, EMU_SEG_SS, EMU_SEG_DS, EMU_SEG_FS, EMU_SEG_GS, EMU_NSEG };
+/* segbase[] slots: 0 = none (64-bit default), 1 FS, 2 GS, then the legacy ones. */
+enum { EMU_SB_NONE, EMU_SB_FS, EMU_SB_GS, EMU_SB_ES, EMU_SB_CS, EMU_SB_SS, EMU_SB_DS, EMU_NSB };
+
+/* Hidden descriptor part of a segment register. attr: descriptor bits
+ * 40-47 in 0-7 (type, S, DPL, P) and 52-55 in 12-15 (AVL, L, D/B, G). */
+struct emu_seg {
+	uint64_t base;
+	uint32_t limit;
+	uint16_t sel;
+	uint16_t attr;
+};
+#define EMU_SEG_P 0x0080u
+#define EMU_SEG_L 0x2000u
+#define EMU_SEG_DB 0x4000u
+#define EMU_SEG_G 0x8000u
+
+struct emu_dtr {
+	uint64_t base;
+	uint16_t limit;
+};
+
+/* exc.kind: what an event is, for IDT delivery (system mode). */
+enum { EMU_EV_FAULT = 0, EMU_EV_SOFT, EMU_EV_EXT, EMU_EV_NMI };
+
+/*
+ * System state beyond what the legacy modes use (see "System" in
+ * docs/emu.md). CPL is kept explicitly; FS/GS bases live in segbase[].
+ */
+struct emu_sys {
+	bool on;                   /* emu_sys_enable(): faults go through the IDT */
+	uint8_t cpl;
+	uint8_t fpu_trap;          /* EMU_FPU_*: SSE/x87 checks to make (0: none) */
+	bool nmi_blocked, nmi_pending;
+	bool shutdown;             /* triple fault while injecting: next emu_run says so */
+	int16_t delivering;        /* vector being delivered, -1: none */
+	uint8_t deliver_kind;
+	uint64_t cr2, cr8, dr[8];
+	struct emu_seg ldtr, tr;
+	uint64_t star, lstar, cstar, sfmask, tsc_aux, pat;
+	uint64_t sysenter[3];      /* CS, ESP, EIP: stored only */
+	uint64_t mtrr_def, mtrr_fixed[11], mtrr_var[16], misc_enable;
+	/* TLB bookkeeping, one bit per entry: global, valid only at CPL < 3,
+	 * derived from a 2M/1G page (tlb_shift gives its size). */
+	uint64_t tlb_global[4], tlb_sup[4], tlb_large[4];
+	uint8_t tlb_shift[EMU_TLB_SIZE];
+};
+
+#define EMU_CR0_PE 0x00000001ull
+#define EMU_CR0_PG 0x80000000ull
+#define EMU_CR4_PAE 0x20ull
+#define EMU_MSR_EFER 0xc0000080u
+#define EMU_EFER_LME 0x100ull
+#define EMU_EFER_LMA 0x400ull
+
 /* Guest memory as the CPU sees it: RAM regions plus an MMIO fallback. */
 struct emu_mem {
 	const struct guest_ram_region *ram;
@@ -118,14 +185,23 @@ struct emu_mem {
 	void (*set_cr8)(void *opaque, uint64_t val);
 	/* Accesses outside RAM; NULL -> #GP. data little-endian, size 1..8. */
 	void (*mmio)(void *opaque, uint64_t addr, void *data, unsigned size, bool is_write);
+	/* RDTSC/RDTSCP: the guest TSC (the module's timebase). NULL: the host
+	 * TSC + cpu->tsc_offset (tests, benchmark). */
+	uint64_t (*rdtsc)(void *opaque);
 	void *opaque;
+};
+
+/* Who the CPU is, for CPUID (the module sets it; zeros: CPU 0 of 1). */
+struct emu_cpu_topo {
+	uint32_t apic_id; /* CPUID 1 EBX[31:24], 0Bh EDX */
+	uint32_t ncpus;   /* CPUID 0Bh logical processors (0 = 1) */
 };
 
 struct emu_cpu {
 	uint64_t r[EMU_NSLOTS];
 	struct emu_lflags lf;
 	uint64_t rflags;           /* arithmetic bits valid only if lf.op == LF_NONE */
-	uint64_t segbase[3];       /* none (0), FS, GS: what a segment prefix adds */
+	uint64_t segbase[EMU_NSB]; /* what a segment adds: none (0), FS, GS; legacy modes: ES CS SS DS too */
 	uint64_t kernel_gs_base;
 	union emu_xmm xmm[16];
 	uint32_t mxcsr;
@@ -142,6 +218,7 @@ struct emu_cpu {
 	uint8_t ftw;
 	uint64_t fip, fdp;
 	uint64_t tsc_offset;
+	struct emu_cpu_topo topo;
 	uint64_t icount;           /* retired instructions (at block granularity) */
 	/* Set (emu_request_exit) by another thread or a handler: emu_run returns
 	 * EMU_EXIT_NONE at the next block boundary, then clears it. */
@@ -153,9 +230,22 @@ struct emu_cpu {
 		bool has_err;
 		uint32_t err;
 		uint64_t addr;     /* faulting address (CR2 for #PF) */
+		uint8_t kind;      /* EMU_EV_*: how the IDT delivers it (system mode) */
 	} exc;
 
 	uint8_t exit_reason;       /* enum emu_exit, set before unwinding */
+
+	/*
+	 * System state used by the legacy modes (mode.c, ops_legacy.c). Minimal
+	 * fields added by the legacy-modes work; the system-architecture code
+	 * owns and may extend them. segbase[] mirrors seg[].base (emu_seg_set).
+	 */
+	uint8_t mode;              /* EMU_MODE_*: decoder mode, the decode cache follows it */
+	bool wait_sipi;            /* after INIT, until a SIPI */
+	struct emu_seg seg[EMU_NSEG];
+	struct emu_dtr gdtr, idtr;
+	uint64_t cr0, cr3, cr4, efer;
+	struct emu_sys sys;        /* the rest of the system state (system.h) */
 
 	struct emu_tlb_entry tlb[EMU_TLB_SIZE];
 	const struct emu_mem *mem;
@@ -192,6 +282,14 @@ void emu_inject_nmi(struct emu_cpu *cpu);
 void emu_cpu_init_signal(struct emu_cpu *cpu);
 void emu_cpu_sipi(struct emu_cpu *cpu, uint8_t vector);
 
+/* Legacy modes (mode.c). Load a segment register's visible and hidden parts
+ * (keeps segbase[] in step); recompute the mode from CR0/EFER/CS after a
+ * change, flushing decoded code when it differs. */
+void emu_seg_set(struct emu_cpu *cpu, unsigned sreg, const struct emu_seg *s);
+void emu_mode_update(struct emu_cpu *cpu);
+/* The architectural instruction pointer (offset within CS). */
+uint64_t emu_get_eip(const struct emu_cpu *cpu);
+
 /* Materialized RFLAGS, and setting them (all bits). */
 uint64_t emu_get_rflags(struct emu_cpu *cpu);
 void emu_set_rflags(struct emu_cpu *cpu, uint64_t v);
@@ -207,6 +305,6 @@ void emu_fxsave_image(const struct emu_cpu *cpu, uint8_t img[512]);
 void emu_fxrstor_image(struct emu_cpu *cpu, const uint8_t img[512]);
 
 /* CPUID as the guest sees it. */
-void emu_cpuid(uint32_t leaf, uint32_t sub, uint32_t out[4]);
+void emu_cpuid(const struct emu_cpu_topo *topo, uint32_t leaf, uint32_t sub, uint32_t out[4]);
 
 #endif

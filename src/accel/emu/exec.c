@@ -9,6 +9,7 @@
 
 #include "accel/emu/icache.h"
 #include "accel/emu/mem.h"
+#include "accel/emu/system.h"
 
 /* GCC's light-weight setjmp: saves only the frame and stack pointers. */
 #define EMU_SETJMP(buf) __builtin_setjmp(buf)
@@ -126,11 +127,20 @@ static __attribute__((noinline)) int run_blocks(struct emu_cpu *cpu, uint64_t en
 	return EMU_EXIT_NONE;
 }
 
+/* System mode (exception.c): faults are delivered through the guest's IDT
+ * and the run goes on; a triple fault while injecting is reported here. */
 int emu_run(struct emu_cpu *cpu, uint64_t max_insns)
 {
-	if (EMU_SETJMP(cpu->jb))
-		return cpu->exit_reason;
-	return run_blocks(cpu, cpu->icount + max_insns);
+	volatile uint64_t end = cpu->icount + max_insns;
+
+	if (EMU_SETJMP(cpu->jb)) {
+		if (!cpu->sys.on || !emu_sys_unwind(cpu))
+			return cpu->exit_reason;
+	} else if (unlikely(cpu->sys.shutdown)) {
+		cpu->sys.shutdown = false;
+		return EMU_EXIT_SHUTDOWN;
+	}
+	return run_blocks(cpu, end);
 }
 
 /* One record alone: a fused pair would run two instructions. */
@@ -146,7 +156,10 @@ static __attribute__((noinline)) int step_one(struct emu_cpu *cpu)
 
 int emu_step(struct emu_cpu *cpu)
 {
-	if (EMU_SETJMP(cpu->jb))
-		return cpu->exit_reason;
+	if (EMU_SETJMP(cpu->jb)) {
+		if (!cpu->sys.on || !emu_sys_unwind(cpu))
+			return cpu->exit_reason;
+		return EMU_EXIT_NONE; /* the step delivered an exception */
+	}
 	return step_one(cpu);
 }

@@ -55,7 +55,7 @@ static unsigned kind(const struct emu_insn *i)
 /* A memory operand ea_flat() computes: no segment, no 32-bit wrap. */
 static bool flat_ea(const struct emu_insn *i)
 {
-	return !i->seg && !(i->flags & (I_A32 | I_RIPX));
+	return !i->seg && !(i->flags & (I_A32 | I_RIPX | I_A16));
 }
 
 static int size_idx(unsigned sz)

@@ -105,6 +105,7 @@ void emu_ic_flush(struct emu_icache *ic)
 	memset(ic->page_head, 0, ic->npages * sizeof(uint32_t));
 	ic->nblocks = 0;
 	ic->ninsns = 0;
+	ic->cross_rip = 0; /* decoded in what may have been another mode */
 }
 
 static uint32_t hash_of(uintptr_t key)
@@ -181,7 +182,7 @@ static struct emu_block *decode_crossing(struct emu_cpu *cpu)
 	uint8_t buf[15];
 
 	emu_mem_read_buf(cpu, RIP, buf, sizeof(buf));
-	emu_decode(&ic->scratch[0], buf, sizeof(buf));
+	emu_decode_mode(&ic->scratch[0], buf, sizeof(buf), cpu->mode);
 	ic->scratch[1] = (struct emu_insn){ .fn = op_block_end };
 	ic->cross_rip = RIP;
 	memcpy(ic->cross_bytes, buf, sizeof(buf));
@@ -209,14 +210,15 @@ static bool crossing_again(struct emu_cpu *cpu)
 	return !memcmp(buf + first, ic->cross_bytes + first, len - first);
 }
 
-static uint32_t decode_block(struct emu_icache *ic, const uint8_t *code, unsigned avail)
+static uint32_t decode_block(struct emu_icache *ic, const uint8_t *code, unsigned avail,
+			     unsigned mode)
 {
 	uint32_t first = ic->ninsns, n = 0;
 	unsigned off = 0;
 
 	while (n < EMU_BLOCK_MAX) {
 		struct emu_insn *i = &ic->insns[first + n];
-		unsigned len = emu_decode(i, code + off, avail - off);
+		unsigned len = emu_decode_mode(i, code + off, avail - off, mode);
 
 		if (!len)
 			break; /* continues on the next page: next block */
@@ -251,7 +253,7 @@ static struct emu_block *new_block(struct emu_cpu *cpu, uint8_t *hp)
 		emu_ic_flush(ic);
 	b = &ic->blocks[ic->nblocks];
 	n = ic->ninsns;
-	b->n = decode_block(ic, hp, avail);
+	b->n = decode_block(ic, hp, avail, cpu->mode);
 	if (!b->n) {
 		ic->ninsns = n; /* nothing kept: the end record's slot is free again */
 		return decode_crossing(cpu);
@@ -277,10 +279,10 @@ static struct emu_block *lookup_slow(struct emu_cpu *cpu)
 	struct emu_tlb_entry *e = tlb_entry(cpu, RIP);
 	uint8_t *hp;
 
-	if (likely(e->tag_r == (RIP & EMU_PAGE_MASK)))
+	if (likely(e->tag_x == (RIP & EMU_PAGE_MASK))) /* fetch tag: NX, U/S checked */
 		hp = (uint8_t *)(uintptr_t)(RIP + e->addend);
 	else
-		hp = emu_mem_ptr_slow(cpu, RIP, 1, false);
+		hp = emu_mem_fetch_ptr(cpu, RIP);
 	if (unlikely(!hp))
 		emu_raise_err(cpu, EMU_GP, 0);
 	if (unlikely(RIP == ic->cross_rip) && crossing_again(cpu))

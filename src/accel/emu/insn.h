@@ -25,6 +25,7 @@ typedef int (*emu_fn)(struct emu_cpu *cpu, const struct emu_insn *i);
 #define I_A32 0x10    /* 32-bit addressing */
 #define I_END 0x20    /* ends the block (decoder internal) */
 #define I_RIPX 0x40   /* RIP-relative whose disp + len overflowed 32 bits */
+#define I_A16 0x80    /* 16-bit addressing (legacy modes): offsets wrap at 64 KiB */
 
 struct emu_insn {
 	emu_fn fn;
@@ -48,5 +49,7 @@ struct emu_insn {
  * Returns its length, or 0 if more bytes are needed (never for avail >= 15).
  * Unknown encodings decode to a record whose handler raises #UD. */
 unsigned emu_decode(struct emu_insn *i, const uint8_t *bytes, unsigned avail);
+/* The same in a given EMU_MODE_* (decode16.c); EMU_MODE_64 is emu_decode. */
+unsigned emu_decode_mode(struct emu_insn *i, const uint8_t *bytes, unsigned avail, unsigned mode);
 
 #endif

@@ -1,30 +1,23 @@
 /*
  * Memory slow paths: TLB fills, page-crossing accesses, MMIO, and stores to
- * pages holding decoded code.
- *
- * Linear-to-physical translation is the identity for now; the page walk of
- * issue 4 replaces translate() and raises #PF from it.
+ * pages holding decoded code. Translation (the page walk, #PF) is paging.c's
+ * emu_translate(); a fill installs read, write and fetch tags according to
+ * what the current privilege may do with the page.
  */
 #include "accel/emu/icache.h"
-#include "accel/emu/mem.h"
+#include "accel/emu/system.h"
 
 struct emu_loc {
 	uint8_t *hva;       /* host pointer, NULL for MMIO */
 	uint64_t gpa;
 	unsigned region;
+	unsigned perm;      /* emu_translate()'s permissions */
 };
 
-static uint64_t translate(struct emu_cpu *cpu, uint64_t va, bool write)
-{
-	(void)cpu;
-	(void)write;
-	return va;
-}
-
-static void resolve(struct emu_cpu *cpu, uint64_t va, bool write, struct emu_loc *loc)
+static void resolve(struct emu_cpu *cpu, uint64_t va, unsigned acc, struct emu_loc *loc)
 {
 	const struct emu_mem *m = cpu->mem;
-	uint64_t gpa = translate(cpu, va, write);
+	uint64_t gpa = emu_translate(cpu, va, acc, &loc->perm);
 
 	loc->gpa = gpa;
 	loc->hva = NULL;
@@ -43,22 +36,24 @@ static void resolve(struct emu_cpu *cpu, uint64_t va, bool write, struct emu_loc
 	}
 }
 
-/* Install a translation; no write tag for pages holding decoded code. */
-static void tlb_fill(struct emu_cpu *cpu, uint64_t va, const struct emu_loc *loc, bool write)
+/* Install a translation; no write tag for pages holding decoded code (a
+ * store to one drops its blocks first, then gets the tag). */
+static void tlb_fill(struct emu_cpu *cpu, uint64_t va, const struct emu_loc *loc, unsigned acc)
 {
 	struct emu_tlb_entry *e = tlb_entry(cpu, va);
 	uint64_t page = va & EMU_PAGE_MASK;
 	uint64_t pidx = (loc->gpa - cpu->mem->ram[loc->region].base.raw) >> 12;
-	uintptr_t addend = (uintptr_t)loc->hva - (uintptr_t)va;
+	bool code = emu_ic_page_is_code(cpu->ic, loc->region, pidx);
 
-	if (write && emu_ic_page_is_code(cpu->ic, loc->region, pidx))
+	if ((acc & ACC_W) && code) {
 		emu_ic_invalidate_page(cpu->ic, loc->region, pidx);
-	if (e->tag_r != page || e->addend != addend)
-		e->tag_w = EMU_TLB_INVALID;
-	e->tag_r = page;
-	e->addend = addend;
-	if (write || !emu_ic_page_is_code(cpu->ic, loc->region, pidx))
-		e->tag_w = page;
+		code = false;
+	}
+	e->addend = (uintptr_t)loc->hva - (uintptr_t)va;
+	e->tag_r = (loc->perm & 1) ? page : EMU_TLB_INVALID;
+	e->tag_w = (loc->perm & 2) && !code ? page : EMU_TLB_INVALID;
+	e->tag_x = (loc->perm & 4) ? page : EMU_TLB_INVALID;
+	emu_tlb_note(cpu, va, loc->perm);
 }
 
 static void mmio(struct emu_cpu *cpu, uint64_t gpa, void *data, unsigned sz, bool write)
@@ -80,9 +75,9 @@ uint64_t emu_mem_read_slow(struct emu_cpu *cpu, uint64_t va, unsigned sz)
 		emu_mem_read_buf(cpu, va, &v, sz);
 		return v;
 	}
-	resolve(cpu, va, false, &loc);
+	resolve(cpu, va, 0, &loc);
 	if (loc.hva) {
-		tlb_fill(cpu, va, &loc, false);
+		tlb_fill(cpu, va, &loc, 0);
 		return ld(loc.hva, sz);
 	}
 	mmio(cpu, loc.gpa, &v, sz, false);
@@ -97,9 +92,9 @@ void emu_mem_write_slow(struct emu_cpu *cpu, uint64_t va, unsigned sz, uint64_t 
 		emu_mem_write_buf(cpu, va, &v, sz);
 		return;
 	}
-	resolve(cpu, va, true, &loc);
+	resolve(cpu, va, ACC_W, &loc);
 	if (loc.hva) {
-		tlb_fill(cpu, va, &loc, true);
+		tlb_fill(cpu, va, &loc, ACC_W);
 		st(loc.hva, sz, v);
 		return;
 	}
@@ -112,10 +107,23 @@ void *emu_mem_ptr_slow(struct emu_cpu *cpu, uint64_t va, unsigned sz, bool write
 
 	if (crosses(va, sz))
 		return NULL;
-	resolve(cpu, va, write, &loc);
+	resolve(cpu, va, write ? ACC_W : 0, &loc);
 	if (!loc.hva)
 		return NULL;
-	tlb_fill(cpu, va, &loc, write);
+	tlb_fill(cpu, va, &loc, write ? ACC_W : 0);
+	return loc.hva;
+}
+
+/* Instruction fetch: execute permission; the fetch tag is what the decode
+ * cache probes. NULL if not RAM. */
+void *emu_mem_fetch_ptr(struct emu_cpu *cpu, uint64_t va)
+{
+	struct emu_loc loc;
+
+	resolve(cpu, va, ACC_X, &loc);
+	if (!loc.hva)
+		return NULL;
+	tlb_fill(cpu, va, &loc, ACC_X);
 	return loc.hva;
 }
 
@@ -130,7 +138,7 @@ void emu_mem_read_buf(struct emu_cpu *cpu, uint64_t va, void *buf, unsigned n)
 
 		if (chunk > n)
 			chunk = n;
-		resolve(cpu, va, false, &loc);
+		resolve(cpu, va, 0, &loc);
 		if (loc.hva) {
 			memcpy(out, loc.hva, chunk);
 		} else {
@@ -155,7 +163,7 @@ void emu_mem_write_buf(struct emu_cpu *cpu, uint64_t va, const void *buf, unsign
 		chunk[np] = EMU_PAGE_SIZE - (a & ~EMU_PAGE_MASK);
 		if (chunk[np] > n)
 			chunk[np] = n;
-		resolve(cpu, a, true, &loc[np]);
+		resolve(cpu, a, ACC_W, &loc[np]);
 		a += chunk[np];
 		n -= chunk[np];
 		np++;
@@ -184,5 +192,9 @@ void emu_tlb_flush(struct emu_cpu *cpu)
 	for (unsigned k = 0; k < EMU_TLB_SIZE; k++) {
 		cpu->tlb[k].tag_r = EMU_TLB_INVALID;
 		cpu->tlb[k].tag_w = EMU_TLB_INVALID;
+		cpu->tlb[k].tag_x = EMU_TLB_INVALID;
 	}
+	memset(cpu->sys.tlb_global, 0, sizeof(cpu->sys.tlb_global));
+	memset(cpu->sys.tlb_sup, 0, sizeof(cpu->sys.tlb_sup));
+	memset(cpu->sys.tlb_large, 0, sizeof(cpu->sys.tlb_large));
 }

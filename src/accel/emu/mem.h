@@ -12,6 +12,8 @@ uint64_t emu_mem_read_slow(struct emu_cpu *cpu, uint64_t va, unsigned sz);
 void emu_mem_write_slow(struct emu_cpu *cpu, uint64_t va, unsigned sz, uint64_t v);
 /* Host pointer for [va, va+sz) if it is RAM within one page, else NULL. */
 void *emu_mem_ptr_slow(struct emu_cpu *cpu, uint64_t va, unsigned sz, bool write);
+/* Host pointer for an instruction fetch at va (execute permission), NULL if not RAM. */
+void *emu_mem_fetch_ptr(struct emu_cpu *cpu, uint64_t va);
 /* Copy n bytes out of / into guest memory (SSE, FXSAVE, decoder). */
 void emu_mem_read_buf(struct emu_cpu *cpu, uint64_t va, void *buf, unsigned n);
 void emu_mem_write_buf(struct emu_cpu *cpu, uint64_t va, const void *buf, unsigned n);

@@ -1,6 +1,7 @@
 /* Near branches, stack, flag instructions, NOP family, CPUID, RDTSC, HLT. */
 #include "accel/emu/mem.h"
 #include "accel/emu/ops.h"
+#include "accel/emu/system.h"
 
 EMU_OP(op_jcc)
 {
@@ -142,6 +143,11 @@ EMU_OP(op_popf)
 
 	if (i->sz == 2)
 		mask &= 0xffff;
+	if (unlikely(cpu->sys.cpl)) { /* IOPL only at CPL 0, IF only at CPL <= IOPL */
+		mask &= ~0x3000ull;
+		if (cpu->sys.cpl > ((cpu->rflags >> 12) & 3))
+			mask &= ~(uint64_t)EMU_IF;
+	}
 	flags_set(cpu, mask, v);
 	RIP += i->len;
 	return 1;
@@ -185,7 +191,7 @@ EMU_OP(op_cpuid)
 {
 	uint32_t out[4];
 
-	emu_cpuid((uint32_t)cpu->r[0], (uint32_t)cpu->r[1], out);
+	emu_cpuid(&cpu->topo, (uint32_t)cpu->r[0], (uint32_t)cpu->r[1], out);
 	cpu->r[0] = out[0];
 	cpu->r[3] = out[1];
 	cpu->r[1] = out[2];
@@ -195,12 +201,18 @@ EMU_OP(op_cpuid)
 
 static uint64_t tsc(const struct emu_cpu *cpu)
 {
+	if (cpu->mem && cpu->mem->rdtsc)
+		return cpu->mem->rdtsc(cpu->mem->opaque);
 	return __builtin_ia32_rdtsc() + cpu->tsc_offset;
 }
 
 EMU_OP(op_rdtsc)
 {
-	uint64_t t = tsc(cpu);
+	uint64_t t;
+
+	if (unlikely(cpu->cr4 & CR4_TSD) && cpu->sys.cpl)
+		emu_raise_err(cpu, EMU_GP, 0);
+	t = tsc(cpu);
 
 	cpu->r[0] = (uint32_t)t;
 	cpu->r[2] = t >> 32;
@@ -210,12 +222,13 @@ EMU_OP(op_rdtsc)
 EMU_OP(op_rdtscp)
 {
 	op_rdtsc(cpu, i);
-	cpu->r[1] = 0; /* TSC_AUX: the CPU number once SMP exists */
+	cpu->r[1] = (uint32_t)cpu->sys.tsc_aux;
 	return 0;
 }
 
 EMU_OP(op_hlt)
 {
+	need_cpl0(cpu);
 	RIP += i->len;
 	emu_exit_now(cpu, EMU_EXIT_HLT);
 }
@@ -226,9 +239,10 @@ EMU_OP(op_ud)
 	emu_raise(cpu, EMU_UD);
 }
 
-/* A trap: reported with RIP after the instruction. */
+/* A trap: reported with RIP after the instruction; a software interrupt
+ * for IDT delivery (gate DPL checked). */
 EMU_OP(op_int3)
 {
 	RIP += i->len;
-	emu_raise(cpu, EMU_BP);
+	emu_raise_soft(cpu, EMU_BP);
 }

@@ -20,12 +20,15 @@
 #define MXCSR_VALID 0x2ffffu   /* MXCSR_MASK: DAZ and MM implemented */
 
 /*
- * Hook for issue 4: SSE instructions raise #UD when CR0.EM = 1 or
- * CR4.OSFXSR = 0 (and #NM when CR0.TS = 1). Always available for now.
+ * SSE instructions raise #UD when CR0.EM = 1 or CR4.OSFXSR = 0 and #NM when
+ * CR0.TS = 1 (exception.c). fpu_trap stays 0 outside system mode.
  */
+void emu_sys_sse_trap(struct emu_cpu *cpu);
+
 static inline void sse_check(struct emu_cpu *cpu)
 {
-	(void)cpu;
+	if (unlikely(cpu->sys.fpu_trap)) /* system mode: CR0.EM/TS, CR4.OSFXSR */
+		emu_sys_sse_trap(cpu);
 }
 
 /* Vector register n of width w (16: XMM, 8: MMX). */

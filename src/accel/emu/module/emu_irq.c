@@ -1,0 +1,284 @@
+/*
+ * Interrupt lines, MSIs, irqfds and ioeventfds of accel-emu.so.
+ *
+ * irqfd: one VM thread waits (epoll) on every registered eventfd. An edge
+ * irqfd pulses its GSI; a level one (with a resample fd) asserts it, and the
+ * guest's EOI of that pin (the IOAPIC's EOI hook) deasserts it and signals
+ * the resample fd, so the device re-raises it if it still needs service.
+ *
+ * ioeventfd: a table matched on every guest port/MMIO write before the
+ * core's dispatch; a match signals the eventfd and the device never sees
+ * the write. An empty table costs one atomic load.
+ */
+#include <errno.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "accel/emu/module/emu_mod.h"
+
+#define STOP_TAG UINT64_MAX
+
+int emu_set_irq(struct accel_vm *vm, unsigned gsi, int level)
+{
+	int pin = ioapic_gsi_to_pin(gsi);
+
+	if (gsi >= IOAPIC_PINS)
+		return -EINVAL;
+	if (pin < 0)
+		return 0; /* GSI 2: the cascade, routed nowhere (as the MP table) */
+	return ioapic_set_irq(&vm->ioapic, (unsigned)pin, level != 0);
+}
+
+int emu_signal_msi(struct accel_vm *vm, uint64_t addr, uint32_t data)
+{
+	int r = apic_bus_msi(&vm->bus, addr, data);
+
+	return r < 0 ? r : 0;
+}
+
+static void eventfd_signal(int fd)
+{
+	uint64_t one = 1;
+
+	if (write(fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		return; /* a closed fd: the device went away */
+}
+
+/* An irqfd fired (irq_lock held). */
+static void irqfd_fire(struct accel_vm *vm, struct emu_irqfd *f)
+{
+	uint64_t cnt;
+
+	if (read(f->fd, &cnt, sizeof(cnt)) != sizeof(cnt))
+		return;
+	if (f->pin < 0)
+		return;
+	ioapic_set_irq(&vm->ioapic, (unsigned)f->pin, 1);
+	if (f->resample_fd < 0)
+		ioapic_set_irq(&vm->ioapic, (unsigned)f->pin, 0);
+}
+
+static void *irq_thread_main(void *arg)
+{
+	struct accel_vm *vm = arg;
+	struct epoll_event evs[16];
+
+	for (;;) {
+		int n = epoll_wait(vm->epfd, evs, 16, -1);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return NULL;
+		pthread_mutex_lock(&vm->irq_lock);
+		for (int k = 0; k < n; k++) {
+			uint64_t tag = evs[k].data.u64;
+
+			if (tag == STOP_TAG) {
+				pthread_mutex_unlock(&vm->irq_lock);
+				return NULL;
+			}
+			/* The slot may have been deleted since: check its fd. */
+			if (tag < EMU_MAX_IRQFD && vm->irqfd[tag].fd >= 0)
+				irqfd_fire(vm, &vm->irqfd[tag]);
+		}
+		pthread_mutex_unlock(&vm->irq_lock);
+	}
+}
+
+/* IOAPIC EOI hook (a vCPU thread, no IOAPIC lock held): resample. */
+static void irqfd_resample(void *opaque, unsigned pin)
+{
+	struct accel_vm *vm = opaque;
+
+	pthread_mutex_lock(&vm->irq_lock);
+	for (unsigned k = 0; k < EMU_MAX_IRQFD; k++) {
+		struct emu_irqfd *f = &vm->irqfd[k];
+
+		if (f->fd < 0 || f->resample_fd < 0 || f->pin != (int)pin)
+			continue;
+		ioapic_set_irq(&vm->ioapic, pin, 0);
+		eventfd_signal(f->resample_fd);
+	}
+	pthread_mutex_unlock(&vm->irq_lock);
+}
+
+int emu_irq_init(struct accel_vm *vm)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = STOP_TAG };
+	int err;
+
+	pthread_mutex_init(&vm->irq_lock, NULL);
+	pthread_mutex_init(&vm->ioev_lock, NULL);
+	for (unsigned k = 0; k < EMU_MAX_IRQFD; k++)
+		vm->irqfd[k] = (struct emu_irqfd){ .fd = -1, .resample_fd = -1, .pin = -1 };
+	ioapic_set_eoi_hook(&vm->ioapic, irqfd_resample, vm);
+	vm->epfd = epoll_create1(EPOLL_CLOEXEC);
+	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->epfd < 0 || vm->stop_fd < 0 ||
+	    epoll_ctl(vm->epfd, EPOLL_CTL_ADD, vm->stop_fd, &ev) < 0) {
+		err = -errno;
+		goto fail;
+	}
+	err = -pthread_create(&vm->irq_thread, NULL, irq_thread_main, vm);
+	if (err)
+		goto fail;
+	vm->irq_thread_started = true;
+	return 0;
+fail:
+	emu_irq_fini(vm);
+	return err;
+}
+
+void emu_irq_fini(struct accel_vm *vm)
+{
+	if (vm->irq_thread_started) {
+		eventfd_signal(vm->stop_fd);
+		pthread_join(vm->irq_thread, NULL);
+		vm->irq_thread_started = false;
+	}
+	if (vm->stop_fd >= 0)
+		close(vm->stop_fd);
+	if (vm->epfd >= 0)
+		close(vm->epfd);
+	vm->stop_fd = vm->epfd = -1;
+	pthread_mutex_destroy(&vm->ioev_lock);
+	pthread_mutex_destroy(&vm->irq_lock);
+}
+
+int emu_add_irqfd(struct accel_vm *vm, int fd, unsigned gsi, int resample_fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	int err = -ENOSPC;
+	unsigned k;
+
+	if (fd < 0 || gsi >= IOAPIC_PINS)
+		return -EINVAL;
+	pthread_mutex_lock(&vm->irq_lock);
+	for (k = 0; k < EMU_MAX_IRQFD; k++)
+		if (vm->irqfd[k].fd == fd) {
+			err = -EBUSY;
+			goto out;
+		}
+	for (k = 0; k < EMU_MAX_IRQFD && vm->irqfd[k].fd >= 0; k++)
+		;
+	if (k == EMU_MAX_IRQFD)
+		goto out;
+	ev.data.u64 = k;
+	if (epoll_ctl(vm->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		err = -errno;
+		goto out;
+	}
+	vm->irqfd[k] = (struct emu_irqfd){ .fd = fd, .resample_fd = resample_fd, .gsi = gsi,
+					   .pin = ioapic_gsi_to_pin(gsi) };
+	err = 0;
+out:
+	pthread_mutex_unlock(&vm->irq_lock);
+	return err;
+}
+
+int emu_del_irqfd(struct accel_vm *vm, int fd, unsigned gsi)
+{
+	int err = -ENOENT;
+
+	pthread_mutex_lock(&vm->irq_lock);
+	for (unsigned k = 0; k < EMU_MAX_IRQFD; k++) {
+		struct emu_irqfd *f = &vm->irqfd[k];
+
+		if (f->fd != fd || f->gsi != gsi)
+			continue;
+		epoll_ctl(vm->epfd, EPOLL_CTL_DEL, fd, NULL);
+		if (f->resample_fd >= 0 && f->pin >= 0)
+			ioapic_set_irq(&vm->ioapic, (unsigned)f->pin, 0);
+		*f = (struct emu_irqfd){ .fd = -1, .resample_fd = -1, .pin = -1 };
+		err = 0;
+		break;
+	}
+	pthread_mutex_unlock(&vm->irq_lock);
+	return err;
+}
+
+static bool ioev_same(const struct accel_ioeventfd *a, const struct accel_ioeventfd *b)
+{
+	return a->addr == b->addr && a->len == b->len && a->pio == b->pio && a->fd == b->fd &&
+	       a->has_datamatch == b->has_datamatch &&
+	       (!a->has_datamatch || a->datamatch == b->datamatch);
+}
+
+int emu_add_ioeventfd(struct accel_vm *vm, const struct accel_ioeventfd *ev)
+{
+	unsigned n;
+	int err = 0;
+
+	if (ev->fd < 0 || (ev->pio && (ev->len == 0 || ev->addr > 0xffff)) ||
+	    (ev->len != 0 && ev->len != 1 && ev->len != 2 && ev->len != 4 && ev->len != 8))
+		return -EINVAL;
+	pthread_mutex_lock(&vm->ioev_lock);
+	n = atomic_load(&vm->nioev);
+	for (unsigned k = 0; k < n; k++)
+		if (ioev_same(&vm->ioev[k], ev))
+			err = -EEXIST;
+	if (!err && n == EMU_MAX_IOEVENTFD)
+		err = -ENOSPC;
+	if (!err) {
+		vm->ioev[n] = *ev;
+		atomic_store(&vm->nioev, n + 1);
+	}
+	pthread_mutex_unlock(&vm->ioev_lock);
+	return err;
+}
+
+int emu_del_ioeventfd(struct accel_vm *vm, const struct accel_ioeventfd *ev)
+{
+	int err = -ENOENT;
+	unsigned n;
+
+	pthread_mutex_lock(&vm->ioev_lock);
+	n = atomic_load(&vm->nioev);
+	for (unsigned k = 0; k < n; k++) {
+		if (!ioev_same(&vm->ioev[k], ev))
+			continue;
+		vm->ioev[k] = vm->ioev[n - 1];
+		atomic_store(&vm->nioev, n - 1);
+		err = 0;
+		break;
+	}
+	pthread_mutex_unlock(&vm->ioev_lock);
+	return err;
+}
+
+static bool ioev_match(const struct accel_ioeventfd *e, bool pio, uint64_t addr,
+		       const void *data, unsigned size)
+{
+	uint64_t v = 0, mask;
+
+	if (e->pio != pio || e->addr != addr || (e->len && e->len != size))
+		return false;
+	if (!e->has_datamatch)
+		return true;
+	memcpy(&v, data, size > 8 ? 8 : size);
+	mask = size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
+	return v == (e->datamatch & mask);
+}
+
+bool emu_ioeventfd_write(struct accel_vm *vm, bool pio, uint64_t addr, const void *data,
+			 unsigned size)
+{
+	bool hit = false;
+	unsigned n;
+
+	if (!atomic_load_explicit(&vm->nioev, memory_order_relaxed))
+		return false;
+	pthread_mutex_lock(&vm->ioev_lock);
+	n = atomic_load(&vm->nioev);
+	for (unsigned k = 0; k < n && !hit; k++) {
+		if (ioev_match(&vm->ioev[k], pio, addr, data, size)) {
+			eventfd_signal(vm->ioev[k].fd);
+			hit = true;
+		}
+	}
+	pthread_mutex_unlock(&vm->ioev_lock);
+	return hit;
+}
