@@ -1,8 +1,10 @@
 # A thin wrapper over meson and ninja; see README.md.
 #   make        install missing Debian packages, build build/splitvm and its modules
 #   make check  build with -Werror and run every test tier (plus an ASan+UBSan build)
-#   make demo   boot a guest on the best accelerator this host has
-#   make bench  build, then run the benchmarks (software CPU: MIPS, slowdown vs native)
+#   make demo   build, fetch the Debian guest image, boot it to a busybox shell
+#               (--accel auto; a scripted session when stdin is not a terminal)
+#   make bench  build, then run the benchmarks: software CPU (MIPS, slowdown vs
+#               native), and boot to init against QEMU TCG (plus load time, RSS)
 #   make clean  remove the build directories
 
 BUILD := build
@@ -23,9 +25,13 @@ check: deps
 demo: all
 	@python3 scripts/demo.py $(BUILD)/splitvm
 
-# The interpreter benchmark: guest MIPS and the slowdown against native.
+# The interpreter benchmark (guest MIPS, slowdown against native), then boot
+# to init of Debian's kernel: splitvm on emu against QEMU TCG, alternating runs.
+BENCH_CPUS := 1
 bench: all
 	@$(BUILD)/tests/cpu/cpu-bench
+	@python3 tests/e2e/bench_boot.py --splitvm $(BUILD)/splitvm --accel emu \
+		--cpus $(BENCH_CPUS) --repeat 5 --timeout 120
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)
