@@ -177,6 +177,12 @@ static inline bool emu_cond(struct emu_cpu *cpu, unsigned cc)
 		}
 		return r ^ (cc & 1);
 	}
+	/* ZF and SF come from the result alone whatever the operation (ADD +
+	 * JNZ closes most counted loops). */
+	if (lf->op != LF_NONE && ((cc >> 1) == 2 || (cc >> 1) == 4)) {
+		r = (cc >> 1) == 2 ? lf->res == 0 : (lf->res >> (lf->sz * 8 - 1)) & 1;
+		return r ^ (cc & 1);
+	}
 	return emu_cond_slow(cpu, cc);
 }
 

@@ -33,7 +33,24 @@ static bool in(emu_fn fn, const emu_fn *tab, unsigned n)
 	return false;
 }
 
-/* How a (still generic) record treats flags, for the dead-flags scan. */
+/*
+ * SHL/SAL/SHR/SAR of a register by a non-zero constant: the lazy record is
+ * replaced whole, so no earlier flag survives it.
+ */
+static bool shift_by_const(const struct emu_insn *i)
+{
+	unsigned op = i->op & 7;
+
+	return i->fn == op_shift && i->sz2 != 1 && op >= 4 &&
+	       (i->imm & (i->sz == 8 ? 63 : 31));
+}
+
+/*
+ * How a (still generic) record treats flags, for the dead-flags scan.
+ * Register IMUL defines CF/OF and leaves SF/ZF/AF/PF undefined, so it
+ * overwrites everything a program may rely on (MPI multiply loops are
+ * chains of IMULs and shifts).
+ */
 static unsigned kind(const struct emu_insn *i)
 {
 	emu_fn f = i->fn;
@@ -45,6 +62,8 @@ static unsigned kind(const struct emu_insn *i)
 	if (f == op_alu_r_rm)
 		return alu_full(i->op) ? K_FULLW : K_OTHER;
 	if (f == op_test_rm_r || f == op_test_rm_imm || f == op_neg)
+		return K_FULLW;
+	if (f == op_imul2 || f == op_imul3 || shift_by_const(i))
 		return K_FULLW;
 	if (f == op_mov_r_r || f == op_mov_rm_imm || f == op_mov_rm_r || f == op_mov_r_rm ||
 	    f == op_movzx || f == op_movsx || f == op_not || f == op_bswap || f == op_nop)

@@ -34,6 +34,7 @@
 
 /* Port I/O. */
 #define X86_PIO_POST          0x80
+#define X86_PIO_RTC           0x70   /* 0x70 index, 0x71 data */
 #define X86_PIO_I8042_DATA    0x60
 #define X86_PIO_I8042_CMD     0x64
 #define X86_PIO_COM1          0x3f8

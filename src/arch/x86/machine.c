@@ -34,6 +34,7 @@ static const struct machine_range ranges[] = {
 	{ false, X86_PIO_PORT92, 1, &i8042_port92_ops, offsetof(struct arch_machine, kbc),
 	  "port92" },
 	{ false, X86_PIO_POST, 1, &post_port_ops, offsetof(struct arch_machine, post), "post" },
+	{ false, X86_PIO_RTC, RTC_PORTS, &cmos_rtc_ops, offsetof(struct arch_machine, rtc), "rtc" },
 	{ false, X86_PIO_PCI_CONFIG, 8, &pci_conf1_ops, offsetof(struct arch_machine, pci),
 	  "pci-conf1" },
 	{ true, X86_PCI_ECAM_START, X86_PCI_ECAM_SIZE, &pci_ecam_ops,
@@ -105,7 +106,9 @@ int arch_machine_init(struct vm *vm)
 	if (err)
 		goto fail;
 	post_port_init(&m->post, vm);
-	err = init_pci(vm, m);
+	err = cmos_rtc_init(&m->rtc);
+	if (!err)
+		err = init_pci(vm, m);
 	if (!err)
 		err = register_ranges(vm);
 	if (err)
@@ -142,6 +145,7 @@ void arch_machine_destroy(struct vm *vm)
 	if (m->pci_ready)
 		pci_host_destroy(&m->pci);
 	i8042_destroy(&m->kbc);
+	cmos_rtc_destroy(&m->rtc);
 	uart_destroy(&m->com1);
 	free(m);
 	vm->arch = NULL;

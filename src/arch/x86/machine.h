@@ -1,6 +1,6 @@
 /*
- * The splitvm x86 machine: COM1, the i8042, the POST port, the PCI host and
- * the MP table. The interrupt controllers and the PIT belong to the
+ * The splitvm x86 machine: COM1, the i8042, the POST port, the CMOS RTC,
+ * the PCI host and the MP table. The interrupt controllers and the PIT belong to the
  * accelerator.
  */
 #ifndef ARCH_X86_MACHINE_H
@@ -11,6 +11,7 @@
 #include "hw/i8042.h"
 #include "hw/pci/pci.h"
 #include "hw/post.h"
+#include "hw/rtc.h"
 #include "hw/uart.h"
 
 /* PCI INTx lines: a fixed swizzle onto I/O APIC pins 16..23. */
@@ -21,6 +22,7 @@ struct arch_machine {
 	struct uart com1;
 	struct i8042 kbc;
 	struct post_port post;
+	struct cmos_rtc rtc;
 	struct pci_host pci;
 	bool pci_ready;
 };
