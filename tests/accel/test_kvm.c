@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "t_suite.h"
 #include "test_kvm.h"
 
 /* Cases: the module and its VM. */
@@ -35,55 +36,6 @@ static void case_entry(struct t_case *c)
 	T_REQUIRE(c, h && dlsym(h, SPLITVM_ACCEL_ENTRY), "entry symbol not found");
 	T_REQUIRE(c, !dlsym(h, "kvm_vcpu_run") && !dlsym(h, "kvm_vm_ops") &&
 		     !dlsym(h, "kvm_log"), "the module exports more than its entry symbol");
-}
-
-static unsigned count_fds(void)
-{
-	char path[64];
-	unsigned n = 0;
-	int fd;
-
-	for (fd = 0; fd < 1024; fd++) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		if (access(path, F_OK) == 0)
-			n++;
-	}
-	return n;
-}
-
-/* Create and destroy a VM with vCPUs twice: every fd and mapping goes. */
-static void case_teardown(struct t_case *c)
-{
-	unsigned before = count_fds(), round;
-
-	for (round = 0; round < 2; round++) {
-		struct t_host *t = t_vm(c, 2);
-		struct accel_vcpu *v0 = t_vcpu(c, t, 0, NULL), *v1 = t_vcpu(c, t, 1, NULL);
-
-		c->ops->vcpu->destroy(v1);
-		c->ops->vcpu->destroy(v0);
-		t_host_destroy(t);
-		free(t);
-	}
-	T_REQUIRE(c, count_fds() == before, "%u fds before, %u after", before, count_fds());
-}
-
-static void case_pio(struct t_case *c)
-{
-	struct t_host *t = t_vm(c, 1);
-	char why[256];
-
-	t_pio_run(t, c->arg, why, sizeof(why));
-	T_REQUIRE(c, why[0] == '\0', "%s", why);
-}
-
-static void case_pio_loop(struct t_case *c)
-{
-	struct t_host *t = t_vm(c, 1);
-	char why[256];
-
-	t_pio_loop(t, T_LONG64, 4, 2000, why, sizeof(why));
-	T_REQUIRE(c, why[0] == '\0', "%s", why);
 }
 
 /* 64-bit mode: MMIO writes and reads of 1, 2, 4 and 8 bytes. */
@@ -132,23 +84,6 @@ static void case_mmio(struct t_case *c)
 	T_REQUIRE(c, res[0] == 0x1122334455667788ull && res[1] == 0x55667788,
 		  "guest read 0x%llx, 0x%llx", (unsigned long long)res[0],
 		  (unsigned long long)res[1]);
-}
-
-/* ud2 with an empty IDT: #UD, #DF, then a triple fault (shutdown). */
-static void case_triple_fault(struct t_case *c)
-{
-	static const uint8_t code[] = { 0x0f, 0x0b, 0xeb, 0xfe };
-	struct t_host *t = t_vm(c, 1);
-	struct cpu_boot_state st;
-	struct t_run_result res;
-
-	t_put_code(t, code, sizeof(code));
-	t_boot_state(t, T_LONG64, &st);
-	res = t_run(t, t_vcpu(c, t, 0, &st), 3000);
-	T_REQUIRE(c, !res.timed_out, "no shutdown within 3 s");
-	T_REQUIRE(c, res.ret == 0, "run returned %d", res.ret);
-	T_REQUIRE(c, atomic_load(&t->stop) == ACCEL_STOP_RESET + 1, "stop request %d, want RESET",
-		  atomic_load(&t->stop) - 1);
 }
 
 /* What the guest finds: CPUID (per-vCPU APIC id), MSRs, LAPIC LINT0/1. */
@@ -235,73 +170,6 @@ static void case_exec_mmio(struct t_case *c)
 		  "want one error line, got: %s", t->errlog);
 }
 
-void t_run_checked(struct t_case *c, struct t_host *t, struct accel_vcpu *v, unsigned ms)
-{
-	struct t_run_result res = t_run(t, v, ms);
-
-	if (atomic_load(&t->stop) == ACCEL_STOP_RESET + 1)
-		t_exit(c, T_FAIL, "the guest triple-faulted after %lu exits",
-		       atomic_load(&t->exits));
-
-	T_REQUIRE(c, res.ret == 0, "run returned %d: %s", res.ret, t->errlog);
-	T_REQUIRE(c, !res.timed_out, "guest did not finish within %u ms (%lu exits)", ms,
-		  atomic_load(&t->exits));
-	T_REQUIRE(c, atomic_load(&t->done), "stop request %d: %s", atomic_load(&t->stop) - 1,
-		  t->errlog);
-}
-
-/* The cmocka side: run a case in a child and map its outcome. */
-struct case_desc {
-	void (*fn)(struct t_case *c);
-	const void *arg;
-	unsigned timeout_ms;
-	const char *name;
-	const struct t_case *base;
-};
-
-static void run_case(void **state)
-{
-	const struct case_desc *d = *state;
-	struct t_case c = *d->base;
-	char msg[1024];
-	enum t_outcome o;
-
-	c.arg = (void *)d->arg;
-	o = t_isolate(d->fn, &c, d->timeout_ms, msg, sizeof(msg));
-	switch (o) {
-	case T_PASS:
-		return;
-	case T_SKIP:
-		print_message("skipped: %s\n", msg);
-		skip();
-		return;
-	case T_HANG:
-		if (c.limited) {
-			print_message("skipped: the nested KVM layer wedged: %s\n", msg);
-			skip();
-			return;
-		}
-		fail_msg("%s", msg);
-		return;
-	case T_FAIL:
-		fail_msg("%s", msg);
-	}
-}
-
-static const struct t_pio_form pio_forms[] = {
-	{ T_LONG64, T_OUT_IMM, 1 }, { T_LONG64, T_OUT_IMM, 2 }, { T_LONG64, T_OUT_IMM, 4 },
-	{ T_LONG64, T_OUT_DX, 1 },  { T_LONG64, T_OUT_DX, 2 },  { T_LONG64, T_OUT_DX, 4 },
-	{ T_LONG64, T_IN_IMM, 1 },  { T_LONG64, T_IN_IMM, 2 },  { T_LONG64, T_IN_IMM, 4 },
-	{ T_LONG64, T_IN_DX, 1 },   { T_LONG64, T_IN_DX, 2 },   { T_LONG64, T_IN_DX, 4 },
-	{ T_LONG64, T_OUTS, 1 },    { T_LONG64, T_OUTS, 2 },    { T_LONG64, T_OUTS, 4 },
-	{ T_LONG64, T_INS, 1 },     { T_LONG64, T_INS, 4 },
-	{ T_PROT32, T_OUT_DX, 4 },  { T_PROT32, T_IN_DX, 4 },   { T_PROT32, T_OUTS, 1 },
-	{ T_REAL, T_OUT_DX, 1 },    { T_REAL, T_IN_DX, 2 },     { T_REAL, T_OUTS, 1 },
-	{ T_LONG64, T_OUT_DX, 4, true }, { T_LONG64, T_INS, 2, true },
-};
-
-#define NPIO (sizeof(pio_forms) / sizeof(pio_forms[0]))
-#define CASE(f, a, ms, n) { .fn = (f), .arg = (a), .timeout_ms = (ms), .name = (n) }
 
 static const struct case_desc cases[] = {
 	CASE(case_entry, NULL, 5000, "module entry and probe"),
@@ -330,42 +198,5 @@ static const struct case_desc cases[] = {
 
 int main(int argc, char **argv)
 {
-	enum { NCASES = sizeof(cases) / sizeof(cases[0]) };
-	static struct CMUnitTest tests[NCASES + NPIO];
-	static struct case_desc descs[NCASES + NPIO];
-	static char names[NPIO][64];
-	struct t_case base_case = { 0 };
-	char why[256];
-	size_t i;
-	int r;
-
-	if (argc < 2) {
-		fprintf(stderr, "usage: %s accel-kvm.so\n", argv[0]);
-		return 2;
-	}
-	base_case.module = argv[1];
-	base_case.ops = t_load_module(argv[1], why, sizeof(why));
-	if (!base_case.ops) {
-		fprintf(stderr, "%s\n", why);
-		return 1;
-	}
-	r = base_case.ops->probe(why, sizeof(why));
-	printf("kvm probe: %s\n", why);
-	if (r < 0)
-		return 77; /* no usable /dev/kvm: skip the whole suite */
-	base_case.limited = r == ACCEL_PROBE_LIMITED;
-	for (i = 0; i < NCASES; i++) {
-		descs[i] = cases[i];
-		descs[i].base = &base_case;
-		tests[i] = (struct CMUnitTest){ .name = descs[i].name, .test_func = run_case,
-						.initial_state = &descs[i] };
-	}
-	for (i = 0; i < NPIO; i++) {
-		descs[NCASES + i] = (struct case_desc)CASE(case_pio, &pio_forms[i], 10000, NULL);
-		descs[NCASES + i].base = &base_case;
-		t_pio_form_name(&pio_forms[i], names[i], sizeof(names[i]));
-		tests[NCASES + i] = (struct CMUnitTest){ .name = names[i], .test_func = run_case,
-							 .initial_state = &descs[NCASES + i] };
-	}
-	return _cmocka_run_group_tests("accel-kvm", tests, NCASES + NPIO, NULL, NULL);
+	return t_suite_main(argc, argv, "accel-kvm", cases, sizeof(cases) / sizeof(cases[0]));
 }
