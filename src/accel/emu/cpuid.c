@@ -1,8 +1,10 @@
 /*
- * CPUID from one table. An AMD K8-class identity (family 0Fh) with only the
- * features this interpreter implements; leaves beyond the table read as 0,
- * as on AMD parts. A few fields are per vCPU (APIC ID, topology): they are
- * patched in from cpu->topo.
+ * CPUID from one table. An AMD family 12h identity with only the features
+ * this interpreter implements (12h: outside the K8 erratum 400 paths that
+ * read MSRs unsafely, has ARAT, same Spectre mitigations as K8; see
+ * docs/emu.md); leaves beyond the table read as 0, as on AMD parts. A few
+ * fields are per vCPU (APIC ID, topology): they are patched in from
+ * cpu->topo.
  *
  * Time: the guest learns the TSC rate from kvmclock, not from CPUID 15h.
  * Linux reads 15h only for Intel parts, and an Intel identity would bring
@@ -44,9 +46,9 @@ struct cpuid_leaf {
 
 static const struct cpuid_leaf table[] = {
 	{ 0x0, ~0u, { 0xb, VENDOR_EBX, VENDOR_ECX, VENDOR_EDX } },
-	/* family 0Fh, extended model 6, model 0Bh, stepping 1; CLFLUSH 64 bytes;
+	/* family 12h (0Fh + extended 3), model 1, stepping 0; CLFLUSH 64 bytes;
 	 * EBX[31:24] is the APIC ID (patched per vCPU) */
-	{ 0x1, ~0u, { 0x00060fb1, 0x00010800, L1_ECX, L1_EDX } },
+	{ 0x1, ~0u, { 0x00300f10, 0x00010800, L1_ECX, L1_EDX } },
 	/* EBX[13]: x87 FCS/FDS deprecated (FNSTENV, FNSAVE, FXSAVE store 0) */
 	{ 0x7, 0, { 0, 1u << 13, 0, 0 } },
 	/* x2APIC topology: one thread per core (SMT level, shift 0), then every
@@ -57,7 +59,7 @@ static const struct cpuid_leaf table[] = {
 	{ 0x40000000, ~0u, { 0x40000001, 0x4b4d564b, 0x564b4d56, 0x0000004d } }, /* KVMKVMKVM */
 	{ 0x40000001, ~0u, { KVM_FEATURES, 0, 0, 0 } },
 	{ 0x80000000, ~0u, { 0x80000008, VENDOR_EBX, VENDOR_ECX, VENDOR_EDX } },
-	{ 0x80000001, ~0u, { 0x00060fb1, 0, E1_ECX, E1_EDX } },
+	{ 0x80000001, ~0u, { 0x00300f10, 0, E1_ECX, E1_EDX } },
 	/* brand string "splitvm emu x86-64 CPU" */
 	{ 0x80000002, ~0u, { 0x696c7073, 0x206d7674, 0x20756d65, 0x2d363878 } },
 	{ 0x80000003, ~0u, { 0x43203436, 0x00005550, 0, 0 } },

@@ -125,8 +125,11 @@ EMU_OP(op_cmpxchg)
 		void *p = rmw_begin(cpu, &m, ea(cpu, i), sz);
 
 		cur = acc;
-		if (!cas(p, sz, &cur, src)) /* the locked cycle writes back the old value */
-			st(p, sz, cur);
+		/* A failing CMPXCHG writes the old value back inside its locked
+		 * cycle: invisible, so nothing is stored here. A plain store of
+		 * it would undo another vCPU's store in between (a lost spinlock
+		 * release). rmw_begin() already checked write access. */
+		cas(p, sz, &cur, src);
 		rmw_end(cpu, &m);
 	} else {
 		cur = reg_rd(cpu, i->rm, sz);

@@ -35,14 +35,27 @@ static void hook_pio(void *opaque, uint16_t port, void *data, unsigned size, boo
 	h->pio(h->opaque, port, data, size, is_write);
 }
 
+/* MSRs nobody implements raise #GP; logged at debug level because a guest
+ * that reads one without the safe accessor prints a warning and a trace. */
 static int hook_rdmsr(void *opaque, uint32_t msr, uint64_t *val)
 {
-	return emu_msr_read(opaque, msr, val);
+	struct accel_vcpu *v = opaque;
+	int r = emu_msr_read(v, msr, val);
+
+	if (r < 0)
+		emu_log(v->vm, ACCEL_LOG_DEBUG, "emu: vCPU %u: RDMSR 0x%x: #GP", v->index, msr);
+	return r;
 }
 
 static int hook_wrmsr(void *opaque, uint32_t msr, uint64_t val)
 {
-	return emu_msr_write(opaque, msr, val);
+	struct accel_vcpu *v = opaque;
+	int r = emu_msr_write(v, msr, val);
+
+	if (r < 0)
+		emu_log(v->vm, ACCEL_LOG_DEBUG, "emu: vCPU %u: WRMSR 0x%x <- 0x%llx: #GP", v->index,
+			msr, (unsigned long long)val);
+	return r;
 }
 
 static uint64_t hook_get_cr8(void *opaque)

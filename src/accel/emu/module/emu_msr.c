@@ -17,12 +17,17 @@
 #define MSR_IA32_TSC 0x10
 #define MSR_IA32_MISC_ENABLE 0x1a0
 #define MSR_MTRR_DEF_TYPE 0x2ff
+#define MSR_K7_HWCR 0xc0010015
+#define MSR_AMD64_NB_CFG 0xc001001f
 #define MSR_KVM_WALL_CLOCK_NEW 0x4b564d00
 #define MSR_KVM_SYSTEM_TIME_NEW 0x4b564d01
 
 #define MISC_ENABLE_FAST_STRING 1ull
 #define MTRR_DEF_TYPE_WB_ENABLED 0x806ull /* as accel-kvm's guests read it */
 #define PVCLOCK_TSC_STABLE 1u
+/* HWCR.TscFreqSel: the TSC counts at the P0 rate (it never changes rate);
+ * Linux reads HWCR without the safe accessor on AMD family > 10h. */
+#define HWCR_TSC_FREQ_SEL (1ull << 24)
 
 /* The guest's view (Linux's pvclock ABI), little-endian. */
 struct pvclock_time {
@@ -118,6 +123,12 @@ int emu_msr_read(struct accel_vcpu *v, uint32_t msr, uint64_t *val)
 	case MSR_MTRR_DEF_TYPE:
 		*val = MTRR_DEF_TYPE_WB_ENABLED;
 		return 0;
+	case MSR_K7_HWCR:
+		*val = HWCR_TSC_FREQ_SEL;
+		return 0;
+	case MSR_AMD64_NB_CFG: /* Linux sets EnableCf8ExtCfg on family >= 10h; as KVM: 0 */
+		*val = 0;
+		return 0;
 	case MSR_KVM_SYSTEM_TIME_NEW:
 		*val = v->kvmclock;
 		return 0;
@@ -137,6 +148,8 @@ int emu_msr_write(struct accel_vcpu *v, uint32_t msr, uint64_t val)
 	case MSR_IA32_TSC:           /* one TSC for all vCPUs: writes are dropped */
 	case MSR_IA32_MISC_ENABLE:
 	case MSR_MTRR_DEF_TYPE:
+	case MSR_K7_HWCR:            /* no chicken bits to set: writes are dropped */
+	case MSR_AMD64_NB_CFG:
 		return 0;
 	case MSR_KVM_SYSTEM_TIME_NEW:
 		return kvmclock_system_time(v, val);
