@@ -101,21 +101,6 @@ void dec_modrm(struct dstate *d, struct emu_insn *i)
 		i->disp = (int32_t)fetch_n(d, 4);
 }
 
-static void set_ud(struct emu_insn *i)
-{
-	i->fn = op_ud;
-	i->flags |= I_END;
-}
-
-/* ModRM with the usual r/m, reg operands of size sz. */
-static void rm_form(struct dstate *d, struct emu_insn *i, emu_fn fn, unsigned sz)
-{
-	dec_modrm(d, i);
-	i->sz = (uint8_t)sz;
-	i->fn = fn;
-	dec_regs(d, i, sz, sz);
-}
-
 static unsigned imm_size(unsigned sz)
 {
 	return sz == 8 ? 4 : sz;
@@ -128,13 +113,13 @@ static void alu_form(struct dstate *d, struct emu_insn *i, unsigned b)
 	i->op = (b >> 3) & 7;
 	switch (b & 7) {
 	case 0: case 1:
-		rm_form(d, i, op_alu_rm_r, sz);
+		dec_rm_form(d, i, op_alu_rm_r, sz);
 		if (!(i->flags & I_MEM))
 			i->fn = emu_alu_r_r[i->op];
 		d->lockable = i->op != ALU_CMP;
 		break;
 	case 2: case 3:
-		rm_form(d, i, op_alu_r_rm, sz);
+		dec_rm_form(d, i, op_alu_r_rm, sz);
 		break;
 	case 4: case 5: /* AL/eAX, imm: register form of r/m, imm */
 		i->sz = (uint8_t)sz;
@@ -143,7 +128,7 @@ static void alu_form(struct dstate *d, struct emu_insn *i, unsigned b)
 		i->fn = emu_alu_r_imm[i->op];
 		break;
 	default:
-		set_ud(i);
+		dec_ud(i);
 	}
 }
 
@@ -151,7 +136,7 @@ static void grp1(struct dstate *d, struct emu_insn *i, unsigned b)
 {
 	unsigned sz = b == 0x80 ? 1 : d->osz;
 
-	rm_form(d, i, op_alu_rm_imm, sz);
+	dec_rm_form(d, i, op_alu_rm_imm, sz);
 	i->op = d->digit;
 	i->imm = dec_simm(d, b == 0x81 ? imm_size(sz) : 1);
 	if (!(i->flags & I_MEM))
@@ -165,7 +150,7 @@ static void grp3(struct dstate *d, struct emu_insn *i, unsigned b)
 				       op_mul, op_imul1, op_div, op_idiv };
 	unsigned sz = b == 0xf6 ? 1 : d->osz;
 
-	rm_form(d, i, NULL, sz);
+	dec_rm_form(d, i, NULL, sz);
 	i->fn = fns[d->digit];
 	if (d->digit < 2)
 		i->imm = dec_simm(d, imm_size(sz));
@@ -176,7 +161,7 @@ static void grp45(struct dstate *d, struct emu_insn *i, unsigned b)
 {
 	unsigned sz = b == 0xfe ? 1 : d->osz;
 
-	rm_form(d, i, NULL, sz);
+	dec_rm_form(d, i, NULL, sz);
 	i->op = d->digit;
 	switch (d->digit) {
 	case 0: case 1:
@@ -199,14 +184,14 @@ static void grp45(struct dstate *d, struct emu_insn *i, unsigned b)
 		i->fn = op_push_rm;
 		return;
 	}
-	set_ud(i);
+	dec_ud(i);
 }
 
 static void shift_form(struct dstate *d, struct emu_insn *i, unsigned b)
 {
 	unsigned sz = (b & 1) ? d->osz : 1;
 
-	rm_form(d, i, op_shift, sz);
+	dec_rm_form(d, i, op_shift, sz);
 	i->op = d->digit;
 	if (b == 0xc0 || b == 0xc1) {
 		i->sz2 = 2;
@@ -288,7 +273,7 @@ void dec_one_byte(struct dstate *d, struct emu_insn *i, unsigned b)
 		push_pop_reg(d, i, b);
 		break;
 	case 0x63: /* MOVSXD (without REX.W: a 32-bit move) */
-		rm_form(d, i, op_movsx, d->osz);
+		dec_rm_form(d, i, op_movsx, d->osz);
 		i->sz2 = d->osz == 8 ? 4 : d->osz;
 		dec_regs(d, i, d->osz, i->sz2);
 		break;
@@ -298,7 +283,7 @@ void dec_one_byte(struct dstate *d, struct emu_insn *i, unsigned b)
 		i->fn = op_push_imm;
 		break;
 	case 0x69: case 0x6b:
-		rm_form(d, i, op_imul3, d->osz);
+		dec_rm_form(d, i, op_imul3, d->osz);
 		i->imm = dec_simm(d, b == 0x6b ? 1 : imm_size(d->osz));
 		break;
 	case 0x70 ... 0x7f:
@@ -309,19 +294,19 @@ void dec_one_byte(struct dstate *d, struct emu_insn *i, unsigned b)
 		grp1(d, i, b);
 		break;
 	case 0x84: case 0x85:
-		rm_form(d, i, op_test_rm_r, (b & 1) ? d->osz : 1);
+		dec_rm_form(d, i, op_test_rm_r, (b & 1) ? d->osz : 1);
 		break;
 	case 0x86: case 0x87:
-		rm_form(d, i, op_xchg, (b & 1) ? d->osz : 1);
+		dec_rm_form(d, i, op_xchg, (b & 1) ? d->osz : 1);
 		d->lockable = true;
 		break;
 	case 0x88: case 0x89:
-		rm_form(d, i, op_mov_rm_r, (b & 1) ? d->osz : 1);
+		dec_rm_form(d, i, op_mov_rm_r, (b & 1) ? d->osz : 1);
 		if (i->sz >= 4)
 			i->fn = (i->flags & I_MEM) ? op_mov_m_r : op_mov_r_r;
 		break;
 	case 0x8a: case 0x8b:
-		rm_form(d, i, op_mov_r_rm, (b & 1) ? d->osz : 1);
+		dec_rm_form(d, i, op_mov_r_rm, (b & 1) ? d->osz : 1);
 		if (i->sz >= 4 && (i->flags & I_MEM)) {
 			i->fn = op_mov_r_m;
 		} else if (i->sz >= 4) { /* op_mov_r_r copies reg to rm: swap them */
@@ -333,15 +318,15 @@ void dec_one_byte(struct dstate *d, struct emu_insn *i, unsigned b)
 		}
 		break;
 	case 0x8d:
-		rm_form(d, i, op_lea, d->osz);
+		dec_rm_form(d, i, op_lea, d->osz);
 		if (!(i->flags & I_MEM))
-			set_ud(i);
+			dec_ud(i);
 		break;
 	case 0x8f:
 		i->sz = d->osz == 2 ? 2 : 8;
-		rm_form(d, i, op_pop_rm, i->sz);
+		dec_rm_form(d, i, op_pop_rm, i->sz);
 		if (d->digit)
-			set_ud(i);
+			dec_ud(i);
 		break;
 	case 0x90 ... 0x97:
 		xchg_acc(d, i, b);
@@ -396,10 +381,10 @@ void dec_one_byte(struct dstate *d, struct emu_insn *i, unsigned b)
 		i->flags |= I_END;
 		break;
 	case 0xc6: case 0xc7:
-		rm_form(d, i, op_mov_rm_imm, (b & 1) ? d->osz : 1);
+		dec_rm_form(d, i, op_mov_rm_imm, (b & 1) ? d->osz : 1);
 		i->imm = dec_simm(d, imm_size(i->sz));
 		if (d->digit)
-			set_ud(i);
+			dec_ud(i);
 		break;
 	case 0xc9:
 		i->sz = d->osz == 2 ? 2 : 8;
@@ -444,7 +429,7 @@ void dec_one_byte(struct dstate *d, struct emu_insn *i, unsigned b)
 		break;
 	default:
 		if (!dec_system_one(d, i, b)) /* decode_system.c */
-			set_ud(i);
+			dec_ud(i);
 	}
 }
 
@@ -498,14 +483,14 @@ unsigned emu_decode(struct emu_insn *i, const uint8_t *bytes, unsigned avail)
 	if (d.short_input) {
 		if (avail < 15)
 			return 0;
-		set_ud(i); /* longer than 15 bytes: #GP on hardware, close enough */
+		dec_ud(i); /* longer than 15 bytes: #GP on hardware, close enough */
 	}
 	i->seg = d.seg;
 	if (d.asz == 4)
 		i->flags |= I_A32;
 	if (d.lock) {
 		if (!d.lockable || !(i->flags & I_MEM))
-			set_ud(i);
+			dec_ud(i);
 		i->flags |= I_LOCK;
 	}
 	i->len = (uint8_t)d.pos;

@@ -34,4 +34,20 @@ bool dec_sse(struct dstate *d, struct emu_insn *i, unsigned b);
 /* x87 escapes D8-DF (decode_x87.c). */
 void dec_x87(struct dstate *d, struct emu_insn *i, unsigned b);
 
+/* An encoding that raises #UD when reached; it ends its block. */
+static inline void dec_ud(struct emu_insn *i)
+{
+	i->fn = op_ud;
+	i->flags |= I_END;
+}
+
+/* ModRM with the usual r/m, reg operands of size sz. */
+static inline void dec_rm_form(struct dstate *d, struct emu_insn *i, emu_fn fn, unsigned sz)
+{
+	dec_modrm(d, i);
+	i->sz = (uint8_t)sz;
+	i->fn = fn;
+	dec_regs(d, i, sz, sz);
+}
+
 #endif

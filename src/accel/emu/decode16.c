@@ -14,12 +14,6 @@ static uint8_t fetch1(struct dstate *d)
 	return (uint8_t)dec_uimm(d, 1);
 }
 
-static void ud(struct emu_insn *i)
-{
-	i->fn = op_ud;
-	i->flags |= I_END;
-}
-
 /* 16-bit forms by r/m: BX+SI, BX+DI, BP+SI, BP+DI, SI, DI, BP (disp16), BX. */
 static const uint8_t rm16_base[8] = { 3, 3, 5, 5, 6, 7, 5, 3 };
 static const uint8_t rm16_index[8] = { 6, 7, 6, 7, EMU_ZERO, EMU_ZERO, EMU_ZERO, EMU_ZERO };
@@ -99,7 +93,7 @@ static bool modrm_mem(struct dstate *d, struct emu_insn *i, emu_fn fn)
 	i->sz = d->osz;
 	i->fn = fn;
 	if (!(i->flags & I_MEM)) {
-		ud(i);
+		dec_ud(i);
 		return false;
 	}
 	dec_regs(d, i, d->osz, d->osz);
@@ -123,7 +117,7 @@ static void mov_sreg(struct dstate *d, struct emu_insn *i, unsigned b)
 	i->op = d->digit;
 	i->fn = b == 0x8c ? op_l_mov_rm_sreg : op_l_mov_sreg_rm;
 	if (d->digit >= EMU_NSEG || (b == 0x8e && d->digit == EMU_SEG_CS))
-		ud(i);
+		dec_ud(i);
 }
 
 static void far_ptr(struct dstate *d, struct emu_insn *i, emu_fn fn)
@@ -149,7 +143,7 @@ static void grp5(struct dstate *d, struct emu_insn *i)
 	if (d->digit >= 2 && d->digit != 6)
 		i->flags |= I_END;
 	if (d->digit == 7 || ((d->digit == 3 || d->digit == 5) && !(i->flags & I_MEM)))
-		ud(i);
+		dec_ud(i);
 }
 
 static void stack_one(struct dstate *d, struct emu_insn *i, unsigned b)
@@ -185,7 +179,7 @@ static void stack_one(struct dstate *d, struct emu_insn *i, unsigned b)
 		i->fn = op_l_pop_rm;
 		dec_regs(d, i, d->osz, d->osz);
 		if (d->digit)
-			ud(i);
+			dec_ud(i);
 		break;
 	case 0x9c:
 		i->sz = d->osz;
@@ -267,7 +261,7 @@ static bool legacy_one_byte(struct dstate *d, struct emu_insn *i, unsigned b)
 		i->fn = op_l_lea;
 		dec_regs(d, i, d->osz, d->osz);
 		if (!(i->flags & I_MEM))
-			ud(i);
+			dec_ud(i);
 		return true;
 	case 0xc4: case 0xc5: /* LES, LDS (never VEX here: no AVX) */
 		if (modrm_mem(d, i, op_l_lxs))
@@ -284,12 +278,12 @@ static bool legacy_one_byte(struct dstate *d, struct emu_insn *i, unsigned b)
 	 * not used on Linux's AP start path. */
 	case 0x27: case 0x2f: case 0x37: case 0x3f: case 0x62: case 0x63:
 	case 0xcd: case 0xce: case 0xcf: case 0xd4: case 0xd5: case 0xd6:
-		ud(i);
+		dec_ud(i);
 		return true;
 	case 0xa4 ... 0xa7: case 0xaa ... 0xaf:
 		/* the string handlers know no ES base nor 16-bit SI/DI */
 		if (d->asz == 2)
-			ud(i);
+			dec_ud(i);
 		return d->asz == 2;
 	}
 	return false;
@@ -305,7 +299,7 @@ static void grp7(struct dstate *d, struct emu_insn *i)
 		i->sz = d->osz;
 		i->fn = d->digit == 2 ? op_l_lgdt : op_l_lidt;
 		if (!(i->flags & I_MEM))
-			ud(i);
+			dec_ud(i);
 		return;
 	}
 	if (d->digit == 6) {
@@ -329,7 +323,7 @@ static bool legacy_0f(struct dstate *d, struct emu_insn *i, unsigned b)
 		grp7(d, i);
 		return true;
 	case 0x05: case 0x07: case 0x34: case 0x35: /* SYSCALL/SYSRET/SYSENTER/SYSEXIT */
-		ud(i);
+		dec_ud(i);
 		return true;
 	case 0x08: case 0x09: /* INVD/WBINVD: no caches to write back */
 		i->fn = op_nop;
@@ -344,7 +338,7 @@ static bool legacy_0f(struct dstate *d, struct emu_insn *i, unsigned b)
 		if (b == 0x22)
 			i->flags |= I_END;
 		if (i->op == 1 || i->op > 4)
-			ud(i);
+			dec_ud(i);
 		return true;
 	}
 	case 0x30:
@@ -417,13 +411,13 @@ unsigned emu_decode_mode(struct emu_insn *i, const uint8_t *bytes, unsigned avai
 	if (d.short_input) {
 		if (avail < 15)
 			return 0;
-		ud(i);
+		dec_ud(i);
 	}
 	i->seg = d.seg ? d.seg : d.defseg;
 	i->flags |= d.asz == 2 ? I_A16 : I_A32;
 	if (d.lock) {
 		if (!d.lockable || !(i->flags & I_MEM))
-			ud(i);
+			dec_ud(i);
 		i->flags |= I_LOCK;
 	}
 	i->len = (uint8_t)d.pos;

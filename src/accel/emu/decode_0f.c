@@ -2,34 +2,20 @@
 #include "accel/emu/decode.h"
 #include "accel/emu/ops_system.h"
 
-static void ud(struct emu_insn *i)
-{
-	i->fn = op_ud;
-	i->flags |= I_END;
-}
-
-static void rm_form(struct dstate *d, struct emu_insn *i, emu_fn fn, unsigned sz)
-{
-	dec_modrm(d, i);
-	i->sz = (uint8_t)sz;
-	i->fn = fn;
-	dec_regs(d, i, sz, sz);
-}
-
 /* BT/BTS/BTR/BTC r/m, r (i->op = 0..3) and 0F BA /4-7 r/m, imm8. */
 static void bt_form(struct dstate *d, struct emu_insn *i, unsigned b)
 {
 	if (b == 0xba) {
-		rm_form(d, i, op_bt, d->osz);
+		dec_rm_form(d, i, op_bt, d->osz);
 		if (d->digit < 4) {
-			ud(i);
+			dec_ud(i);
 			return;
 		}
 		i->op = d->digit - 4;
 		i->imm = dec_uimm(d, 1);
 		i->sz2 = 1; /* immediate bit offset */
 	} else {
-		rm_form(d, i, op_bt, d->osz);
+		dec_rm_form(d, i, op_bt, d->osz);
 		i->op = (b >> 3) & 3;
 	}
 	d->lockable = i->op != 0;
@@ -37,7 +23,7 @@ static void bt_form(struct dstate *d, struct emu_insn *i, unsigned b)
 
 static void shxd_form(struct dstate *d, struct emu_insn *i, unsigned b)
 {
-	rm_form(d, i, op_shxd, d->osz);
+	dec_rm_form(d, i, op_shxd, d->osz);
 	i->op = b >= 0xac; /* 0 = SHLD, 1 = SHRD */
 	if (b & 1) {
 		i->sz2 = 1; /* count in CL */
@@ -62,23 +48,23 @@ static void bitscan_form(struct dstate *d, struct emu_insn *i, unsigned b)
 {
 	if (b == 0xb8) {
 		if (d->rep != 0xf3) {
-			ud(i);
+			dec_ud(i);
 			return;
 		}
-		rm_form(d, i, op_popcnt, d->osz);
+		dec_rm_form(d, i, op_popcnt, d->osz);
 		return;
 	}
 	if (d->rep == 0xf3)
-		rm_form(d, i, b == 0xbc ? op_tzcnt : op_lzcnt, d->osz);
+		dec_rm_form(d, i, b == 0xbc ? op_tzcnt : op_lzcnt, d->osz);
 	else
-		rm_form(d, i, b == 0xbc ? op_bsf : op_bsr, d->osz);
+		dec_rm_form(d, i, b == 0xbc ? op_bsf : op_bsr, d->osz);
 }
 
 static void grp9(struct dstate *d, struct emu_insn *i)
 {
 	dec_modrm(d, i);
 	if (d->digit != 1 || !(i->flags & I_MEM)) {
-		ud(i);
+		dec_ud(i);
 		return;
 	}
 	i->sz = (d->rex & 8) ? 16 : 8;
@@ -101,7 +87,7 @@ static void grp15(struct dstate *d, struct emu_insn *i)
 	d->riprel = false;
 	*i = (struct emu_insn){ .base = EMU_ZERO, .index = EMU_ZERO };
 	if (!dec_sse(d, i, 0xae))
-		ud(i);
+		dec_ud(i);
 }
 
 static void misc_0f(struct dstate *d, struct emu_insn *i, unsigned b)
@@ -117,7 +103,7 @@ static void misc_0f(struct dstate *d, struct emu_insn *i, unsigned b)
 		}
 		break;
 	case 0x0d: case 0x18 ... 0x1f: /* prefetches, hint NOPs, ENDBR */
-		rm_form(d, i, op_nop, d->osz);
+		dec_rm_form(d, i, op_nop, d->osz);
 		return;
 	case 0x31:
 		i->fn = op_rdtsc;
@@ -126,14 +112,14 @@ static void misc_0f(struct dstate *d, struct emu_insn *i, unsigned b)
 		i->fn = op_cpuid;
 		return;
 	case 0xaf:
-		rm_form(d, i, op_imul2, d->osz);
+		dec_rm_form(d, i, op_imul2, d->osz);
 		return;
 	case 0xb0: case 0xb1:
-		rm_form(d, i, op_cmpxchg, (b & 1) ? d->osz : 1);
+		dec_rm_form(d, i, op_cmpxchg, (b & 1) ? d->osz : 1);
 		d->lockable = true;
 		return;
 	case 0xc0: case 0xc1:
-		rm_form(d, i, op_xadd, (b & 1) ? d->osz : 1);
+		dec_rm_form(d, i, op_xadd, (b & 1) ? d->osz : 1);
 		d->lockable = true;
 		return;
 	case 0xc7:
@@ -144,14 +130,14 @@ static void misc_0f(struct dstate *d, struct emu_insn *i, unsigned b)
 		return;
 	}
 	if (!dec_sse(d, i, b))
-		ud(i);
+		dec_ud(i);
 }
 
 void dec_0f(struct dstate *d, struct emu_insn *i, unsigned b)
 {
 	switch (b) {
 	case 0x40 ... 0x4f:
-		rm_form(d, i, op_cmovcc, d->osz);
+		dec_rm_form(d, i, op_cmovcc, d->osz);
 		i->op = b & 15;
 		break;
 	case 0x80 ... 0x8f:
@@ -161,7 +147,7 @@ void dec_0f(struct dstate *d, struct emu_insn *i, unsigned b)
 		i->flags |= I_END;
 		break;
 	case 0x90 ... 0x9f:
-		rm_form(d, i, op_setcc, 1);
+		dec_rm_form(d, i, op_setcc, 1);
 		i->op = b & 15;
 		break;
 	case 0xa3: case 0xab: case 0xb3: case 0xbb: case 0xba:

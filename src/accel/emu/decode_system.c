@@ -8,12 +8,6 @@
 #include "accel/emu/decode.h"
 #include "accel/emu/ops_system.h"
 
-static void ud(struct emu_insn *i)
-{
-	i->fn = op_ud;
-	i->flags |= I_END;
-}
-
 static void fn_end(struct emu_insn *i, emu_fn fn)
 {
 	i->fn = fn;
@@ -52,7 +46,7 @@ bool dec_system_one(struct dstate *d, struct emu_insn *i, unsigned b)
 		dec_regs(d, i, 2, d->osz);
 		i->op = d->digit;
 		if (d->digit > 5 || (b == 0x8e && d->digit == EMU_SEG_CS)) {
-			ud(i);
+			dec_ud(i);
 			return true;
 		}
 		i->fn = b == 0x8c ? op_mov_from_sreg : op_mov_sreg;
@@ -91,7 +85,7 @@ static void grp6(struct dstate *d, struct emu_insn *i)
 	i->sz = d->osz;
 	dec_regs(d, i, 2, d->osz);
 	if (d->digit > 3) {
-		ud(i);
+		dec_ud(i);
 		return;
 	}
 	i->op = d->digit;
@@ -112,7 +106,7 @@ static void grp7_reg(struct dstate *d, struct emu_insn *i, uint8_t m)
 	} else if (d->digit == 6) {
 		fn_end(i, op_lmsw);
 	} else {
-		ud(i);
+		dec_ud(i);
 	}
 }
 
@@ -131,7 +125,7 @@ static void grp7(struct dstate *d, struct emu_insn *i)
 		return;
 	}
 	if (!mem_fns[d->digit]) {
-		ud(i);
+		dec_ud(i);
 		return;
 	}
 	i->fn = mem_fns[d->digit];
@@ -166,7 +160,7 @@ bool dec_system_0f(struct dstate *d, struct emu_insn *i, unsigned b)
 		return false;
 	}
 	if (d->mode) {
-		ud(i);
+		dec_ud(i);
 		return true;
 	}
 	switch (b) {

@@ -38,12 +38,6 @@ static const struct { uint8_t sz, fl; } mem_forms[8][8] = {
 	  { 10, X87_LD }, { 8, X87_LD }, { 10, X87_ST }, { 8, X87_ST } },
 };
 
-static void ud(struct emu_insn *i)
-{
-	i->fn = op_ud;
-	i->flags |= I_END;
-}
-
 static void mem_form(struct dstate *d, struct emu_insn *i, unsigned e)
 {
 	unsigned dig = d->digit, fl = mem_forms[e][dig].fl;
@@ -58,7 +52,7 @@ static void mem_form(struct dstate *d, struct emu_insn *i, unsigned e)
 		return;
 	}
 	if (fl == BAD) {
-		ud(i);
+		dec_ud(i);
 		return;
 	}
 	i->fn = op_x87_mem;
@@ -130,7 +124,7 @@ void dec_x87(struct dstate *d, struct emu_insn *i, unsigned b)
 	}
 	fl = reg_form(e, modrm & 0x3f);
 	if (fl == BAD) {
-		ud(i);
+		dec_ud(i);
 		return;
 	}
 	i->fn = op_x87_reg;
