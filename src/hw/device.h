@@ -1,0 +1,105 @@
+/*
+ * Devices given with --device (and to `splitvm remote --device`).
+ *
+ * A spec is "KIND[,KEY[=VALUE]]...". Each kind parses its spec into a config
+ * when the VM loads (a bad spec, a missing file: bad input, exit status 2),
+ * then creates the device with the services of struct dev_host. The VMM and
+ * a device process both provide those services, so device code does not know
+ * which process it runs in.
+ */
+#ifndef HW_DEVICE_H
+#define HW_DEVICE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct accel_ioeventfd;
+struct evloop;
+struct guest_memory;
+struct logger;
+struct pci_host;
+
+#define DEVSPEC_MAX_PARAMS 16
+
+struct devspec_param {
+	const char *key;
+	const char *value; /* NULL for a bare flag ("user") */
+	bool used;         /* read by the kind: anything left unread is unknown */
+};
+
+struct devspec {
+	const char *text; /* as given, for messages */
+	char *buf;        /* owned copy the strings below point into */
+	const char *kind;
+	unsigned nparams;
+	struct devspec_param params[DEVSPEC_MAX_PARAMS];
+};
+
+/* Splits text; logs and returns -EINVAL on a malformed spec. */
+int devspec_parse(struct devspec *s, const char *text, const struct logger *log);
+void devspec_free(struct devspec *s);
+/* The value of the first KEY=VALUE (NULL if absent) and marks it used. */
+const char *devspec_get(struct devspec *s, const char *key);
+/* Every value of a repeatable key, in order: call with *pos = 0 until NULL. */
+const char *devspec_next(struct devspec *s, const char *key, unsigned *pos);
+/* A bare flag or KEY=on/off/yes/no/true/false/1/0; -EINVAL (logged) otherwise. */
+int devspec_bool(struct devspec *s, const char *key, bool def, bool *out,
+		 const struct logger *log);
+/* A decimal or 0x number in [min, max]; -EINVAL (logged) otherwise. */
+int devspec_u64(struct devspec *s, const char *key, uint64_t def, uint64_t min, uint64_t max,
+		uint64_t *out, const struct logger *log);
+
+/*
+ * What a device gets from the process it runs in. Device work (queue
+ * processing, I/O completions, backend sockets) runs on the thread of
+ * `loop`; guest accesses to BARs and config space arrive on vCPU threads (or
+ * a link thread in a device process).
+ */
+struct dev_host {
+	const struct logger *log;
+	const struct guest_memory *mem;
+	struct evloop *loop;
+	struct pci_host *pci;
+	void *opaque;
+	int (*signal_msi)(void *opaque, uint64_t addr, uint32_t data);
+	/*
+	 * Doorbells that bypass this process's vCPU path; NULL where there is
+	 * none (the transport then kicks its queue from the BAR write itself).
+	 */
+	int (*add_ioeventfd)(void *opaque, const struct accel_ioeventfd *ev);
+	int (*del_ioeventfd)(void *opaque, const struct accel_ioeventfd *ev);
+};
+
+struct device_kind {
+	const char *name;  /* "virtio-blk" */
+	const char *usage; /* "virtio-blk,file=PATH[,readonly=on][,serial=STR]" */
+	size_t config_size;
+	/* Reads its keys from spec into config; logs and returns -EINVAL on bad input. */
+	int (*parse)(struct devspec *spec, void *config, const struct logger *log);
+	/* Releases what parse acquired (open files); optional. */
+	void (*config_free)(void *config);
+	/* Creates the device and plugs it into host->pci; config outlives it. */
+	int (*create)(const struct dev_host *host, void *config, void **state);
+	/* Finishes outstanding work (flushes disks) and frees the device. */
+	void (*destroy)(void *state);
+};
+
+struct device {
+	const struct device_kind *kind;
+	struct devspec spec;
+	void *config;
+	void *state; /* NULL until created */
+};
+
+const struct device_kind *device_kind_find(const char *name);
+/* Prints "  USAGE" lines of every kind, for --help. */
+void device_kinds_usage(int fd);
+
+/* Parse and check one --device: -EINVAL (logged) on bad input. */
+int device_parse(struct device *dev, const char *text, const struct logger *log);
+int device_create(struct device *dev, const struct dev_host *host);
+/* Destroys the device (if created) and its config; safe on a zeroed struct. */
+void device_destroy(struct device *dev);
+
+#endif
