@@ -175,7 +175,7 @@ static void queue_write(struct virtio_pci *vp, unsigned off, uint64_t val, unsig
 	if (off == VIRTIO_PCI_COMMON_Q_SIZE && size == 2 && is_queue_size(vq, val))
 		vq->size = (uint16_t)val;
 	else if (off == VIRTIO_PCI_COMMON_Q_ENABLE && size == 2 && val == 1)
-		vq->enabled = true;
+		virtq_enable(vq);
 	else if (off >= VIRTIO_PCI_COMMON_Q_DESCLO && off < VIRTIO_PCI_COMMON_Q_NDATA)
 		write_queue_addr(vq, off, val, size);
 }

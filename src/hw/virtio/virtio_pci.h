@@ -12,8 +12,6 @@
 #ifndef HW_VIRTIO_VIRTIO_PCI_H
 #define HW_VIRTIO_VIRTIO_PCI_H
 
-struct virtio_dev;
-
 #define VIRTIO_PCI_VENDOR 0x1af4
 #define VIRTIO_PCI_DEVICE_BASE 0x1040 /* + VIRTIO_ID_* for modern devices */
 #define VIRTIO_PCI_SUBSYS_VENDOR 0x1af4
@@ -30,9 +28,11 @@ struct virtio_dev;
 #define VIRTIO_PCI_NOTIFY_MULT 4
 
 /*
- * Creates the PCI function for vdev and adds it to vdev->host->pci; sets
- * vdev->transport and transport_opaque. Returns 0 or -errno (logged).
+ * The entry point, virtio_pci_attach() (declared in virtio.h, called by
+ * virtio_dev_attach()), creates the PCI function for vdev, adds it to
+ * vdev->host->pci and sets vdev->transport and transport_opaque; it returns
+ * 0 or -errno (logged). The transport's destroy takes the function off the
+ * bus again.
  */
-int virtio_pci_attach(struct virtio_dev *vdev);
 
 #endif

@@ -127,10 +127,17 @@ static void stub_reset(struct virtio_dev *vdev)
 	c->resets++;
 }
 
+static void stub_config_write(struct virtio_dev *vdev, unsigned off, const void *data,
+			      unsigned size)
+{
+	memcpy(vdev->config + off, data, size);
+}
+
 static const struct virtio_dev_ops stub_ops = {
 	.features_ok = stub_features_ok,
 	.queue_notify = stub_notify,
 	.reset = stub_reset,
+	.config_write = stub_config_write,
 };
 
 /* ---- fixture ---- */
@@ -302,9 +309,10 @@ static void set_status(struct ctx *c, uint8_t s)
 
 static uint64_t device_features(struct ctx *c)
 {
-	common_wr(c, VIRTIO_PCI_COMMON_DFSELECT, 0, 4);
-	uint64_t lo = common_rd(c, VIRTIO_PCI_COMMON_DF, 4);
+	uint64_t lo;
 
+	common_wr(c, VIRTIO_PCI_COMMON_DFSELECT, 0, 4);
+	lo = common_rd(c, VIRTIO_PCI_COMMON_DF, 4);
 	common_wr(c, VIRTIO_PCI_COMMON_DFSELECT, 1, 4);
 	return lo | common_rd(c, VIRTIO_PCI_COMMON_DF, 4) << 32;
 }
@@ -319,9 +327,10 @@ static void driver_features(struct ctx *c, uint64_t f)
 
 static uint64_t read_driver_features(struct ctx *c)
 {
-	common_wr(c, VIRTIO_PCI_COMMON_GFSELECT, 0, 4);
-	uint64_t lo = common_rd(c, VIRTIO_PCI_COMMON_GF, 4);
+	uint64_t lo;
 
+	common_wr(c, VIRTIO_PCI_COMMON_GFSELECT, 0, 4);
+	lo = common_rd(c, VIRTIO_PCI_COMMON_GF, 4);
 	common_wr(c, VIRTIO_PCI_COMMON_GFSELECT, 1, 4);
 	return lo | common_rd(c, VIRTIO_PCI_COMMON_GF, 4) << 32;
 }
@@ -335,6 +344,31 @@ static void run_loop(struct ctx *c)
 {
 	while (evloop_run_once(&c->f->vm.loop, 0) > 0)
 		;
+}
+
+/* A driver's bring-up: features, both queues in guest RAM, DRIVER_OK. */
+static void bring_up(struct ctx *c)
+{
+	set_status(c, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
+	driver_features(c, 1ull << VIRTIO_F_VERSION_1);
+	set_status(c, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+			      VIRTIO_CONFIG_S_FEATURES_OK);
+	for (unsigned q = 0; q < NQ; q++) {
+		select_queue(c, q);
+		common_wr(c, VIRTIO_PCI_COMMON_Q_SIZE, 16, 2);
+		common_wr(c, VIRTIO_PCI_COMMON_Q_DESCLO, 0x10000 + q * 0x1000, 8);
+		common_wr(c, VIRTIO_PCI_COMMON_Q_AVAILLO, 0x20000 + q * 0x1000, 8);
+		common_wr(c, VIRTIO_PCI_COMMON_Q_USEDLO, 0x30000 + q * 0x1000, 8);
+		common_wr(c, VIRTIO_PCI_COMMON_Q_ENABLE, 1, 2);
+	}
+	set_status(c, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+			      VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK);
+	assert_int_equal(status(c), VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
+					    VIRTIO_CONFIG_S_FEATURES_OK |
+					    VIRTIO_CONFIG_S_DRIVER_OK);
+	/* The core looks at every enabled queue once at DRIVER_OK. */
+	run_loop(c);
+	memset(c->notified, 0, sizeof(c->notified));
 }
 
 /* The transport's interrupt hooks, as the core calls them (lock held). */
@@ -477,6 +511,8 @@ static void test_queue_setup(void **state)
 	assert_int_equal(c->vdev.vqs[1].desc_addr, 0x100001000ull);
 	assert_int_equal(c->vdev.vqs[1].avail_addr, 0x2000);
 	assert_int_equal(c->vdev.vqs[1].used_addr, 0x3000);
+	common_wr(c, VIRTIO_PCI_COMMON_Q_DESCHI, 0, 4); /* back into guest RAM */
+	assert_int_equal(c->vdev.vqs[1].desc_addr, 0x1000);
 	/* Vectors the table has, or NO_VECTOR. */
 	common_wr(c, VIRTIO_PCI_COMMON_Q_MSIX, NQ, 2);
 	assert_int_equal(common_rd(c, VIRTIO_PCI_COMMON_Q_MSIX, 2), NQ);
@@ -490,6 +526,8 @@ static void test_queue_setup(void **state)
 	common_wr(c, VIRTIO_PCI_COMMON_Q_ENABLE, 1, 2);
 	assert_int_equal(common_rd(c, VIRTIO_PCI_COMMON_Q_ENABLE, 2), 1);
 	assert_true(c->vdev.vqs[1].enabled);
+	assert_false(c->vdev.vqs[1].broken); /* the rings were mapped */
+	assert_non_null(c->vdev.vqs[1].desc);
 	common_wr(c, VIRTIO_PCI_COMMON_Q_SIZE, 32, 2);
 	common_wr(c, VIRTIO_PCI_COMMON_Q_DESCLO, 0x5000, 4);
 	common_wr(c, VIRTIO_PCI_COMMON_Q_ENABLE, 0, 2);
@@ -567,6 +605,12 @@ static void test_doorbell_bar_write(void **state)
 {
 	struct ctx *c = *state;
 
+	/* Before DRIVER_OK the core ignores doorbells. */
+	wr(c, c->notify, 0, 2);
+	run_loop(c);
+	assert_int_equal(c->notified[0], 0);
+	bring_up(c);
+
 	wr(c, c->notify + 1 * c->mult, 1, 2);
 	run_loop(c);
 	assert_int_equal(c->notified[1], 1);
@@ -610,6 +654,7 @@ static void test_doorbell_ioeventfd(void **state)
 	struct ctx *c = *state;
 	uint64_t bar = bar_addr(c, 4), moved = bar + 0x100000;
 	uint16_t cmd = (uint16_t)cfg_rd(c, PCI_COMMAND, 2);
+	unsigned adds;
 
 	assert_doorbells_at(c, bar);
 	assert_int_equal(c->notify, bar + VIRTIO_PCI_NOTIFY_OFF);
@@ -627,8 +672,7 @@ static void test_doorbell_ioeventfd(void **state)
 	cfg_wr(c, PCI_BASE_ADDRESS_4, (uint32_t)bar, 4);
 	assert_doorbells_at(c, bar);
 	/* Unrelated config writes do not churn the registrations. */
-	unsigned adds = c->ioev_adds;
-
+	adds = c->ioev_adds;
 	cfg_wr(c, PCI_CACHE_LINE_SIZE, 0x10, 1);
 	cfg_wr(c, PCI_COMMAND, cmd, 2);
 	assert_int_equal(c->ioev_adds, adds);
@@ -646,6 +690,7 @@ static void test_doorbell_ioeventfd_refused(void **state)
 	probe(c);
 	assert_int_equal(c->ioev_adds, NQ);
 	assert_int_equal(c->nioev, 0);
+	bring_up(c);
 	wr(c, c->notify + c->mult, 1, 2);
 	run_loop(c);
 	assert_int_equal(c->notified[1], 1);
@@ -752,6 +797,7 @@ static void test_pci_cfg_window(void **state)
 {
 	struct ctx *c = *state;
 	unsigned data = c->cfg_cap + WINDOW_DATA;
+	uint8_t st;
 
 	assert_int_equal(cfg_rd(c, c->cfg_cap + VIRTIO_PCI_CAP_LEN, 1),
 			 sizeof(struct virtio_pci_cfg_cap));
@@ -767,6 +813,7 @@ static void test_pci_cfg_window(void **state)
 	window_set(c, VIRTIO_PCI_BAR, VIRTIO_PCI_DEVICE_OFF + 4, 4);
 	assert_int_equal(cfg_rd(c, data, 4), 0xa7a6a5a4);
 	/* A doorbell. */
+	bring_up(c);
 	window_set(c, VIRTIO_PCI_BAR, VIRTIO_PCI_NOTIFY_OFF + 4, 2);
 	cfg_wr(c, data, 1, 2);
 	run_loop(c);
@@ -776,6 +823,7 @@ static void test_pci_cfg_window(void **state)
 	window_set(c, VIRTIO_PCI_BAR_MSIX, 2 * 16 + 8, 4);
 	assert_int_equal(cfg_rd(c, data, 4), 0x1234);
 	/* Bad windows do nothing: odd length, misaligned, no BAR, past the BAR. */
+	st = status(c);
 	cfg_wr(c, data, 0x11111111, 4);
 	window_set(c, VIRTIO_PCI_BAR, VIRTIO_PCI_COMMON_OFF + VIRTIO_PCI_COMMON_STATUS, 3);
 	cfg_wr(c, data, 0, 4);
@@ -789,7 +837,7 @@ static void test_pci_cfg_window(void **state)
 	cfg_wr(c, data, 0, 4);
 	window_set(c, VIRTIO_PCI_BAR, 0xfffffffc, 4);
 	assert_int_equal(cfg_rd(c, data, 4), 0);
-	assert_int_equal(status(c), VIRTIO_CONFIG_S_ACKNOWLEDGE);
+	assert_int_equal(status(c), st);
 	assert_int_equal(rd(c, bar_addr(c, 1) + 2 * 16 + 8, 4), 0x11111111);
 }
 
