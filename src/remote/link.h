@@ -14,7 +14,8 @@
  *  - the proxy sends requests and waits for RET with link_call() on a vCPU
  *    thread, bounded by a timeout; link_send() for requests without reply
  *    (SYNC_SYSMEM, SET_IRQFD). A mutex keeps each request/reply pair whole
- *    when several threads share one link.
+ *    when several threads share one link; on a proxy link only link_call()
+ *    receives.
  *  - the remote reads requests with link_recv_nb() from its event loop
  *    (the socket stays readable-driven, partial messages are kept in the
  *    link) and answers with link_send_ret().
@@ -132,7 +133,8 @@ struct link {
 	const struct logger *log;
 	const char *name;          /* for log lines, e.g. the device id */
 	const struct link_ext *ext; /* NULL: QEMU's commands only */
-	unsigned int max_regions;   /* SYNC_SYSMEM regions accepted */
+	/* SYNC_SYSMEM regions accepted and sent; LINK_QEMU_MAX_REGIONS for QEMU */
+	unsigned int max_regions;
 	int err;                    /* sticky: the error that broke the link */
 	bool in_call;               /* a reply is awaited: the peer may not leave */
 	pthread_mutex_t lock;       /* one request/reply pair at a time */
@@ -147,7 +149,10 @@ int link_init(struct link *l, int fd, enum link_role role, const struct logger *
 	      const char *name);
 /* Closes the socket and any fds of a partly received message. */
 void link_destroy(struct link *l);
-static inline bool link_broken(const struct link *l) { return l->err != 0; }
+static inline bool link_broken(const struct link *l)
+{
+	return l->err != 0;
+}
 
 /*
  * Sends m with its fds (which stay the caller's), whole or not at all
@@ -165,7 +170,10 @@ int link_send_ret(struct link *l, uint64_t val, bool empty, int timeout_ms);
  * (-EBADMSG, -EPROTO, ...) when the link broke.
  */
 int link_recv_nb(struct link *l, struct link_msg *m);
-/* Same, waiting up to timeout_ms (-1: no limit) for a whole message. */
+/*
+ * Same, waiting up to timeout_ms (-1: no limit) for a whole message. Its
+ * -ETIMEDOUT leaves the link up, a partial message kept for the next call.
+ */
 int link_recv(struct link *l, struct link_msg *m, int timeout_ms);
 
 /*
