@@ -12,8 +12,10 @@ import selectors
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
@@ -78,6 +80,7 @@ class Plan:
         self.replies = list(replies)
         self.host_checks = list(host_checks)
         self.modules = modules
+        self.helpers = []  # processes a VMM starts beside it (RemoteQemu)
 
     def append(self):
         words = [BASE_APPEND] + ([] if self.shell else [f"splitvm.test={self.test}"])
@@ -135,6 +138,51 @@ class Qemu:
         raise Unsupported(f"no QEMU option for {type(d).__name__}")
 
 
+class RemoteQemu:
+    """QEMU 7.2 as the device process of one disk on an LSI53C895A SCSI
+    controller (`-machine x-remote`), on a socketpair whose other end splitvm
+    takes as `--device remote,fd=N`. It ends when splitvm closes the link;
+    finish() waits for that, then kills it."""
+
+    def __init__(self, binary, d):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        drive = f"file={d.path},if=none,id=d0,format=raw" + (",readonly=on" if d.readonly else "")
+        self.argv = [binary, "-machine", "x-remote", "-nodefaults", "-no-user-config",
+                     "-display", "none", "-device", "lsi53c895a,id=lsi0", "-drive", drive,
+                     "-device", f"scsi-hd,drive=d0,bus=lsi0.0,serial={d.serial}",
+                     "-object", f"x-remote-object,id=robj0,devid=lsi0,fd={theirs.fileno()}"]
+        self.err = tempfile.TemporaryFile()
+        try:
+            self.proc = subprocess.Popen(self.argv, pass_fds=[theirs.fileno()],
+                                         stdin=subprocess.DEVNULL, stdout=self.err,
+                                         stderr=self.err, start_new_session=True)
+        finally:
+            theirs.close()
+        self.sock = ours
+        self.fd = ours.fileno()
+
+    def handed_over(self):
+        """The VMM has its copy: ours would keep the link open after it ends."""
+        if self.sock:
+            self.sock.close()
+            self.sock = None
+
+    def finish(self, timeout=10):
+        """Its stderr (and how it ended, if not by itself with status 0)."""
+        self.handed_over()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            svt.kill_group(self.proc)
+            self.proc.wait()
+        self.err.seek(0)
+        text = svt.clean(self.err.read())
+        self.err.close()
+        if self.proc.returncode:
+            text += f"\n(QEMU device process: status {self.proc.returncode})"
+        return text.strip()
+
+
 class Splitvm:
     """`splitvm run` on one accelerator."""
 
@@ -149,13 +197,25 @@ class Splitvm:
         argv = [self.binary, "run", "--accel", self.accel.name, "--boot-timer",
                 "--kernel", image["kernel"], "--initrd", image["initrd"],
                 "--append", plan.append(), "--mem", plan.mem, "--cpus", str(plan.cpus)]
-        for d in plan.devices:
-            argv += ["--device", self.device(d)]
+        try:
+            for d in plan.devices:
+                argv += ["--device", self.device(d, plan)]
+        except BaseException:
+            for h in plan.helpers:
+                h.finish(0)
+            raise
         return argv
 
-    @staticmethod
-    def device(d):
+    def device(self, d, plan):
         # the syntax of issue 5
+        if isinstance(d, Disk) and d.bus == "scsi":
+            # no SCSI controller of our own: QEMU's, in its own process (issue 6)
+            qemu = shutil.which("qemu-system-x86_64")
+            if not qemu:
+                raise Unsupported("qemu-system-x86_64 (the SCSI device process) not installed")
+            helper = RemoteQemu(qemu, d)
+            plan.helpers.append(helper)
+            return f"remote,fd={helper.fd}"
         if isinstance(d, Disk):
             if d.bus != "virtio":
                 raise Unsupported(f"splitvm has no {d.bus} disk controller yet")
@@ -212,8 +272,13 @@ def boot(argv, plan, timeout):
     """Runs argv with the console on stdio for at most `timeout` seconds."""
     result = Boot(argv)
     start = time.monotonic()
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True,
+                                pass_fds=[h.fd for h in plan.helpers])
+    finally:
+        for h in plan.helpers:
+            h.handed_over()
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ, "out")
     sel.register(proc.stderr, selectors.EVENT_READ, "err")
@@ -247,11 +312,13 @@ def boot(argv, plan, timeout):
                 f.close()
             except OSError:
                 pass
+        helper_err = [h.finish() for h in plan.helpers]
     if partial:
         result.lines.append((time.monotonic() - start, svt.clean(partial)))
     result.seconds = time.monotonic() - start
     result.status = proc.returncode
     result.stderr = svt.clean(b"".join(err))
+    result.stderr += "".join(f"\n{t}" for t in helper_err if t)
     return result
 
 
