@@ -33,6 +33,7 @@ void device_kinds_usage(int fd)
 		if (dprintf(fd, "  %s\n", kinds[i]->usage) < 0)
 			return;
 	}
+	dprintf(fd, "  KIND,...,isolated=on   any kind but remote, in a process of its own\n");
 }
 
 static int unknown_kind(const struct devspec *s, const struct logger *log)

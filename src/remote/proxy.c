@@ -479,6 +479,8 @@ static int start(struct proxy *p, const struct proxy_config *cfg)
 	err = share_ram(p, cfg->max_regions);
 	if (!err)
 		err = send_irqfds(p);
+	if (err == -EPIPE) /* the link logs a peer leaving between calls as normal */
+		log_error(p->host->log, "%s: the device process closed its link", p->name);
 	if (!err)
 		err = settle(p, cfg->settle_ms);
 	if (!err)

@@ -10,7 +10,7 @@
  * The VMM's pci_device gets the same IDs and BARs; the host places the BARs
  * and the proxy writes their addresses into the device, as firmware would.
  *
- * Config space split (docs/remote.md): every guest config read inside the
+ * Config space split (docs/proxy.md): every guest config read inside the
  * device's config space is answered by the device process; every write is
  * applied to the local copy first (so the VMM's PCI host follows BAR moves
  * and the decode bits of COMMAND, with its own BAR emulation), then
