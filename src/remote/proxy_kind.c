@@ -81,9 +81,14 @@ static int take_fd(struct proxy_config *cfg, struct devspec *spec, const struct 
 	err = check_socket((int)n, what, spec->text, log);
 	if (err)
 		return err;
-	/* Ours now: no process we start inherits it. */
-	fcntl((int)n, F_SETFD, FD_CLOEXEC);
-	cfg->fd = (int)n;
+	/*
+	 * Ours now, under another number: no process we start inherits it, and
+	 * a second remote,fd=N finds N closed instead of sharing the link.
+	 */
+	cfg->fd = fcntl((int)n, F_DUPFD_CLOEXEC, 3);
+	if (cfg->fd < 0)
+		return -errno;
+	close((int)n);
 	return 0;
 }
 

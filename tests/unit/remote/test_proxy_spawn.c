@@ -182,6 +182,17 @@ static void test_refusals(void **state)
 	close(p[0]);
 	close(p[1]);
 	close(lone);
+	/* One link, two devices: the second finds the fd gone. */
+	{
+		struct device first;
+
+		assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+		snprintf(spec, sizeof(spec), "remote,fd=%d", sv[0]);
+		assert_int_equal(device_parse(&first, spec, &e->log), 0);
+		refuse(e, spec, "not an open file descriptor");
+		device_destroy(&first);
+		close(sv[1]);
+	}
 	px_env_free(e);
 	(void)state;
 }
