@@ -26,6 +26,7 @@
 #include "hw/device.h"
 #include "hw/net/backend.h"
 #include "hw/virtio/devices.h"
+#include "hw/virtio/net.h"
 #include "hw/virtio/virtio.h"
 
 #define NET_QUEUE_SIZE 256
@@ -302,9 +303,7 @@ static int net_start(struct virtio_dev *vdev)
 
 	if (n->be->ops->set_offloads && n->be->ops->set_offloads(n->be, guest_tun_offloads(n)))
 		log_warn(n->log, "virtio-net: the backend refused the guest's offloads");
-	/* Frames held while the driver was away may go now (on the loop thread). */
-	virtq_kick(&vdev->vqs[RXQ]);
-	return 0;
+	return 0; /* the core kicks the queues: held frames go then */
 }
 
 static void net_reset(struct virtio_dev *vdev)
@@ -332,17 +331,20 @@ static void fill_config(struct virtio_net *n, const struct net_config *cfg)
 	memcpy(n->vdev.config, &c, CONFIG_SIZE); /* little-endian host */
 }
 
-static void net_destroy(void *state)
+void virtio_net_free(struct virtio_net *n)
 {
-	struct virtio_net *n = state;
-
 	if (n->be)
 		n->be->ops->destroy(n->be); /* no more frames from here on */
 	virtio_dev_destroy(&n->vdev);
 	free(n);
 }
 
-static int net_create(const struct dev_host *host, void *config, void **state)
+struct virtio_dev *virtio_net_vdev(struct virtio_net *n)
+{
+	return &n->vdev;
+}
+
+int virtio_net_new(const struct dev_host *host, struct net_config *cfg, struct virtio_net **out)
 {
 	struct virtio_net *n = calloc(1, sizeof(*n));
 	struct net_peer peer = { net_receive, n };
@@ -352,22 +354,41 @@ static int net_create(const struct dev_host *host, void *config, void **state)
 		return -ENOMEM;
 	n->log = host->log;
 	err = virtio_dev_init(&n->vdev, "virtio-net", VIRTIO_ID_NET, &net_ops, n, host, 2,
-			      NET_QUEUE_SIZE, offered_features(config), CONFIG_SIZE);
+			      NET_QUEUE_SIZE, offered_features(cfg), CONFIG_SIZE);
 	if (err) {
 		free(n);
 		return err;
 	}
-	fill_config(n, config);
+	fill_config(n, cfg);
 	/* After the lock exists: the backend may hand over frames at once. */
-	err = net_backend_create(config, &peer, host->loop, host->log, &n->be);
-	if (!err)
-		err = virtio_dev_attach(&n->vdev);
+	err = net_backend_create(cfg, &peer, host->loop, host->log, &n->be);
 	if (err) {
-		net_destroy(n);
+		virtio_net_free(n);
+		return err;
+	}
+	*out = n;
+	return 0;
+}
+
+static int net_create(const struct dev_host *host, void *config, void **state)
+{
+	struct virtio_net *n;
+	int err = virtio_net_new(host, config, &n);
+
+	if (err)
+		return err;
+	err = virtio_dev_attach(&n->vdev);
+	if (err) {
+		virtio_net_free(n);
 		return err;
 	}
 	*state = n;
 	return 0;
+}
+
+static void net_destroy(void *state)
+{
+	virtio_net_free(state);
 }
 
 static int net_parse(struct devspec *spec, void *config, const struct logger *log)
