@@ -26,6 +26,7 @@
 
 #include "core/evloop.h"
 #include "core/log.h"
+#include "hw/device.h"
 #include "hw/net/backend.h"
 #include "net_frames.h"
 
@@ -183,6 +184,52 @@ static void test_mac_parse(void **state)
 	assert_int_equal(net_parse_mac("52:54:00:ab:cd:0g", mac), -EINVAL);
 	assert_int_equal(net_parse_mac("52-54-00-ab-cd-01", mac), -EINVAL);
 	assert_int_equal(net_parse_mac("52:54:00:ab:cd:011", mac), -EINVAL);
+}
+
+static int parse(struct ctx *c, const char *text, struct net_config *cfg)
+{
+	struct devspec spec;
+	int err;
+
+	assert_int_equal(devspec_parse(&spec, text, &c->log), 0);
+	err = net_config_parse(&spec, cfg, &c->log);
+	for (unsigned i = 0; !err && i < spec.nparams; i++)
+		if (!spec.params[i].used)
+			fail_msg("%s: '%s' not read", text, spec.params[i].key);
+	devspec_free(&spec);
+	return err;
+}
+
+static void test_config_parse(void **state)
+{
+	struct ctx *c = *state;
+	struct net_config cfg;
+	static const uint8_t mac[6] = { 0x52, 0x54, 0x00, 0xaa, 0xbb, 0xcc };
+
+	assert_int_equal(parse(c, "virtio-net,user,hostfwd=tcp:127.0.0.1:8080-:80,"
+			       "hostfwd=udp::5353-:53,mac=52:54:00:aa:bb:cc", &cfg), 0);
+	assert_int_equal(cfg.type, NET_BACKEND_USER);
+	assert_int_equal(cfg.nhostfwd, 2);
+	assert_int_equal(cfg.hostfwd[0].host_port, 8080);
+	assert_true(cfg.hostfwd[1].udp);
+	assert_memory_equal(cfg.mac, mac, 6);
+	assert_int_equal(cfg.tap_fd, -1);
+	net_config_free(&cfg);
+
+	assert_int_equal(parse(c, "virtio-net", &cfg), 0); /* user by default */
+	assert_int_equal(cfg.type, NET_BACKEND_USER);
+	assert_int_equal(cfg.mac[5], 0x56);
+
+	static const char *const bad[] = {
+		"virtio-net,user,tap=tap0", "virtio-net,user=off", "virtio-net,user=maybe",
+		"virtio-net,user,hostfwd=tcp::80", "virtio-net,mac=01:00:00:00:00:01",
+		"virtio-net,mac=52:54:00", "virtio-net,tap=",
+		"virtio-net,tap=a-name-longer-than-ifnamsiz",
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (parse(c, bad[i], &cfg) != -EINVAL)
+			fail_msg("accepted %s", bad[i]);
+	}
 }
 
 /* ---- slirp ----------------------------------------------------------------- */
@@ -480,6 +527,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hostfwd_parse),
 		cmocka_unit_test(test_mac_parse),
+		cmocka_unit_test_setup_teardown(test_config_parse, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slirp_arp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slirp_ping_gateway, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slirp_dhcp, setup, teardown),
