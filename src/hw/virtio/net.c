@@ -4,9 +4,10 @@
  *
  * Every frame carries the 12-byte virtio_net_hdr_v1 on the guest side. A tap
  * backend takes and gives that header too (offloads pass through to the host
- * kernel); slirp wants complete frames, so with it the device offers only
- * GUEST_CSUM (slirp's frames carry valid checksums: DATA_VALID spares the
- * guest checking them) and no transmit offload.
+ * kernel). slirp wants complete frames: with it the device offers CSUM and
+ * HOST_TSO4 and completes such frames itself (net/offload.c: a TSO frame
+ * goes to slirp as one large IPv4 packet), and GUEST_CSUM, since slirp's
+ * frames carry valid checksums (DATA_VALID spares the guest checking them).
  *
  * Threads: the queues are served on the dev_host loop thread, where the
  * backend also runs. A backend may hand the device a frame from inside a
@@ -25,6 +26,7 @@
 #include "core/log.h"
 #include "hw/device.h"
 #include "hw/net/backend.h"
+#include "hw/net/offload.h"
 #include "hw/virtio/devices.h"
 #include "hw/virtio/net.h"
 #include "hw/virtio/virtio.h"
@@ -46,14 +48,15 @@ struct virtio_net {
 	struct virtq_req rx_req;
 	struct virtq_req tx_req; /* separate: a frame may arrive while one is sent */
 	struct iovec tx_iov[VIRTQ_MAX_SEGS + 1];
+	uint8_t *tx_buf; /* a frame the device completes (offloads without vnet_hdr) */
 };
 
 static uint64_t offered_features(const struct net_config *cfg)
 {
 	uint64_t f = F(VIRTIO_NET_F_MAC) | F(VIRTIO_NET_F_STATUS) | F(VIRTIO_NET_F_GUEST_CSUM);
 
-	if (cfg->type != NET_BACKEND_TAP)
-		return f; /* slirp: complete frames both ways */
+	if (cfg->type != NET_BACKEND_TAP) /* slirp: the device completes frames */
+		return f | F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_HOST_TSO4);
 	f |= F(VIRTIO_NET_F_CSUM) | F(VIRTIO_NET_F_HOST_TSO4) | F(VIRTIO_NET_F_HOST_TSO6) |
 	     F(VIRTIO_NET_F_HOST_ECN);
 	if (!(cfg->tap_offloads & TUN_F_CSUM))
@@ -222,6 +225,23 @@ static int chain_iov(struct virtio_net *n, const struct virtq_req *req, size_t f
 	return cnt;
 }
 
+/* The frame in tx_buf with the offloads the guest asked for done: 1 (iovecs), or -errno. */
+static int complete_frame(struct virtio_net *n, const struct virtq_req *req,
+			  const struct virtio_net_hdr_v1 *h)
+{
+	size_t len = req->out_len - HDR_LEN;
+
+	if (!n->tx_buf && !(n->tx_buf = malloc(NET_MAX_FRAME)))
+		return -ENOMEM;
+	virtq_req_read(req, HDR_LEN, n->tx_buf, len);
+	if (net_tx_offload(n->tx_buf, len, h)) {
+		log_debug(n->log, "virtio-net: tx offload request does not match the frame");
+		return -EINVAL;
+	}
+	n->tx_iov[0] = (struct iovec){ n->tx_buf, len };
+	return 1;
+}
+
 static void tx_frame(struct virtio_net *n, const struct virtq_req *req)
 {
 	struct virtio_net_hdr_v1 h;
@@ -237,7 +257,11 @@ static void tx_frame(struct virtio_net *n, const struct virtq_req *req)
 		log_debug(n->log, "virtio-net: tx header asks for offloads not negotiated");
 		return;
 	}
-	if (n->be->vnet_hdr) {
+	if (!n->be->vnet_hdr && ((h.flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) || h.gso_type)) {
+		cnt = complete_frame(n, req, &h);
+		if (cnt < 0)
+			return;
+	} else if (n->be->vnet_hdr) {
 		h.num_buffers = 0;
 		/* Our own copy of the header: the guest may change its own meanwhile. */
 		n->tx_iov[0] = (struct iovec){ &h, HDR_LEN };
@@ -336,6 +360,7 @@ void virtio_net_free(struct virtio_net *n)
 	if (n->be)
 		n->be->ops->destroy(n->be); /* no more frames from here on */
 	virtio_dev_destroy(&n->vdev);
+	free(n->tx_buf);
 	free(n);
 }
 

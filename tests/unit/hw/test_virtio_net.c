@@ -15,7 +15,12 @@
 #include <cmocka.h>
 #include <linux/virtio_net.h>
 
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include "hw/net/backend.h"
+#include "hw/net/offload.h"
 #include "hw/virtio/net.h"
 #include "net_frames.h"
 #include "vq_driver.h"
@@ -118,9 +123,10 @@ static void test_features_and_config(void **state)
 	assert_true(f->vdev->features & 1ull << VIRTIO_NET_F_MAC);
 	assert_true(f->vdev->features & 1ull << VIRTIO_NET_F_STATUS);
 	assert_true(f->vdev->features & 1ull << VIRTIO_NET_F_GUEST_CSUM);
-	/* slirp wants complete frames: no transmit offload. */
-	assert_false(f->vdev->features & 1ull << VIRTIO_NET_F_CSUM);
-	assert_false(f->vdev->features & 1ull << VIRTIO_NET_F_HOST_TSO4);
+	/* slirp wants complete frames: the device completes checksums and TSO4 frames. */
+	assert_true(f->vdev->features & 1ull << VIRTIO_NET_F_CSUM);
+	assert_true(f->vdev->features & 1ull << VIRTIO_NET_F_HOST_TSO4);
+	assert_false(f->vdev->features & 1ull << VIRTIO_NET_F_HOST_TSO6);
 	assert_false(f->vdev->features & 1ull << VIRTIO_NET_F_GUEST_TSO4);
 	virtio_config_access(f->vdev, 0, mac, 6, false);
 	assert_memory_equal(mac, f->cfg.mac, 6);
@@ -212,7 +218,7 @@ static void test_rx_buffer_too_small(void **state)
 static void test_bad_tx_chains(void **state)
 {
 	struct fixture *f = *state;
-	struct virtio_net_hdr_v1 h = { 0 }, gso = { .gso_type = VIRTIO_NET_HDR_GSO_TCPV4 };
+	struct virtio_net_hdr_v1 h = { 0 }, gso = { .gso_type = VIRTIO_NET_HDR_GSO_TCPV6 };
 	uint8_t frame[64];
 	size_t arp = frame_arp_request(frame, GUEST_IP, GW_IP);
 	uint64_t big = vqd_alloc(&f->h, 70000), a = vqd_alloc(&f->h, 128);
@@ -226,7 +232,7 @@ static void test_bad_tx_chains(void **state)
 	memcpy(vqd_ptr(&f->h, a, HDR), &h, HDR);
 	memcpy(vqd_ptr(&f->h, a + HDR, arp), frame, arp);
 	vqd_add(&f->tx, with_write, 2);
-	tx_frame(f, &gso, frame, arp); /* TSO not negotiated */
+	tx_frame(f, &gso, frame, arp); /* TSO6 not offered */
 	for (int i = 0; i < 4; i++) {
 		assert_true(vqd_used(&f->tx, &id, &len));
 		assert_int_equal(len, 0);
@@ -289,6 +295,107 @@ static void test_reset_drops_held(void **state)
 	assert_int_equal(f->vdev->vqs[0].used_idx, 0);
 }
 
+/* NEEDS_CSUM: the device sums from csum_start and stores at csum_offset. */
+static void test_partial_csum(void **state)
+{
+	uint8_t f[256], want[256];
+	size_t len = frame_tcp(f, GUEST_IP, 1234, GW_IP, 80, 1, 2, 0x18, "partial!", 8);
+	struct virtio_net_hdr_v1 h = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM, .csum_start = 34,
+				       .csum_offset = 16 };
+	uint32_t pseudo = net_csum_add(6 + 20 + 8, f + 26, 8);
+
+	memcpy(want, f, len);
+	/* What Linux leaves: the pseudo-header sum, not inverted. */
+	f[50] = (uint8_t)(((pseudo & 0xffff) + (pseudo >> 16)) >> 8);
+	f[51] = (uint8_t)((pseudo & 0xffff) + (pseudo >> 16));
+	assert_int_equal(net_tx_offload(f, len, &h), 0);
+	assert_memory_equal(f, want, len);
+	h.csum_offset = (uint16_t)(len - 34 - 1); /* the field would end past the frame */
+	assert_int_equal(net_tx_offload(f, len, &h), -EINVAL);
+	h.csum_start = (uint16_t)len;
+	h.csum_offset = 0;
+	assert_int_equal(net_tx_offload(f, len, &h), -EINVAL);
+}
+
+static int listen_loopback(uint16_t *port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001) };
+	socklen_t alen = sizeof(a);
+	int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(s >= 0);
+	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(s, 1), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &alen), 0);
+	*port = ntohs(a.sin_port);
+	return s;
+}
+
+static uint32_t rd32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/*
+ * A TSO frame of 30000 bytes, as Linux hands it over (IP length and
+ * checksums left to the device), reaches a host socket whole through slirp.
+ */
+static void test_tso_to_host(void **state)
+{
+	struct fixture *f = *state;
+	enum { DATA = 30000 };
+	static uint8_t frame[DATA + 100], got[DATA + 1];
+	struct virtio_net_hdr_v1 h = { 0 };
+	struct virtio_net_hdr_v1 gso = { .flags = VIRTIO_NET_HDR_F_NEEDS_CSUM,
+					 .gso_type = VIRTIO_NET_HDR_GSO_TCPV4, .hdr_len = 54,
+					 .gso_size = 1460, .csum_start = 34, .csum_offset = 16 };
+	uint16_t port;
+	int ls = listen_loopback(&port), as;
+	uint64_t buf;
+	uint32_t id, len, seq;
+	size_t flen, total = 0;
+
+	rx_buffer(f, RXBUF);
+	tx_frame(f, &h, frame, frame_arp_request(frame, GUEST_IP, GW_IP));
+	assert_true(rx_used(f, &id, &len)); /* the ARP reply */
+	buf = rx_buffer(f, RXBUF);
+	tx_frame(f, &h, frame, frame_tcp(frame, GUEST_IP, 40000, GW_IP, port, 1000, 0, 0x02,
+					 NULL, 0));
+	assert_true(rx_used(f, &id, &len)); /* SYN-ACK */
+	seq = rd32((uint8_t *)vqd_ptr(&f->h, buf + HDR + 38, 4));
+	for (int i = 0; i < 4; i++)
+		rx_buffer(f, RXBUF);
+	kick(f, &f->rx);
+	for (size_t i = 0; i < DATA; i++)
+		got[i] = (uint8_t)(i * 7);
+	flen = frame_tcp(frame, GUEST_IP, 40000, GW_IP, port, 1001, seq + 1, 0x10, got, DATA);
+	memset(frame + 14 + 2, 0, 2);  /* IP length: left to the device */
+	memset(frame + 14 + 10, 0, 2); /* IP checksum */
+	memset(frame + 50, 0, 2);      /* a TCP checksum the device must redo */
+	tx_frame(f, &gso, frame, flen);
+	as = accept4(ls, NULL, NULL, SOCK_NONBLOCK);
+	for (int i = 0; i < 200 && as < 0; i++) {
+		evloop_run_once(&f->h.loop, 5);
+		as = accept4(ls, NULL, NULL, SOCK_NONBLOCK);
+	}
+	assert_true(as >= 0);
+	memset(got, 0, sizeof(got));
+	for (int i = 0; i < 400 && total < DATA; i++) {
+		ssize_t r = read(as, got + total, sizeof(got) - total);
+
+		if (r > 0)
+			total += (size_t)r;
+		else
+			evloop_run_once(&f->h.loop, 5);
+	}
+	assert_int_equal(total, DATA);
+	for (size_t i = 0; i < DATA; i++)
+		if (got[i] != (uint8_t)(i * 7))
+			fail_msg("byte %zu differs", i);
+	close(as);
+	close(ls);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -300,6 +407,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_tx_chains, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tx_scattered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reset_drops_held, setup, teardown),
+		cmocka_unit_test(test_partial_csum),
+		cmocka_unit_test_setup_teardown(test_tso_to_host, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
