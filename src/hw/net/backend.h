@@ -67,10 +67,11 @@ struct net_backend_ops {
 	void (*flush)(struct net_backend *be);
 	/* The guest gave receive buffers again. */
 	void (*rx_ready)(struct net_backend *be);
-	/* Which TUN_F_* offloads the guest takes on receive (vnet_hdr only). */
+	/*
+	 * Which TUN_F_* offloads the guest takes on receive (vnet_hdr only).
+	 * Any thread: the device calls it on reset and DRIVER_OK (an ioctl).
+	 */
 	int (*set_offloads)(struct net_backend *be, unsigned tun_flags);
-	/* Device reset: forget the frames held for the guest. Optional. */
-	void (*reset)(struct net_backend *be);
 	void (*destroy)(struct net_backend *be);
 };
 

@@ -386,11 +386,6 @@ static void slirp_flush(struct net_backend *be)
 	cycle_soon((struct net_slirp *)be);
 }
 
-static void slirp_reset(struct net_backend *be)
-{
-	drop_held((struct net_slirp *)be);
-}
-
 static void slirp_destroy(struct net_backend *be)
 {
 	struct net_slirp *s = (struct net_slirp *)be;
@@ -416,7 +411,6 @@ static const struct net_backend_ops slirp_ops = {
 	.send = slirp_send,
 	.flush = slirp_flush,
 	.rx_ready = slirp_rx_ready,
-	.reset = slirp_reset,
 	.destroy = slirp_destroy,
 };
 

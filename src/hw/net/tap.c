@@ -130,15 +130,6 @@ static int tap_set_offloads(struct net_backend *be, unsigned tun_flags)
 	return 0;
 }
 
-static void tap_reset(struct net_backend *be)
-{
-	struct net_tap *t = (struct net_tap *)be;
-
-	t->pending = 0;
-	tap_set_offloads(be, 0);
-	set_reading(t, true);
-}
-
 static void tap_destroy(struct net_backend *be)
 {
 	struct net_tap *t = (struct net_tap *)be;
@@ -153,7 +144,6 @@ static const struct net_backend_ops tap_ops = {
 	.send = tap_send,
 	.rx_ready = tap_rx_ready,
 	.set_offloads = tap_set_offloads,
-	.reset = tap_reset,
 	.destroy = tap_destroy,
 };
 

@@ -279,7 +279,7 @@ static void test_tx_scattered(void **state)
 	assert_int_equal(ulen, HDR + len);
 }
 
-/* Reset drops what was held: nothing is written after it. */
+/* After a reset nothing is written to the old buffers (held frames wait for the next driver). */
 static void test_reset_drops_held(void **state)
 {
 	struct fixture *f = *state;
