@@ -15,15 +15,16 @@ static int parse_hostfwds(struct devspec *spec, struct net_config *cfg, const st
 
 	while ((v = devspec_next(spec, "hostfwd", &pos))) {
 		if (cfg->type != NET_BACKEND_USER) {
-			log_error(log, "%s: hostfwd needs user-mode networking", spec->text);
+			log_error(log, "--device %s: hostfwd needs user-mode networking", spec->text);
 			return -EINVAL;
 		}
 		if (cfg->nhostfwd == NET_MAX_HOSTFWD) {
-			log_error(log, "%s: more than %d hostfwd", spec->text, NET_MAX_HOSTFWD);
+			log_error(log, "--device %s: more than %d hostfwd", spec->text,
+				  NET_MAX_HOSTFWD);
 			return -EINVAL;
 		}
 		if (net_parse_hostfwd(v, &cfg->hostfwd[cfg->nhostfwd])) {
-			log_error(log, "%s: bad hostfwd '%s' (expected "
+			log_error(log, "--device %s: bad hostfwd '%s' (expected "
 				  "[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT)", spec->text, v);
 			return -EINVAL;
 		}
@@ -41,7 +42,7 @@ static int parse_backend(struct devspec *spec, struct net_config *cfg, const str
 	if (devspec_bool(spec, "user", tap == NULL, &user, log))
 		return -EINVAL;
 	if (user == (tap != NULL)) {
-		log_error(log, "%s: give exactly one of user and tap=NAME", spec->text);
+		log_error(log, "--device %s: give exactly one of user and tap=NAME", spec->text);
 		return -EINVAL;
 	}
 	if (user) {
@@ -49,14 +50,15 @@ static int parse_backend(struct devspec *spec, struct net_config *cfg, const str
 		return 0;
 	}
 	if (!*tap || strlen(tap) >= sizeof(cfg->tap_name)) {
-		log_error(log, "%s: bad tap interface name '%s'", spec->text, tap);
+		log_error(log, "--device %s: bad tap interface name '%s'", spec->text, tap);
 		return -EINVAL;
 	}
 	cfg->type = NET_BACKEND_TAP;
 	strcpy(cfg->tap_name, tap);
 	fd = net_tap_open(tap, log);
 	if (fd < 0) {
-		log_error(log, "%s: cannot open tap '%s': %s", spec->text, tap, strerror(-fd));
+		log_error(log, "--device %s: cannot open tap '%s': %s", spec->text, tap,
+			  strerror(-fd));
 		return -EINVAL;
 	}
 	cfg->tap_fd = fd;
@@ -73,7 +75,7 @@ int net_config_parse(struct devspec *spec, struct net_config *cfg, const struct 
 	cfg->tap_fd = -1;
 	memcpy(cfg->mac, default_mac, 6);
 	if (mac && net_parse_mac(mac, cfg->mac)) {
-		log_error(log, "%s: bad mac '%s' (expected a unicast 52:54:00:xx:xx:xx)",
+		log_error(log, "--device %s: bad mac '%s' (expected a unicast address like 52:54:00:12:34:56)",
 			  spec->text, mac);
 		return -EINVAL;
 	}
