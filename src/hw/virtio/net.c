@@ -262,6 +262,8 @@ static void tx_frame(struct virtio_net *n, const struct virtq_req *req)
 		if (cnt < 0)
 			return;
 	} else if (n->be->vnet_hdr) {
+		/* DATA_VALID is the device's to give; a guest's claim is not passed on. */
+		h.flags &= VIRTIO_NET_HDR_F_NEEDS_CSUM;
 		h.num_buffers = 0;
 		/* Our own copy of the header: the guest may change its own meanwhile. */
 		n->tx_iov[0] = (struct iovec){ &h, HDR_LEN };
