@@ -371,7 +371,8 @@ struct virtio_dev *virtio_net_vdev(struct virtio_net *n)
 	return &n->vdev;
 }
 
-int virtio_net_new(const struct dev_host *host, struct net_config *cfg, struct virtio_net **out)
+int virtio_net_new(const struct dev_host *host, struct net_config *cfg, net_backend_maker make,
+		   struct virtio_net **out)
 {
 	struct virtio_net *n = calloc(1, sizeof(*n));
 	struct net_peer peer = { net_receive, n };
@@ -388,7 +389,7 @@ int virtio_net_new(const struct dev_host *host, struct net_config *cfg, struct v
 	}
 	fill_config(n, cfg);
 	/* After the lock exists: the backend may hand over frames at once. */
-	err = net_backend_create(cfg, &peer, host->loop, host->log, &n->be);
+	err = (make ? make : net_backend_create)(cfg, &peer, host->loop, host->log, &n->be);
 	if (err) {
 		virtio_net_free(n);
 		return err;
@@ -400,7 +401,7 @@ int virtio_net_new(const struct dev_host *host, struct net_config *cfg, struct v
 static int net_create(const struct dev_host *host, void *config, void **state)
 {
 	struct virtio_net *n;
-	int err = virtio_net_new(host, config, &n);
+	int err = virtio_net_new(host, config, NULL, &n);
 
 	if (err)
 		return err;

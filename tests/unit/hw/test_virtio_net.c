@@ -46,7 +46,7 @@ static struct fixture *make(uint64_t features)
 	vqd_host_init(&f->h, 8 << 20);
 	f->cfg = (struct net_config){ .type = NET_BACKEND_USER, .tap_fd = -1,
 				      .mac = { 0x52, 0x54, 0x00, 0x12, 0x34, 0x56 } };
-	assert_int_equal(virtio_net_new(&f->h.host, &f->cfg, &f->n), 0);
+	assert_int_equal(virtio_net_new(&f->h.host, &f->cfg, NULL, &f->n), 0);
 	f->vdev = virtio_net_vdev(f->n);
 	vqd_attach(&f->h, f->vdev);
 	vqd_set_features(f->vdev, features);
