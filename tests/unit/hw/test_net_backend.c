@@ -395,6 +395,37 @@ static void test_slirp_hostfwd(void **state)
 	close(s);
 }
 
+static bool is_udp_to_guest_53(const uint8_t *f, size_t len)
+{
+	return frame_ip_proto(f, len) == 17 && len >= 42 && f[36] == 0 && f[37] == 53 &&
+	       rd32(f + 30) == GUEST_IP;
+}
+
+/* A datagram to a forwarded UDP port reaches the guest's port. */
+static void test_slirp_hostfwd_udp(void **state)
+{
+	struct ctx *c = *state;
+	struct net_config cfg = user_config();
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(0x7f000001) };
+	socklen_t alen = sizeof(a);
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	uint8_t f[128];
+
+	/* A free port: bind one, note it, let it go. */
+	assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(s, (struct sockaddr *)&a, &alen), 0);
+	close(s);
+	assert_int_equal(net_parse_hostfwd("udp:127.0.0.1:1-:53", &cfg.hostfwd[0]), 0);
+	cfg.hostfwd[0].host_port = ntohs(a.sin_port);
+	cfg.nhostfwd = 1;
+	start_slirp(c, &cfg);
+	send_frame(c, f, frame_arp_request(f, GUEST_IP, GW_IP)); /* slirp learns our MAC */
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	assert_int_equal(sendto(s, "query", 5, 0, (struct sockaddr *)&a, sizeof(a)), 5);
+	assert_true(wait_frame(c, is_udp_to_guest_53) >= 0);
+	close(s);
+}
+
 /* A port already taken cannot be forwarded: create fails, nothing leaks. */
 static void test_slirp_hostfwd_busy(void **state)
 {
@@ -533,6 +564,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_slirp_dhcp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slirp_tcp_to_host, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slirp_hostfwd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slirp_hostfwd_udp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slirp_hostfwd_busy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slirp_held_frames, setup, teardown),
 		cmocka_unit_test(test_tap_in_netns),
