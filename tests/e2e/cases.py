@@ -189,7 +189,9 @@ def netns_with_tap(ctx, tap):
     for cmd in (["tuntap", "add", "mode", "tap", "name", tap],
                 ["addr", "add", f"{TAP_HOST_IP}/24", "dev", tap],
                 ["link", "set", tap, "up"], ["link", "set", "lo", "up"]):
-        subprocess.run(["ip", "-n", ns] + cmd, check=True, capture_output=True, timeout=10)
+        r = subprocess.run(["ip", "-n", ns] + cmd, capture_output=True, text=True, timeout=10)
+        if r.returncode:
+            raise Unsupported(f"ip {' '.join(cmd)}: {r.stderr.strip()}")
     return ns
 
 
