@@ -62,9 +62,10 @@ void proxy_destroy(struct proxy *p);
 struct pci_device *proxy_pci(struct proxy *p);
 
 /*
- * isolated=on: starts `splitvm remote --link fd=3 --device spec` (this
- * binary) on a socketpair with only its end, stdin from /dev/null and
- * stdout/stderr shared; fills cfg for proxy_create().
+ * isolated=on: starts `splitvm remote --link fd=3 --device spec
+ * --log-level L` (this binary, logging as log does) on a socketpair with
+ * only its end, stdin from /dev/null and stdout on stderr; fills cfg for
+ * proxy_create().
  */
 int proxy_spawn(const char *spec, const char *name, struct proxy_config *cfg,
 		const struct logger *log);

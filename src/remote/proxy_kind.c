@@ -211,9 +211,11 @@ static int high_fd(int fd)
 int proxy_spawn(const char *spec, const char *name, struct proxy_config *cfg,
 		const struct logger *log)
 {
+	static const char *const levels[] = { "error", "warn", "info", "debug" };
 	char a0[] = "splitvm", a1[] = "remote", a2[] = "--link", a4[] = "--device";
+	char a6[] = "--log-level", level[8];
 	char link_arg[16];
-	char *argv[] = { a0, a1, a2, link_arg, a4, (char *)spec, NULL };
+	char *argv[] = { a0, a1, a2, link_arg, a4, (char *)spec, a6, level, NULL };
 	int sv[2], null_fd = -1, err;
 	pid_t parent = getpid(), pid;
 
@@ -221,6 +223,9 @@ int proxy_spawn(const char *spec, const char *name, struct proxy_config *cfg,
 	cfg->fd = -1;
 	cfg->log = log;
 	snprintf(link_arg, sizeof(link_arg), "fd=%d", CHILD_LINK_FD);
+	/* The device process logs as much as we do. */
+	snprintf(level, sizeof(level), "%s",
+		 log && (unsigned)log->level <= LOG_DEBUG ? levels[log->level] : "warn");
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	sv[1] = high_fd(sv[1]);

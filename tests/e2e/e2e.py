@@ -85,6 +85,7 @@ class Plan:
         self.host_checks = list(host_checks)
         self.modules = modules
         self.helpers = []  # processes a VMM starts beside it (RemoteQemu)
+        self.isolated = False  # splitvm: every device in a process of its own
 
     def append(self):
         words = [BASE_APPEND] + ([] if self.shell else [f"splitvm.test={self.test}"])
@@ -196,6 +197,7 @@ class Splitvm:
     def __init__(self, binary, accel):
         self.binary, self.accel = binary, accel
         self.name = f"splitvm-{accel.name}"
+        self.has_remote = None
 
     def unavailable(self):
         return None if self.accel.usable else self.accel.skip_reason()
@@ -206,12 +208,23 @@ class Splitvm:
                 "--append", plan.append(), "--mem", plan.mem, "--cpus", str(plan.cpus)]
         try:
             for d in plan.devices:
-                argv += ["--device", self.device(d, plan)]
+                argv += ["--device", self.isolate(self.device(d, plan), plan)]
         except BaseException:
             for h in plan.helpers:
                 h.finish(0)
             raise
         return argv
+
+    def isolate(self, spec, plan):
+        """spec with isolated=on if the plan says so (issue 6)."""
+        if not plan.isolated or spec.startswith("remote,"):
+            return spec
+        if self.has_remote is None:
+            r = svt.run([self.binary, "remote", "--help"], 20)
+            self.has_remote = r.status == 0
+        if not self.has_remote:
+            raise Unsupported("this splitvm has no `splitvm remote` for isolated=on")
+        return spec + ",isolated=on"
 
     def device(self, d, plan):
         # the syntax of issue 5

@@ -1,7 +1,7 @@
 /*
  * How a proxy gets its device process: `remote,fd=N` and `remote,socket=PATH`
  * (and their refusals), and isolated=on, which starts this very binary as
- * `... remote --link fd=3 --device SPEC`: main() then plays the device
+ * `... remote --link fd=3 --device SPEC`: main() then  plays the device
  * process and reports, through its config space, what it was given.
  */
 #include <errno.h>
@@ -56,14 +56,15 @@ static int open_fds(void)
 static int child_main(int argc, char **argv)
 {
 	static struct fake_dev f;
-	const char *spec = argc == 6 ? argv[5] : "";
+	const char *spec = argc == 8 ? argv[5] : "";
 	char in[64] = "";
 	bool linger = strstr(spec, "console") != NULL;
 
 	fake_init(&f);
 	f.cfg[REP_NFDS] = (uint8_t)open_fds();
-	f.cfg[REP_ARGV] = argc == 6 && !strcmp(argv[2], "--link") && !strcmp(argv[3], "fd=3") &&
-			  !strcmp(argv[4], "--device");
+	f.cfg[REP_ARGV] = argc == 8 && !strcmp(argv[2], "--link") && !strcmp(argv[3], "fd=3") &&
+			  !strcmp(argv[4], "--device") && !strcmp(argv[6], "--log-level") &&
+			  !strcmp(argv[7], "warn");
 	if (readlink("/proc/self/fd/0", in, sizeof(in) - 1) > 0)
 		f.cfg[REP_STDIN] = !strcmp(in, "/dev/null");
 	snprintf((char *)f.cfg + REP_SPEC, sizeof(f.cfg) - REP_SPEC - 4, "%s", spec);
