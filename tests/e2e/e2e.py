@@ -208,7 +208,8 @@ class Splitvm:
                 "--append", plan.append(), "--mem", plan.mem, "--cpus", str(plan.cpus)]
         try:
             for d in plan.devices:
-                argv += ["--device", self.isolate(self.device(d, plan), plan)]
+                spec = self.device_process(d, plan) or self.isolate(self.device(d), plan)
+                argv += ["--device", spec]
         except BaseException:
             for h in plan.helpers:
                 h.finish(0)
@@ -226,16 +227,22 @@ class Splitvm:
             raise Unsupported("this splitvm has no `splitvm remote` for isolated=on")
         return spec + ",isolated=on"
 
-    def device(self, d, plan):
+    @staticmethod
+    def device_process(d, plan):
+        """remote,fd=N for a device only another process has, or None.
+        No SCSI controller of our own: QEMU's, in its own process (issue 6)."""
+        if not (isinstance(d, Disk) and d.bus == "scsi"):
+            return None
+        qemu = shutil.which("qemu-system-x86_64")
+        if not qemu:
+            raise Unsupported("qemu-system-x86_64 (the SCSI device process) not installed")
+        helper = RemoteQemu(qemu, d)
+        plan.helpers.append(helper)
+        return f"remote,fd={helper.fd}"
+
+    @staticmethod
+    def device(d):
         # the syntax of issue 5
-        if isinstance(d, Disk) and d.bus == "scsi":
-            # no SCSI controller of our own: QEMU's, in its own process (issue 6)
-            qemu = shutil.which("qemu-system-x86_64")
-            if not qemu:
-                raise Unsupported("qemu-system-x86_64 (the SCSI device process) not installed")
-            helper = RemoteQemu(qemu, d)
-            plan.helpers.append(helper)
-            return f"remote,fd={helper.fd}"
         if isinstance(d, Disk):
             if d.bus != "virtio":
                 raise Unsupported(f"splitvm has no {d.bus} disk controller yet")
