@@ -141,8 +141,16 @@ static int create_isolated(struct device *dev, const struct dev_host *host)
 
 int device_create(struct device *dev, const struct dev_host *host)
 {
-	int err = dev->isolated ? create_isolated(dev, host)
-				: dev->kind->create(host, dev->config, &dev->state);
+	int err;
+
+	/* A proxy needs a VMM's interrupts: a device process cannot host one. */
+	if ((dev->isolated || dev->kind == &remote_kind) && !host->add_irqfd) {
+		log_error(host->log, "--device %s: no other device process can be reached from "
+			  "here", dev->spec.text);
+		return -EINVAL;
+	}
+	err = dev->isolated ? create_isolated(dev, host)
+			    : dev->kind->create(host, dev->config, &dev->state);
 
 	if (err)
 		log_error(host->log, "--device %s: cannot create the device: %s", dev->spec.text,

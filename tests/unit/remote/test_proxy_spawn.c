@@ -194,6 +194,17 @@ static void test_refusals(void **state)
 		device_destroy(&first);
 		close(sv[1]);
 	}
+	/* A device process (no irqfds to give) cannot start another one. */
+	{
+		struct device dev;
+		struct dev_host host = e->host;
+
+		host.add_irqfd = NULL;
+		assert_int_equal(device_parse(&dev, "virtio-rng,isolated=on", &e->log), 0);
+		assert_int_equal(device_create(&dev, &host), -EINVAL);
+		assert_non_null(strstr(px_env_log(e), "no other device process"));
+		device_destroy(&dev);
+	}
 	px_env_free(e);
 	(void)state;
 }
