@@ -538,7 +538,11 @@ int proxy_create(const struct dev_host *host, struct proxy_config *cfg, struct p
 	}
 	cfg->fd = -1;
 	p->link.max_regions = cfg->max_regions ? cfg->max_regions : LINK_QEMU_MAX_REGIONS;
+	/* A device process started just before us may still be coming up. */
+	if (p->timeout_ms < PROXY_START_TIMEOUT_MS)
+		p->timeout_ms = PROXY_START_TIMEOUT_MS;
 	err = start(p, cfg);
+	p->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : PROXY_TIMEOUT_MS;
 	if (err) {
 		proxy_destroy(p);
 		return err;

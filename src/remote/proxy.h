@@ -35,6 +35,8 @@ struct proxy;
 
 /* Default time a vCPU waits for the device process's answer. */
 #define PROXY_TIMEOUT_MS 5000
+/* Each request while attaching, at least: a fresh device process may be slow to start. */
+#define PROXY_START_TIMEOUT_MS 10000
 /* How long a QEMU remote may take to reset its devices after it started. */
 #define PROXY_SETTLE_MS 300
 /* How long a device process we started may take to leave once its link closed. */
