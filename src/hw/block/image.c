@@ -91,7 +91,7 @@ int blk_image_open(struct blk_image *img, const char *path, bool readonly,
 	return err;
 }
 
-int blk_image_sync(struct blk_image *img)
+int blk_image_sync(const struct blk_image *img)
 {
 	if (img->fd < 0 || img->readonly)
 		return 0;

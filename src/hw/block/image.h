@@ -29,7 +29,7 @@ struct blk_image {
 int blk_image_open(struct blk_image *img, const char *path, bool readonly,
 		   const struct logger *log);
 /* Makes what was written durable (fdatasync); 0 or -errno. */
-int blk_image_sync(struct blk_image *img);
+int blk_image_sync(const struct blk_image *img);
 /* Safe after a failed open and twice. */
 void blk_image_close(struct blk_image *img);
 
