@@ -34,4 +34,4 @@ bench: all
 		--cpus $(BENCH_CPUS) --repeat 5 --timeout 120
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hw/device.h"
+
 #define MIN_MEM (8ull << 20)
 #define MAX_MEM (256ull << 30) /* below the 64-bit PCI window */
 
@@ -62,8 +64,13 @@ static const char run_help[] =
 
 void print_run_help(int fd)
 {
+	static const char devices[] = "\nDevices (--device SPEC):\n";
+
 	if (write(fd, run_help, sizeof(run_help) - 1) < 0)
 		return;
+	if (write(fd, devices, sizeof(devices) - 1) < 0)
+		return;
+	device_kinds_usage(fd);
 }
 
 enum { OPT_KERNEL = 256, OPT_INITRD, OPT_APPEND, OPT_MEM, OPT_CPUS, OPT_ACCEL,

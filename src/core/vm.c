@@ -53,22 +53,21 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, uint64_t start_ns)
 	return err;
 }
 
-static int check_devices(struct vm *vm)
+static int parse_devices(struct vm *vm)
 {
-	/* No device kinds exist yet; virtio and remote devices come next. */
 	for (unsigned i = 0; i < vm->cfg->ndevices; i++) {
-		const char *spec = vm->cfg->devices[i];
-		size_t len = strcspn(spec, ",");
+		int err = device_parse(&vm->devices[i], vm->cfg->devices[i], &vm->log);
 
-		log_error(&vm->log, "unknown device '%.*s' in --device %s", (int)len, spec, spec);
-		return -EINVAL;
+		if (err)
+			return err;
+		vm->ndevices = i + 1;
 	}
 	return 0;
 }
 
 int vm_load(struct vm *vm)
 {
-	int err = check_devices(vm);
+	int err = parse_devices(vm);
 
 	if (err)
 		return err;
@@ -142,7 +141,9 @@ static void host_request_stop(void *opaque, enum accel_stop_reason why)
 	vm_request_stop(opaque, (unsigned)why <= ACCEL_STOP_ERROR ? map[why] : VM_EXIT_ERROR);
 }
 
-static void host_log(void *opaque, enum accel_log_level level, const char *fmt, va_list ap)
+static __attribute__((format(printf, 3, 0))) void host_log(void *opaque,
+							    enum accel_log_level level,
+							    const char *fmt, va_list ap)
 {
 	struct vm *vm = opaque;
 
@@ -184,6 +185,47 @@ static int setup_accel(struct vm *vm)
 	return err;
 }
 
+static int dev_signal_msi(void *opaque, uint64_t addr, uint32_t data)
+{
+	return vm_signal_msi(opaque, addr, data);
+}
+
+static int dev_add_ioeventfd(void *opaque, const struct accel_ioeventfd *ev)
+{
+	struct vm *vm = opaque;
+
+	return vm->accel.ops->vm->add_ioeventfd(vm->accel.vm, ev);
+}
+
+static int dev_del_ioeventfd(void *opaque, const struct accel_ioeventfd *ev)
+{
+	struct vm *vm = opaque;
+
+	return vm->accel.ops->vm->del_ioeventfd(vm->accel.vm, ev);
+}
+
+/* On the PCI host, before the platform tables that list their interrupts. */
+static int create_devices(struct vm *vm)
+{
+	vm->dev_host = (struct dev_host){
+		.log = &vm->log,
+		.mem = &vm->mem,
+		.loop = &vm->loop,
+		.pci = arch_pci_host(vm),
+		.opaque = vm,
+		.signal_msi = dev_signal_msi,
+		.add_ioeventfd = dev_add_ioeventfd,
+		.del_ioeventfd = dev_del_ioeventfd,
+	};
+	for (unsigned i = 0; i < vm->ndevices; i++) {
+		int err = device_create(&vm->devices[i], &vm->dev_host);
+
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 int vm_setup(struct vm *vm)
 {
 	int err;
@@ -202,10 +244,13 @@ int vm_setup(struct vm *vm)
 	if (err)
 		return err;
 	err = arch_machine_init(vm);
+	if (err) {
+		log_error(&vm->log, "cannot set up the machine: %s", strerror(-err));
+		return err;
+	}
+	err = create_devices(vm);
 	if (!err)
 		err = arch_machine_finalize(vm);
-	if (err)
-		log_error(&vm->log, "cannot set up the machine: %s", strerror(-err));
 	return err;
 }
 
@@ -346,6 +391,10 @@ void vm_destroy(struct vm *vm)
 	}
 	free(vm->vcpus);
 	vm->vcpus = NULL;
+	/* Devices finish their I/O (disks flush) before their bus goes away. */
+	for (unsigned i = vm->ndevices; i-- > 0;)
+		device_destroy(&vm->devices[i]);
+	vm->ndevices = 0;
 	if (vm->arch)
 		arch_machine_destroy(vm);
 	if (vm->accel.vm)

@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/memory.h"
 #include "core/options.h"
+#include "hw/device.h"
 #include "splitvm/accel.h"
 
 struct arch_machine;
@@ -53,6 +54,9 @@ struct vm {
 	struct accel accel;
 	struct accel_host host; /* services given to the accelerator */
 	struct arch_machine *arch;
+	struct device devices[VM_MAX_DEVICES]; /* --device, in order */
+	unsigned ndevices;
+	struct dev_host dev_host; /* services given to devices */
 	struct cpu_boot_state bsp_state;
 	unsigned ncpus;
 	struct vcpu_thread *vcpus;

@@ -136,8 +136,13 @@ static inline bool virtio_has_feature(const struct virtio_dev *vdev, unsigned bi
 	return vdev->drv_features >> bit & 1;
 }
 
+/* The transport's entry point (virtio_pci.c), called by virtio_dev_attach(). */
+int virtio_pci_attach(struct virtio_dev *vdev);
+
 /* Transport side (vdev->lock held). */
 void virtio_set_status(struct virtio_dev *vdev, uint8_t status);
+/* The driver enabled vq: its rings are checked and mapped (or the device breaks). */
+void virtq_enable(struct virtq *vq);
 void virtio_reset(struct virtio_dev *vdev);
 void virtio_config_access(struct virtio_dev *vdev, unsigned off, void *data, unsigned size,
 			  bool is_write);
