@@ -121,6 +121,15 @@ static void blk_queue_notify(struct virtio_dev *vdev, struct virtq *vq)
 		blk_process_queue(&b->queues[vq->index]);
 }
 
+/* As the core checks before queue_notify(). */
+static bool queue_live(const struct blk_dev *b, const struct blk_queue *q)
+{
+	uint8_t st = b->vdev.status;
+
+	return (st & VIRTIO_CONFIG_S_DRIVER_OK) && !(st & VIRTIO_CONFIG_S_NEEDS_RESET) &&
+	       q->vq->enabled && !q->vq->broken;
+}
+
 /* The backend finished requests (loop thread). */
 static void blk_aio_ready(void *opaque)
 {
@@ -133,7 +142,7 @@ static void blk_aio_ready(void *opaque)
 	for (unsigned i = 0; i < b->nqueues; i++) {
 		struct blk_queue *q = &b->queues[i];
 
-		if (q->stalled) {
+		if (q->stalled && queue_live(b, q)) {
 			blk_process_queue(q);
 		} else if (q->pushed) {
 			q->pushed = false;
@@ -197,14 +206,11 @@ static int start_aio(struct blk_dev *b, const struct dev_host *host)
 	return err;
 }
 
-static int blk_create(const struct dev_host *host, void *config, void **state)
+int blk_dev_init(struct blk_dev *b, const struct dev_host *host, const struct blk_config *cfg)
 {
-	const struct blk_config *cfg = config;
-	struct blk_dev *b = calloc(1, sizeof(*b));
 	int err;
 
-	if (!b)
-		return -ENOMEM;
+	memset(b, 0, sizeof(*b));
 	b->cfg = cfg;
 	b->log = host->log;
 	b->sectors = cfg->img.size / BLK_SECTOR_SIZE;
@@ -212,35 +218,18 @@ static int blk_create(const struct dev_host *host, void *config, void **state)
 	err = virtio_dev_init(&b->vdev, "virtio-blk", VIRTIO_ID_BLOCK, &blk_ops, b, host,
 			      b->nqueues, BLK_QUEUE_SIZE, blk_features(cfg), BLK_CONFIG_SIZE);
 	if (err)
-		goto fail;
+		return err;
 	fill_config(b);
 	for (unsigned i = 0; i < b->nqueues; i++)
 		b->queues[i] = (struct blk_queue){ .blk = b, .vq = &b->vdev.vqs[i] };
 	err = start_aio(b, host);
 	if (err)
-		goto fail_vdev;
-	err = virtio_dev_attach(&b->vdev);
-	if (err)
-		goto fail_aio;
-	log_info(b->log, "virtio-blk: %s: %llu sectors%s, %u queue(s), %s", cfg->path,
-		 (unsigned long long)b->sectors, cfg->img.readonly ? ", read-only" : "",
-		 b->nqueues, blk_aio_mode_name(b->aio.mode));
-	*state = b;
-	return 0;
-fail_aio:
-	b->aio_live = false;
-	blk_aio_destroy(&b->aio);
-fail_vdev:
-	virtio_dev_destroy(&b->vdev);
-fail:
-	free(b);
+		virtio_dev_destroy(&b->vdev);
 	return err;
 }
 
-/* VM exit (including Ctrl-A x and a guest reset): finish I/O, make it durable. */
-static void blk_destroy(void *state)
+void blk_dev_fini(struct blk_dev *b)
 {
-	struct blk_dev *b = state;
 	int err;
 
 	pthread_mutex_lock(&b->vdev.lock);
@@ -254,7 +243,39 @@ static void blk_destroy(void *state)
 	virtio_dev_destroy(&b->vdev);
 	for (unsigned i = 0; i < b->nqueues; i++)
 		blk_free_pool(&b->queues[i]);
+}
+
+static int blk_create(const struct dev_host *host, void *config, void **state)
+{
+	const struct blk_config *cfg = config;
+	struct blk_dev *b = malloc(sizeof(*b));
+	int err;
+
+	if (!b)
+		return -ENOMEM;
+	err = blk_dev_init(b, host, cfg);
+	if (err)
+		goto fail;
+	err = virtio_dev_attach(&b->vdev);
+	if (err)
+		goto fail_dev;
+	log_info(b->log, "virtio-blk: %s: %llu sectors%s, %u queue(s), %s", cfg->path,
+		 (unsigned long long)b->sectors, cfg->img.readonly ? ", read-only" : "",
+		 b->nqueues, blk_aio_mode_name(b->aio.mode));
+	*state = b;
+	return 0;
+fail_dev:
+	blk_dev_fini(b);
+fail:
 	free(b);
+	return err;
+}
+
+/* VM exit (including Ctrl-A x and a guest reset): finish I/O, make it durable. */
+static void blk_destroy(void *state)
+{
+	blk_dev_fini(state);
+	free(state);
 }
 
 const struct device_kind virtio_blk_kind = {
