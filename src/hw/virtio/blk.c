@@ -19,7 +19,8 @@
 #define BLK_CONFIG_SIZE offsetof(struct virtio_blk_config, max_secure_erase_sectors)
 #define BLK_AIO_DEPTH_MAX 1024
 
-static int parse_aio(const char *s, enum blk_aio_mode *mode, const struct logger *log)
+static int parse_aio(const struct devspec *spec, const char *s, enum blk_aio_mode *mode,
+		     const struct logger *log)
 {
 	if (!s || !strcmp(s, "auto"))
 		*mode = BLK_AIO_AUTO;
@@ -28,7 +29,8 @@ static int parse_aio(const char *s, enum blk_aio_mode *mode, const struct logger
 	else if (!strcmp(s, "threads"))
 		*mode = BLK_AIO_THREADS;
 	else {
-		log_error(log, "virtio-blk: aio=%s: expected auto, io_uring or threads", s);
+		log_error(log, "--device %s: aio=%s: expected auto, io_uring or threads",
+			  spec->text, s);
 		return -EINVAL;
 	}
 	return 0;
@@ -45,11 +47,11 @@ static int blk_parse(struct devspec *spec, void *config, const struct logger *lo
 
 	memset(c, 0, sizeof(*c));
 	if (!file || !*file) {
-		log_error(log, "%s: file=PATH is required", spec->text);
+		log_error(log, "--device %s: file=PATH is required", spec->text);
 		return -EINVAL;
 	}
 	if (serial && strlen(serial) > VIRTIO_BLK_ID_BYTES) {
-		log_error(log, "%s: serial is longer than %d bytes", spec->text,
+		log_error(log, "--device %s: serial is longer than %d bytes", spec->text,
 			  VIRTIO_BLK_ID_BYTES);
 		return -EINVAL;
 	}
@@ -57,7 +59,7 @@ static int blk_parse(struct devspec *spec, void *config, const struct logger *lo
 	if (!err)
 		err = devspec_u64(spec, "num-queues", 1, 1, BLK_MAX_QUEUES, &nq, log);
 	if (!err)
-		err = parse_aio(devspec_get(spec, "aio"), &c->aio, log);
+		err = parse_aio(spec, devspec_get(spec, "aio"), &c->aio, log);
 	if (err)
 		return err;
 	if (serial)
