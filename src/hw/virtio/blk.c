@@ -136,11 +136,9 @@ static bool queue_live(const struct blk_dev *b, const struct blk_queue *q)
 static void blk_aio_ready(void *opaque)
 {
 	struct blk_dev *b = opaque;
-	struct blk_aio_req *a;
 
 	pthread_mutex_lock(&b->vdev.lock);
-	while ((a = blk_aio_reap(&b->aio)))
-		blk_finish(a->opaque, a->result);
+	blk_reap(b);
 	for (unsigned i = 0; i < b->nqueues; i++) {
 		struct blk_queue *q = &b->queues[i];
 

@@ -70,6 +70,8 @@ void blk_dev_fini(struct blk_dev *b);
 void blk_process_queue(struct blk_queue *q);
 /* A backend request is done: answer the driver. */
 void blk_finish(struct blk_req *r, int result);
+/* Answers every request the backend has finished; how many. */
+unsigned blk_reap(struct blk_dev *b);
 /* Returns r to its queue's pool without answering (reset, destroy). */
 void blk_req_release(struct blk_req *r);
 void blk_free_pool(struct blk_queue *q);

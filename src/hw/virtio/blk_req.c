@@ -255,7 +255,18 @@ static void handle(struct blk_req *r)
 	}
 }
 
-void blk_process_queue(struct blk_queue *q)
+unsigned blk_reap(struct blk_dev *b)
+{
+	struct blk_aio_req *a;
+	unsigned n = 0;
+
+	for (; (a = blk_aio_reap(&b->aio)); n++)
+		blk_finish(a->opaque, a->result);
+	return n;
+}
+
+/* Pops and handles requests while the backend has room. */
+static void take_requests(struct blk_queue *q)
 {
 	struct blk_dev *b = q->blk;
 	struct blk_req *r;
@@ -264,15 +275,29 @@ void blk_process_queue(struct blk_queue *q)
 	for (;;) {
 		if (blk_aio_full(&b->aio) || !(r = req_get(q))) {
 			q->stalled = true; /* resumed when requests complete */
-			break;
+			return;
 		}
 		if (virtq_pop(q->vq, &r->vreq) <= 0) {
 			blk_req_release(r);
-			break;
+			return;
 		}
 		handle(r);
 	}
-	blk_aio_submit(&b->aio);
+}
+
+void blk_process_queue(struct blk_queue *q)
+{
+	struct blk_dev *b = q->blk;
+
+	/*
+	 * Reads from the host's page cache complete within the submission:
+	 * answering them now saves a trip through the event loop and lets
+	 * one interrupt cover the batch.
+	 */
+	do {
+		take_requests(q);
+		blk_aio_submit(&b->aio);
+	} while (blk_reap(b) && q->stalled);
 	if (q->pushed) {
 		q->pushed = false;
 		virtq_notify(q->vq);

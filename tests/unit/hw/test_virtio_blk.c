@@ -7,6 +7,9 @@
 #include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,6 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -494,33 +500,131 @@ static void test_many_in_flight(void **state)
 }
 
 /*
- * A reset with reads in flight: when it returns nothing is in flight, nothing
- * is answered afterwards and the buffers do not change any more.
+ * Holds I/O in flight for as long as a test wants: guest pages no one has
+ * touched yet, registered with userfaultfd, so the kernel's copy into or out
+ * of them waits until a helper thread fills them in, delay_ms after the
+ * first fault. With the thread backend, requests that meet them are in
+ * flight, deterministically. (io_uring copies within the submission, so its
+ * submitter would wait instead: its tests run without the gate.)
+ */
+struct gate {
+	int fd;
+	uint8_t *base;
+	size_t len;
+	int delay_ms;
+	uint8_t fill;
+	pthread_t thread;
+	unsigned filled;
+};
+
+#define PAGE 4096u
+
+static void *gate_thread(void *opaque)
+{
+	struct gate *g = opaque;
+	static uint8_t page[PAGE];
+	struct pollfd pfd = { .fd = g->fd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	memset(page, g->fill, PAGE);
+	while (g->filled < g->len / PAGE && poll(&pfd, 1, 5000) > 0) {
+		struct uffdio_copy copy;
+
+		if (read(g->fd, &msg, sizeof(msg)) != sizeof(msg) ||
+		    msg.event != UFFD_EVENT_PAGEFAULT)
+			continue;
+		if (!g->filled)
+			usleep((useconds_t)g->delay_ms * 1000);
+		copy = (struct uffdio_copy){ .dst = msg.arg.pagefault.address & ~(PAGE - 1ull),
+					     .src = (uintptr_t)page, .len = PAGE };
+		if (ioctl(g->fd, UFFDIO_COPY, &copy) == 0)
+			g->filled++;
+	}
+	return NULL;
+}
+
+/* false for io_uring, or where userfaultfd is not allowed: fill the pages then. */
+static bool gate_open(struct fx *f, struct gate *g, void *base, size_t len, uint8_t fill,
+		      int delay_ms)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .range = { (uintptr_t)base, len },
+				       .mode = UFFDIO_REGISTER_MODE_MISSING };
+
+	*g = (struct gate){ .base = base, .len = len, .fill = fill, .delay_ms = delay_ms };
+	g->fd = strcmp(f->aio, "threads") ? -1
+					  : (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (g->fd < 0) {
+		memset(base, fill, len);
+		return false;
+	}
+	if (ioctl(g->fd, UFFDIO_API, &api) || ioctl(g->fd, UFFDIO_REGISTER, &reg)) {
+		close(g->fd);
+		memset(base, fill, len);
+		return false;
+	}
+	assert_int_equal(pthread_create(&g->thread, NULL, gate_thread, g), 0);
+	return true;
+}
+
+static void gate_close(struct gate *g)
+{
+	if (g->fd < 0)
+		return;
+	pthread_join(g->thread, NULL);
+	close(g->fd);
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+/* Guest RAM no test has touched: [12 MiB, +len). */
+#define UNTOUCHED (12u << 20)
+
+/*
+ * A reset with reads in flight: it waits for them, nothing is answered
+ * afterwards and the buffers do not change any more.
  */
 static void test_reset_in_flight(void **state)
 {
 	struct fx *f = *state;
-	enum { N = QSIZE / 3, LEN = 65536 };
-	uint64_t buf = vqd_alloc(&f->h, N * LEN);
-	uint8_t *p = vqd_ptr(&f->h, buf, N * LEN), *snap = malloc(N * LEN);
+	enum { N = QSIZE / 3, LEN = 2 * PAGE };
+	uint8_t *p = vqd_ptr(&f->h, UNTOUCHED, N * LEN), *snap = malloc(N * LEN);
+	uint64_t buf = vqd_alloc(&f->h, 512);
+	struct gate g;
 	uint32_t id, len;
+	bool gated = gate_open(f, &g, p, N * LEN, 0xaa, 100);
+	double t0;
 
-	memset(p, 0xaa, N * LEN);
 	for (unsigned i = 0; i < N; i++) {
 		struct vqd_seg segs[3] = { { header(f, VIRTIO_BLK_T_IN, i * (LEN / 512)), 16, false },
-					   { buf + i * LEN, LEN, true },
+					   { UNTOUCHED + i * LEN, LEN, true },
 					   { vqd_alloc(&f->h, 1), 1, true } };
 
 		vqd_add(&f->d[0], segs, 3);
 	}
 	virtq_kick(&f->b.vdev.vqs[0]);
-	evloop_run_once(&f->h.loop, 1000); /* the doorbell: requests sent, not answered */
-	assert_true(f->b.aio.inflight > 0);
+	evloop_run_once(&f->h.loop, 1000); /* the doorbell: requests sent, held at the gate */
+	if (gated)
+		assert_int_equal(f->b.aio.inflight, N);
+	while (vqd_used(&f->d[0], &id, &len)) /* answered within the submission */
+		assert_false(gated);
+	t0 = now_ms();
 	pthread_mutex_lock(&f->b.vdev.lock);
 	virtio_set_status(&f->b.vdev, 0);
 	pthread_mutex_unlock(&f->b.vdev.lock);
+	if (gated)
+		assert_true(now_ms() - t0 >= 90); /* it waited for the gate */
 	assert_int_equal(f->b.aio.inflight, 0);
+	gate_close(&g);
 	memcpy(snap, p, N * LEN);
+	for (unsigned i = 0; i < N * LEN; i += 511)
+		assert_int_equal(p[i], pattern(i));
 	for (int i = 0; i < 5; i++)
 		evloop_run_once(&f->h.loop, 10);
 	assert_false(vqd_used(&f->d[0], &id, &len));
@@ -531,32 +635,33 @@ static void test_reset_in_flight(void **state)
 	vqd_queue_init(&f->d[0], &f->h, &f->b.vdev.vqs[0], QSIZE);
 	vqd_driver_ok(&f->b.vdev);
 	assert_int_equal(rw(f, 0, VIRTIO_BLK_T_IN, 3, buf, 512, NULL), VIRTIO_BLK_S_OK);
-	assert_int_equal(p[1], pattern(3 * 512 + 1));
-	assert_non_null(vqd_log(&f->h));
+	assert_int_equal(((uint8_t *)vqd_ptr(&f->h, buf, 512))[1], pattern(3 * 512 + 1));
 	assert_null(strstr(vqd_log(&f->h), "error"));
 }
 
-/* Destroying the device (VM exit) finishes the writes in flight. */
+/* Destroying the device (VM exit) finishes the writes in flight first. */
 static void test_exit_completes_writes(void **state)
 {
 	struct fx *f = *state;
-	enum { N = QSIZE / 3, LEN = 8192 };
-	uint64_t buf = vqd_alloc(&f->h, LEN);
+	enum { N = QSIZE / 3, LEN = 2 * PAGE };
+	struct gate g;
 	uint8_t file[LEN];
+	bool gated = gate_open(f, &g, vqd_ptr(&f->h, UNTOUCHED, N * LEN), N * LEN, 0x5c, 100);
 	int fd;
 
-	memset(vqd_ptr(&f->h, buf, LEN), 0x5c, LEN);
 	for (unsigned i = 0; i < N; i++) {
 		struct vqd_seg segs[3] = { { header(f, VIRTIO_BLK_T_OUT, i * (LEN / 512)), 16, false },
-					   { buf, LEN, false },
+					   { UNTOUCHED + i * LEN, LEN, false },
 					   { vqd_alloc(&f->h, 1), 1, true } };
 
 		vqd_add(&f->d[0], segs, 3);
 	}
 	virtq_kick(&f->b.vdev.vqs[0]);
 	evloop_run_once(&f->h.loop, 1000);
-	assert_true(f->b.aio.inflight > 0);
+	if (gated)
+		assert_int_equal(f->b.aio.inflight, N);
 	stop(f);
+	gate_close(&g);
 	fd = open(f->path, O_RDONLY);
 	for (unsigned i = 0; i < N; i++) {
 		assert_int_equal(pread(fd, file, LEN, (off_t)i * LEN), LEN);
