@@ -8,9 +8,13 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "hw/virtio/devices.h"
 
 /* Kinds join this table as they are written. */
 static const struct device_kind *const kinds[] = {
+	&virtio_blk_kind,
+	&virtio_rng_kind,
+	&virtio_console_kind,
 	NULL,
 };
 

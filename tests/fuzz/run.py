@@ -55,7 +55,30 @@ def virtq_seeds():
     yield bytes([size_code[8], 0]) + virtq_image(8, [[(64, False), (64, True)]])
 
 
-SEEDS = {"fuzz-virtq": virtq_seeds}
+def link_msg(cmd, payload=b""):
+    """One mpqemu message: {int cmd; 4 bytes padding; size_t size} + payload."""
+    return struct.pack("<iIQ", cmd, 0, len(payload)) + payload
+
+
+def link_seeds():
+    """fuzz-link: 4 setup bytes (role and options, fd count, chunk size,
+    chunk with the fds), then a stream of messages."""
+    cfg = lambda cmd, addr, val, n: link_msg(cmd, struct.pack("<IIi", addr, val, n))
+    bar = lambda cmd, addr, val, n, mem: link_msg(cmd, struct.pack("<QQIB3x", addr, val, n, mem))
+    sysmem = bytearray(192)
+    struct.pack_into("<QQ", sysmem, 0, 0, 0x100000)
+    struct.pack_into("<QQ", sysmem, 64, 0xa0000, 0x7f00000)
+    struct.pack_into("<qq", sysmem, 128, 0, 0x100000)
+    yield bytes([0, 2, 255, 0]) + link_msg(0, bytes(sysmem)) + cfg(3, 0, 0, 2) + \
+        cfg(2, 4, 0x107, 2) + bar(4, 0xfebf1010, 0x1122334455667788, 4, 1) + \
+        bar(5, 0xc004, 0, 2, 0) + link_msg(7)
+    yield bytes([0, 2, 7, 0]) + link_msg(6) + cfg(3, 0xfff, 0, 1)
+    yield bytes([1, 0, 16, 0]) + link_msg(1, struct.pack("<Q", 0x8086)) + link_msg(1)
+    yield bytes([6, 1, 255, 1]) + cfg(3, 0, 0, 4) + link_msg(0x1000, b"\1\2\3\4") + \
+        link_msg(0, bytes(sysmem))
+
+
+SEEDS = {"fuzz-virtq": virtq_seeds, "fuzz-link": link_seeds}
 
 
 def run_target(path, seeds, seconds, workdir):

@@ -167,6 +167,11 @@ void pci_host_destroy(struct pci_host *host);
  * Devices are added before the vCPUs start.
  */
 int pci_host_add(struct pci_host *host, struct pci_device *pdev, int slot, unsigned fn);
+/*
+ * Takes a device off the bus: unmaps its BARs and releases its INTx line.
+ * The caller makes sure no vCPU is still in its handlers (the VM stopped).
+ */
+void pci_host_remove(struct pci_host *host, struct pci_device *pdev);
 struct pci_device *pci_host_device(struct pci_host *host, unsigned devfn);
 /* Re-evaluates the mapping of every BAR of pdev (pdev->lock held). */
 void pci_host_update_bars(struct pci_host *host, struct pci_device *pdev);

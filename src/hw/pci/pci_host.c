@@ -79,6 +79,24 @@ void pci_host_destroy(struct pci_host *host)
 	pthread_mutex_destroy(&host->lock);
 }
 
+void pci_host_remove(struct pci_host *host, struct pci_device *pdev)
+{
+	pthread_mutex_lock(&host->lock);
+	if (pdev->host != host || host->devs[pdev->devfn] != pdev || pdev == &host->bridge) {
+		pthread_mutex_unlock(&host->lock);
+		return;
+	}
+	host->devs[pdev->devfn] = NULL;
+	pthread_mutex_unlock(&host->lock);
+
+	pthread_mutex_lock(&pdev->lock);
+	unmap_bars(host, pdev);
+	pci_set_irq(pdev, 0); /* a line it held goes back to the others */
+	pdev->host = NULL;
+	pthread_mutex_unlock(&pdev->lock);
+	log_debug(host->cfg.log, "pci: %s removed", pdev->name);
+}
+
 struct pci_device *pci_host_device(struct pci_host *host, unsigned devfn)
 {
 	struct pci_device *pdev;

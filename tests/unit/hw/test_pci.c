@@ -401,6 +401,37 @@ static void test_intx(void **state)
 	assert_int_equal(c->irq_calls, calls); /* no edge for an unchanged level */
 }
 
+/* Removal unmaps the BARs, frees the slot and lets go of a shared INTx line. */
+static void test_remove(void **state)
+{
+	struct ctx *c = *state;
+	struct vm *vm = &c->f->vm;
+	struct tdev *a = make_dev(c, 0, 3), *b = make_dev(c, 1, 11);
+	uint64_t bar1 = pci_bar_base(&a->pci, 1);
+	unsigned d = a->pci.devfn, hits;
+
+	pci_set_irq(&a->pci, 1);
+	pci_set_irq(&b->pci, 1);
+	pci_host_remove(&c->host, &a->pci);
+	assert_null(a->pci.host);
+	assert_int_equal(pci_bar_base(&a->pci, 1), 0);
+	assert_int_equal(cfg_rd(c, d, PCI_VENDOR_ID, 4), 0xffffffffu);
+	hits = a->hits;
+	assert_int_equal(mmio_in(vm, bar1, 4), 0xffffffffu);
+	assert_int_equal(a->hits, hits);
+	assert_int_equal(c->level[19], 1); /* b still holds the line */
+	pci_host_remove(&c->host, &b->pci);
+	assert_int_equal(c->level[19], 0);
+	/* Twice, or the bridge: nothing happens. */
+	pci_host_remove(&c->host, &a->pci);
+	pci_host_remove(&c->host, &c->host.bridge);
+	assert_int_equal(cfg_rd(c, 0, PCI_VENDOR_ID, 4), 0x00081b36);
+	/* The slot is free again. */
+	assert_int_equal(pci_host_add(&c->host, &a->pci, 3, 0), 0);
+	assert_int_equal(cfg_rd(c, d, PCI_VENDOR_ID, 4), 0x10f01af4);
+	assert_int_equal(mmio_in(vm, pci_bar_base(&a->pci, 1), 4), 0xb1);
+}
+
 static void test_capabilities_and_hooks(void **state)
 {
 	struct ctx *c = *state;
@@ -527,6 +558,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_ecam_moves_bar, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_byte_at_0xff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_intx, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capabilities_and_hooks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multifunction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_bars, setup, teardown),
