@@ -89,6 +89,7 @@ def one_line_outcome(run, statuses, mention):
 def bad_input_cases(c):
     """(name, args, what the error line must mention) for status 2."""
     k = ["run", "--kernel", c.hello]
+    disk = c.file("disk.img", bytes(4096))
     big_initrd = os.path.join(c.tmp, "big-initrd")
     with open(big_initrd, "wb") as f:
         f.truncate(200 << 20)           # sparse: costs no disk
@@ -121,6 +122,13 @@ def bad_input_cases(c):
         ("unknown-option", k + ["--frobnicate"], "--frobnicate"),
         ("unexpected-argument", k + ["extra"], "extra"),
         ("unknown-device", k + ["--device", "no-such-device"], "no-such-device"),
+        ("disk-missing", k + ["--device", f"virtio-blk,file={c.tmp}/no-such-disk"],
+         "no-such-disk"),
+        ("disk-directory", k + ["--device", f"virtio-blk,file={c.tmp}"], c.tmp),
+        ("disk-no-file", k + ["--device", "virtio-blk,readonly=on"], "file=PATH"),
+        ("disk-queues", k + ["--device", f"virtio-blk,file={disk},num-queues=0"], "num-queues"),
+        ("disk-serial", k + ["--device", f"virtio-blk,file={disk},serial={'x' * 21}"], "serial"),
+        ("disk-option", k + ["--device", f"virtio-blk,file={disk},cache=none"], "cache"),
         ("cpus-0", k + ["--cpus", "0"], "--cpus"),
         ("cpus-65", k + ["--cpus", "65"], "65"),
         ("cpus-text", k + ["--cpus", "two"], "two"),

@@ -206,7 +206,8 @@ static int start_aio(struct blk_dev *b, const struct dev_host *host)
 	return err;
 }
 
-int blk_dev_init(struct blk_dev *b, const struct dev_host *host, const struct blk_config *cfg)
+static int blk_dev_init(struct blk_dev *b, const struct dev_host *host,
+		       const struct blk_config *cfg)
 {
 	int err;
 
@@ -228,7 +229,8 @@ int blk_dev_init(struct blk_dev *b, const struct dev_host *host, const struct bl
 	return err;
 }
 
-void blk_dev_fini(struct blk_dev *b)
+/* Waits for the I/O in flight, makes it durable, frees the queues' pools. */
+static void blk_dev_fini(struct blk_dev *b)
 {
 	int err;
 

@@ -58,13 +58,6 @@ struct blk_dev {
 	struct blk_queue queues[BLK_MAX_QUEUES];
 };
 
-/*
- * blk.c: the device without its transport (create() adds virtio_dev_attach();
- * tests plug in their own); fini waits for the I/O in flight and syncs.
- */
-int blk_dev_init(struct blk_dev *b, const struct dev_host *host, const struct blk_config *cfg);
-void blk_dev_fini(struct blk_dev *b);
-
 /* blk_req.c, with vdev.lock held. */
 /* Takes requests from q while the backend has room; sends them. */
 void blk_process_queue(struct blk_queue *q);
