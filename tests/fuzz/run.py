@@ -78,7 +78,49 @@ def link_seeds():
         link_msg(0, bytes(sysmem))
 
 
-SEEDS = {"fuzz-virtq": virtq_seeds, "fuzz-link": link_seeds}
+def blk_image(size, requests):
+    """Guest RAM for fuzz-blk: the rings as virtq_image's, buffers from
+    0x4000; requests is a list of chains [(bytes or length, writable)]."""
+    ram = bytearray(0x8000)
+    avail = 16 * size
+    buf, desc, heads = 0x4000, 0, []
+    for chain in requests:
+        heads.append(desc)
+        for i, (content, writable) in enumerate(chain):
+            length = content if isinstance(content, int) else len(content)
+            if not isinstance(content, int):
+                ram[buf:buf + length] = content
+            flags = (VRING_DESC_F_WRITE if writable else 0) | \
+                (VRING_DESC_F_NEXT if i + 1 < len(chain) else 0)
+            struct.pack_into("<QIHH", ram, 16 * desc, buf, length, flags, desc + 1)
+            buf += (length + 15) & ~15
+            desc += 1
+    struct.pack_into("<HH", ram, avail, 0, len(heads))
+    for i, h in enumerate(heads):
+        struct.pack_into("<H", ram, avail + 4 + 2 * i, h)
+    return ram
+
+
+def blk_seeds():
+    """virtio-blk requests: header (type, ioprio, sector), data, status."""
+    hdr = lambda t, sector: struct.pack("<IIQ", t, 0, sector)
+    dwz = lambda sector, n, flags: struct.pack("<QII", sector, n, flags)
+    IN, OUT, FLUSH, GET_ID, DISCARD, WZ = 0, 1, 4, 8, 11, 13
+    yield bytes([3, 3]) + blk_image(16, [
+        [(hdr(IN, 0), False), (1024, True), (1, True)],
+        [(hdr(OUT, 8), False), (b"\xab" * 512, False), (1, True)],
+        [(hdr(FLUSH, 0), False), (1, True)],
+        [(hdr(GET_ID, 0), False), (20, True), (1, True)]])
+    yield bytes([2, 1]) + blk_image(8, [
+        [(hdr(DISCARD, 0), False), (dwz(16, 8, 0), False), (1, True)],
+        [(hdr(WZ, 0), False), (dwz(32, 4, 1), False), (1, True)],
+        [(hdr(IN, 255), False), (512, True), (1, True)]])
+    yield bytes([3, 0]) + blk_image(16, [
+        [(hdr(OUT, 0) + b"\x5a" * 512, False), (1, True)],
+        [(hdr(IN, 1), False), (513, True)]])
+
+
+SEEDS = {"fuzz-virtq": virtq_seeds, "fuzz-link": link_seeds, "fuzz-blk": blk_seeds}
 
 
 def run_target(path, seeds, seconds, workdir):

@@ -182,7 +182,8 @@ static uint8_t request(struct fx *f, unsigned q, uint32_t type, uint64_t sector,
 
 	assert_true(ndata + 2 <= 8);
 	segs[0] = (struct vqd_seg){ header(f, type, sector), 16, false };
-	memcpy(&segs[1], data, ndata * sizeof(*data));
+	if (ndata)
+		memcpy(&segs[1], data, ndata * sizeof(*data));
 	segs[ndata + 1] = (struct vqd_seg){ st, 1, true };
 	return run_chain(f, q, segs, ndata + 2, st, used_len);
 }
