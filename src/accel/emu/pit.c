@@ -331,7 +331,7 @@ static uint8_t read_port61(struct pit *p, uint64_t now)
 uint8_t pit_read(struct pit *p, uint16_t port)
 {
 	uint64_t now = emu_tb_now(p->tb);
-	uint8_t v = 0xff; /* the control word port reads nothing */
+	uint8_t v = 0; /* the control word port is write-only: 0, as KVM and QEMU */
 
 	pthread_mutex_lock(&p->lock);
 	if (port == PIT_PORT_SPEAKER)

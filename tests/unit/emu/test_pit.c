@@ -92,6 +92,7 @@ static void test_idle(void **state)
 	assert_int_equal(pit_deadline(&f->pit), PIT_NONE);
 	assert_int_equal(advance(f, 1000000000ull, 1000000), 0);
 	assert_int_equal(pit_read(&f->pit, P61) & 0x0f, 0);
+	assert_int_equal(pit_read(&f->pit, CMD), 0);
 }
 
 /* pit_set_periodic: 0x34, LATCH: an edge every LATCH ticks. */

@@ -7,8 +7,6 @@
  * LAPIC timer and a HLT sleeps towards it, so a stopped PIT costs one atomic
  * load per slice and no thread.
  */
-#include <string.h>
-
 #include "accel/emu/module/emu_mod.h"
 
 /* The 8259's INT is LINT0 of the boot vCPU (called under the PIC's lock). */
