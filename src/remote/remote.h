@@ -1,0 +1,40 @@
+/*
+ * `splitvm remote`: a device process. A machine with no vCPUs and no RAM
+ * of its own: one device (any --device kind) on a PCI host of its own,
+ * guest RAM mapped from the VMM's SYNC_SYSMEM (remote_mem.h), INTx on the
+ * irqfd of SET_IRQFD, and the VMM's config and BAR accesses arriving as
+ * link messages (link.h). One thread runs everything: the link and the
+ * device's own work (queue kicks, timers, backends) share one event loop,
+ * so a message is handled between two pieces of device work, never during.
+ *
+ * docs/remote.md describes the process from a user's side.
+ */
+#ifndef REMOTE_REMOTE_H
+#define REMOTE_REMOTE_H
+
+#include "core/log.h"
+
+struct remote;
+
+/*
+ * A device process serving one device on link_fd, a connected stream UNIX
+ * socket (the remote's own from here on, also on failure). spec is a
+ * --device SPEC. Returns 0, -EINVAL for a bad spec (logged: bad usage), or
+ * another -errno (logged). log must outlive the remote.
+ */
+int remote_create(struct remote **out, const char *spec, int link_fd,
+		  const struct logger *log);
+/*
+ * Serves the VMM until it closes the link (0) or a bad message, a failed
+ * reply or a device error ends it (-errno, logged). SIGINT, SIGTERM and
+ * SIGHUP end it with 0 too, if they are blocked in the calling thread
+ * (remote_block_signals()).
+ */
+int remote_run(struct remote *r);
+/* Finishes the device's work (disks flush) and frees everything. */
+void remote_destroy(struct remote *r);
+
+/* Blocks the termination signals so that remote_run() sees them (main thread). */
+int remote_block_signals(void);
+
+#endif
