@@ -91,14 +91,17 @@ static int cmd_remote(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	log.level = o.log_level;
-	if (remote_open_link(&o, &log, &fd) < 0)
-		return EXIT_RUNTIME;
-	if (remote_block_signals() < 0)
-		log_warn(&log, "remote: termination signals will not flush the device");
-	rc = remote_create(&r, o.device, fd, &log);
+	/* The device first: a bad spec is reported before any VMM connects. */
+	rc = remote_create(&r, o.device, &log);
 	if (rc < 0)
 		return rc == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
-	rc = remote_run(r);
+	rc = remote_open_link(&o, &log, &fd);
+	if (!rc)
+		rc = remote_attach(r, fd);
+	if (!rc && remote_block_signals() < 0)
+		log_warn(&log, "remote: termination signals will not flush the device");
+	if (!rc)
+		rc = remote_run(r);
 	remote_destroy(r);
 	return rc < 0 ? EXIT_RUNTIME : EXIT_OK;
 }

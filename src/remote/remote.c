@@ -338,37 +338,24 @@ static int setup(struct remote *r)
 		log_error(r->log, "remote: cannot set up the machine: %s", strerror(-err));
 		return err;
 	}
-	err = create_device(r);
-	if (err)
-		return err;
-	r->link_watch = (struct ev_watch){ r->link.fd, on_link, r };
-	return evloop_add(&r->loop, &r->link_watch, EPOLLIN);
+	return create_device(r);
 }
 
-int remote_create(struct remote **out, const char *spec, int link_fd,
-		  const struct logger *log)
+int remote_create(struct remote **out, const char *spec, const struct logger *log)
 {
 	struct remote *r = calloc(1, sizeof(*r));
-	int err = r ? 0 : -ENOMEM;
+	int err;
 
-	if (r) {
-		r->log = log;
-		r->loop.epfd = r->loop.wake_fd = -1;
-		r->signal_watch.fd = -1;
-		r->intx.irqfd = r->intx.resamplefd = -1;
-		remote_mem_init(&r->mem, log);
-		err = device_parse(&r->dev, spec, log);
-	}
-	if (!err) {
-		err = link_init(&r->link, link_fd, LINK_ROLE_REMOTE, log, r->dev.spec.text);
-		if (err)
-			log_error(log, "remote: the link must be a connected UNIX stream socket: %s",
-				  strerror(-err));
-	}
+	if (!r)
+		return -ENOMEM;
+	r->log = log;
+	r->loop.epfd = r->loop.wake_fd = -1;
+	r->signal_watch.fd = -1;
+	r->link.fd = -1;
+	r->intx.irqfd = r->intx.resamplefd = -1;
+	remote_mem_init(&r->mem, log);
+	err = device_parse(&r->dev, spec, log);
 	if (err) {
-		close(link_fd);
-		if (r)
-			device_destroy(&r->dev);
 		free(r);
 		return err;
 	}
@@ -381,8 +368,32 @@ int remote_create(struct remote **out, const char *spec, int link_fd,
 	return 0;
 }
 
+int remote_attach(struct remote *r, int link_fd)
+{
+	int err;
+
+	if (r->link.fd >= 0) {
+		close(link_fd);
+		return -EBUSY;
+	}
+	err = link_init(&r->link, link_fd, LINK_ROLE_REMOTE, r->log, r->dev.spec.text);
+	if (err) {
+		log_error(r->log, "remote: the link must be a connected UNIX stream socket: %s",
+			  strerror(-err));
+		close(link_fd);
+		return err;
+	}
+	r->link_watch = (struct ev_watch){ link_fd, on_link, r };
+	err = evloop_add(&r->loop, &r->link_watch, EPOLLIN);
+	if (err)
+		log_error(r->log, "remote: cannot watch the link: %s", strerror(-err));
+	return err;
+}
+
 int remote_run(struct remote *r)
 {
+	if (r->link.fd < 0)
+		return -ENOTCONN;
 	while (!r->done) {
 		int n = evloop_run_once(&r->loop, -1);
 

@@ -17,13 +17,16 @@
 struct remote;
 
 /*
- * A device process serving one device on link_fd, a connected stream UNIX
- * socket (the remote's own from here on, also on failure). spec is a
- * --device SPEC. Returns 0, -EINVAL for a bad spec (logged: bad usage), or
- * another -errno (logged). log must outlive the remote.
+ * The machine with its device, from a --device SPEC, before any VMM is
+ * there. Returns 0, -EINVAL for a bad spec (logged: bad usage), or another
+ * -errno (logged). log must outlive the remote.
  */
-int remote_create(struct remote **out, const char *spec, int link_fd,
-		  const struct logger *log);
+int remote_create(struct remote **out, const char *spec, const struct logger *log);
+/*
+ * The link to serve: link_fd, a connected UNIX stream socket, is the
+ * remote's from here on (also on failure). Once per remote. 0 or -errno.
+ */
+int remote_attach(struct remote *r, int link_fd);
 /*
  * Serves the VMM until it closes the link (0) or a bad message, a failed
  * reply or a device error ends it (-errno, logged). SIGINT, SIGTERM and

@@ -68,7 +68,8 @@ static void rt_start(struct rt *t, const char *spec)
 	t->memfd = t->irq[0] = t->irq[1] = -1;
 	lt_setup(&t->e, LINK_ROLE_PROXY);
 	t->e.log.level = LOG_INFO;
-	assert_int_equal(remote_create(&t->r, spec, t->e.raw, &t->e.log), 0);
+	assert_int_equal(remote_create(&t->r, spec, &t->e.log), 0);
+	assert_int_equal(remote_attach(t->r, t->e.raw), 0);
 	t->e.raw = -1; /* the remote's */
 	assert_int_equal(pthread_create(&t->thread, NULL, run_remote, t), 0);
 }
@@ -470,19 +471,20 @@ static void test_eof(void **state)
 static void test_bad_spec(void **state)
 {
 	struct logger quiet = { .level = LOG_ERROR, .fd = -1 };
-	int base = lt_count_fds(), sv[2];
+	int base = lt_count_fds(), fds[2];
 	struct remote *r = NULL;
 
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(remote_create(&r, "no-such-device", sv[0], &quiet), -EINVAL);
-	close(sv[1]);
-	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	assert_int_equal(remote_create(&r, "virtio-rng,color=red", sv[0], &quiet), -EINVAL);
-	close(sv[1]);
-	/* Not a socket: refused, and the fd closed all the same. */
-	assert_int_equal(pipe2(sv, O_CLOEXEC), 0);
-	close(sv[1]);
-	assert_int_equal(remote_create(&r, "virtio-rng", sv[0], &quiet), -ENOTSOCK);
+	assert_int_equal(remote_create(&r, "no-such-device", &quiet), -EINVAL);
+	assert_int_equal(remote_create(&r, "virtio-rng,color=red", &quiet), -EINVAL);
+	assert_null(r);
+	assert_int_equal(lt_count_fds(), base);
+	/* A link that is not a socket: refused, and the fd closed all the same. */
+	assert_int_equal(remote_create(&r, "virtio-rng", &quiet), 0);
+	assert_int_equal(remote_run(r), -ENOTCONN);
+	assert_int_equal(pipe2(fds, O_CLOEXEC), 0);
+	close(fds[1]);
+	assert_int_equal(remote_attach(r, fds[0]), -ENOTSOCK);
+	remote_destroy(r);
 	assert_int_equal(lt_count_fds(), base);
 }
 
