@@ -4,7 +4,8 @@
 #   make demo   build, fetch the Debian guest image, boot it to a busybox shell
 #               (--accel auto; a scripted session when stdin is not a terminal)
 #   make bench  build, then run the benchmarks: software CPU (MIPS, slowdown vs
-#               native), and boot to init against QEMU TCG (plus load time, RSS)
+#               native), boot to init against QEMU TCG (plus load time, RSS),
+#               and guest-to-host TCP throughput against QEMU TCG
 #   make clean  remove the build directories
 
 BUILD := build
@@ -26,12 +27,15 @@ demo: all
 	@python3 scripts/demo.py $(BUILD)/splitvm
 
 # The interpreter benchmark (guest MIPS, slowdown against native), then boot
-# to init of Debian's kernel: splitvm on emu against QEMU TCG, alternating runs.
+# to init of Debian's kernel and guest-to-host TCP throughput through
+# user-mode networking: splitvm on emu against QEMU TCG, alternating runs.
 BENCH_CPUS := 1
 bench: all
 	@$(BUILD)/tests/cpu/cpu-bench
 	@python3 tests/e2e/bench_boot.py --splitvm $(BUILD)/splitvm --accel emu \
 		--cpus $(BENCH_CPUS) --repeat 5 --timeout 120
+	@python3 tests/e2e/bench_net.py --splitvm $(BUILD)/splitvm --accel emu \
+		--repeat 3 --mib 16 --timeout 300
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

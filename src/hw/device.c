@@ -14,6 +14,7 @@
 static const struct device_kind *const kinds[] = {
 	&virtio_rng_kind,
 	&virtio_console_kind,
+	&virtio_net_kind,
 	NULL,
 };
 

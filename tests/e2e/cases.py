@@ -17,7 +17,7 @@ import threading
 import time
 import urllib.request
 
-from e2e import Console, Disk, Nic, Plan, Remote, Rng
+from e2e import Console, Disk, Nic, Plan, Remote, Rng, Unsupported
 
 GUEST_HTTP_PORT = 8080
 
@@ -170,6 +170,62 @@ def net(ctx):
                 replies=[(r"E2E-READY hostfwd", hostfwd)])
 
 
+TAP_HOST_IP = "10.11.0.1"
+
+
+def netns_with_tap(ctx, tap):
+    """A network namespace of our own holding tap (host side TAP_HOST_IP);
+    Unsupported where this process may not make one (not root, no ip, no
+    /dev/net/tun). Removed with everything in it after the boot."""
+    if os.geteuid() != 0 or not os.path.exists("/dev/net/tun"):
+        raise Unsupported("a tap needs root and /dev/net/tun (in a network namespace)")
+    ns = f"splitvm-e2e-{os.getpid()}-{secrets.token_hex(3)}"
+    try:
+        subprocess.run(["ip", "netns", "add", ns], check=True, capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError) as e:
+        raise Unsupported(f"cannot make a network namespace: {e}") from e
+    ctx.cleanup.append(lambda: subprocess.run(["ip", "netns", "del", ns], capture_output=True,
+                                              timeout=10))
+    for cmd in (["tuntap", "add", "mode", "tap", "name", tap],
+                ["addr", "add", f"{TAP_HOST_IP}/24", "dev", tap],
+                ["link", "set", tap, "up"], ["link", "set", "lo", "up"]):
+        r = subprocess.run(["ip", "-n", ns] + cmd, capture_output=True, text=True, timeout=10)
+        if r.returncode:
+            raise Unsupported(f"ip {' '.join(cmd)}: {r.stderr.strip()}")
+    return ns
+
+
+def in_netns(ns, argv):
+    return ["ip", "netns", "exec", ns] + argv
+
+
+def net_tap(ctx):
+    """Issue 5: a tap in a network namespace; large frames both ways."""
+    ns = netns_with_tap(ctx, "svtap0")
+    port = 8000  # the namespace is ours alone
+    server = subprocess.Popen(in_netns(ns, ["python3", "-m", "http.server", "--bind",
+                                            TAP_HOST_IP, str(port),
+                                            "--directory", ctx.image["dir"]]),
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ctx.cleanup += [server.wait, server.kill]  # run last first: kill, wait, remove the namespace
+    want = ctx.image["expect"]["data_sha256"]
+
+    def host_fetch(match, result):
+        fetch = ("import hashlib, urllib.request; print(hashlib.sha256(urllib.request.urlopen("
+                 "'http://10.11.0.2:8080/data.bin', timeout=20).read()).hexdigest())")
+        r = subprocess.run(in_netns(ns, ["python3", "-c", fetch]), capture_output=True,
+                           text=True, timeout=60)
+        ok = r.returncode == 0 and r.stdout.strip() == want
+        result.host_results["host-fetch"] = None if ok else \
+            f"fetching data.bin from the guest: {r.stdout.strip()} {r.stderr[-200:]}"
+        return "fetched" if ok else "failed"
+
+    return Plan("nettap", params={"http_port": port}, netns=ns,
+                devices=[Nic(tap="svtap0")],
+                expect={"link": "52:54:00:12:34:56", "wget": want, "host-fetch": "fetched"},
+                replies=[(r"E2E-READY host-fetch", host_fetch)])
+
+
 # ---- rng, console -----------------------------------------------------------
 
 def rng(ctx):
@@ -225,6 +281,7 @@ CASES = {
     "disk": disk,
     "disk-scsi": lambda ctx: disk(ctx, "scsi"),
     "net": net,
+    "net-tap": net_tap,
     "rng": rng,
     "console": console,
     "remote": remote,

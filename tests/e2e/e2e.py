@@ -37,10 +37,11 @@ class Disk:
 
 
 class Nic:
-    """User-mode networking; hostfwd: [(host port, guest port)] on 127.0.0.1."""
+    """User-mode networking; hostfwd: [(host port, guest port)] on 127.0.0.1.
+    With tap=NAME, that tap interface instead (which must exist)."""
 
-    def __init__(self, hostfwd=()):
-        self.hostfwd = list(hostfwd)
+    def __init__(self, hostfwd=(), tap=None):
+        self.hostfwd, self.tap = list(hostfwd), tap
 
 
 class Rng:
@@ -73,11 +74,14 @@ class Plan:
     test name is still the one the E2E-DONE line must carry).
     kernel_args: more words for the command line, e.g. module options
     (init passes MODULE.PARAM=VALUE to insmod as modprobe would).
+    netns: the name of a network namespace (ip netns) the VMM runs in.
     """
 
     def __init__(self, test, cpus=1, mem="256M", params=None, devices=(), expect=None,
-                 replies=(), host_checks=(), modules=True, shell=False, kernel_args=()):
+                 replies=(), host_checks=(), modules=True, shell=False, kernel_args=(),
+                 netns=None):
         self.test, self.cpus, self.mem, self.shell = test, cpus, mem, shell
+        self.netns = netns
         self.kernel_args = list(kernel_args)
         self.params = dict(params or {})
         self.devices = list(devices)
@@ -132,6 +136,9 @@ class Qemu:
                         "-device", f"scsi-hd,drive=disk{i},bus=scsi{i}.0,serial={d.serial}"]
             return ["-drive", drive,
                     "-device", f"virtio-blk-pci,drive=disk{i},serial={d.serial},{modern}"]
+        if isinstance(d, Nic) and d.tap:
+            return ["-netdev", f"tap,id=net{i},ifname={d.tap},script=no,downscript=no,"
+                    "vnet_hdr=on", "-device", f"virtio-net-pci,netdev=net{i},{modern}"]
         if isinstance(d, Nic):
             fwd = "".join(f",hostfwd=tcp:127.0.0.1:{h}-:{g}" for h, g in d.hostfwd)
             return ["-netdev", f"user,id=net{i}{fwd}",
@@ -209,6 +216,8 @@ class Splitvm:
                 raise Unsupported(f"splitvm has no {d.bus} disk controller yet")
             return (f"virtio-blk,file={d.path},serial={d.serial}"
                     + (",readonly=on" if d.readonly else ""))
+        if isinstance(d, Nic) and d.tap:
+            return f"virtio-net,tap={d.tap}"
         if isinstance(d, Nic):
             return "virtio-net,user" + "".join(
                 f",hostfwd=tcp:127.0.0.1:{h}-:{g}" for h, g in d.hostfwd)
@@ -258,6 +267,8 @@ class Boot:
 
 def boot(argv, plan, timeout):
     """Runs argv with the console on stdio for at most `timeout` seconds."""
+    if plan.netns:
+        argv = ["ip", "netns", "exec", plan.netns] + list(argv)
     result = Boot(argv)
     start = time.monotonic()
     proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,

@@ -63,8 +63,8 @@ def run_case(vmm, img, name, timeout, keep=False):
     work = tempfile.mkdtemp(prefix=f"splitvm-e2e-{name}-")
     ctx = Context(img, work)
     try:
-        plan = cases.CASES[name](ctx)
         try:
+            plan = cases.CASES[name](ctx)
             argv = vmm.argv(img, plan)
         except e2e.Unsupported as u:
             return None, None, str(u)

@@ -55,6 +55,51 @@ def virtq_seeds():
     yield bytes([size_code[8], 0]) + virtq_image(8, [[(64, False), (64, True)]])
 
 
+def net_image(tx_chains, rx_bufs):
+    """Guest RAM for fuzz-virtio-net: the transmit queue's rings at 0/0x80/0x100,
+    the receive queue's at 0x200/0x280/0x300 (both of size 8), transmitted
+    bytes from 0x1000, receive buffers from 0x10000 (past the image, still
+    RAM); tx_chains: [[bytes of each segment]], rx_bufs: [len]."""
+    ram = bytearray(0x2000)
+    where = {False: 0x1000, True: 0x10000}
+
+    def queue(base, chains):
+        desc, heads = 0, []
+        for chain in chains:
+            heads.append(desc)
+            for i, (data, writable) in enumerate(chain):
+                flags = (VRING_DESC_F_WRITE if writable else 0) | \
+                    (VRING_DESC_F_NEXT if i + 1 < len(chain) else 0)
+                buf = where[writable]
+                struct.pack_into("<QIHH", ram, base + 16 * desc, buf, len(data), flags, desc + 1)
+                if not writable:
+                    ram[buf:buf + len(data)] = data
+                where[writable] = buf + ((len(data) + 15) & ~15)
+                desc += 1
+        struct.pack_into("<HH", ram, base + 0x80, 0, len(heads))
+        for i, h in enumerate(heads):
+            struct.pack_into("<H", ram, base + 0x84 + 2 * i, h)
+
+    queue(0, [[(seg, False) for seg in chain] for chain in tx_chains])
+    queue(0x200, [[(bytes(n), True)] for n in rx_bufs])
+    return ram
+
+
+def net_seeds():
+    arp = bytes.fromhex("ffffffffffff525400123456080600010800060400015254001234560a00020f"
+                        "0000000000000a000202") + bytes(18)
+    plain = bytes(12)
+    # NEEDS_CSUM over a small IPv4/TCP frame (csum_start 34, offset 16)
+    ip_tcp = bytes.fromhex("5255 0a00 0202 5254 0012 3456 0800 4500 0028 0000 4000 4006 0000"
+                           "0a00 020f 0a00 0202 9c40 0050 0000 0001 0000 0000 5010 ffff 0000"
+                           "0000".replace(" ", ""))
+    csum = struct.pack("<BBHHHH", 1, 0, 0, 0, 34, 16) + bytes(2)
+    tso = struct.pack("<BBHHHH", 1, 1, 54, 1460, 34, 16) + bytes(2)
+    for mode in (0, 1, 4, 5, 6, 7):
+        yield bytes([mode]) + net_image([[plain + arp], [csum, ip_tcp], [tso + ip_tcp]],
+                                        [1526, 1526, 64, 65562])
+
+
 def link_msg(cmd, payload=b""):
     """One mpqemu message: {int cmd; 4 bytes padding; size_t size} + payload."""
     return struct.pack("<iIQ", cmd, 0, len(payload)) + payload
@@ -78,7 +123,7 @@ def link_seeds():
         link_msg(0, bytes(sysmem))
 
 
-SEEDS = {"fuzz-virtq": virtq_seeds, "fuzz-link": link_seeds}
+SEEDS = {"fuzz-virtq": virtq_seeds, "fuzz-link": link_seeds, "fuzz-virtio-net": net_seeds}
 
 
 def run_target(path, seeds, seconds, workdir):
