@@ -390,19 +390,29 @@ int remote_attach(struct remote *r, int link_fd)
 	return err;
 }
 
-int remote_run(struct remote *r)
+int remote_step(struct remote *r, int timeout_ms)
 {
+	int n;
+
 	if (r->link.fd < 0)
 		return -ENOTCONN;
-	while (!r->done) {
-		int n = evloop_run_once(&r->loop, -1);
-
+	if (!r->done) {
+		n = evloop_run_once(&r->loop, timeout_ms);
 		if (n < 0) {
 			log_error(r->log, "remote: event loop failed: %s", strerror(-n));
 			stop(r, n);
 		}
 	}
-	return r->status;
+	return r->done ? r->status : 1;
+}
+
+int remote_run(struct remote *r)
+{
+	int rc;
+
+	while ((rc = remote_step(r, -1)) == 1)
+		;
+	return rc;
 }
 
 void remote_destroy(struct remote *r)

@@ -34,6 +34,11 @@ int remote_attach(struct remote *r, int link_fd);
  * (remote_block_signals()).
  */
 int remote_run(struct remote *r);
+/*
+ * One round of the loop, waiting up to timeout_ms (tests, fuzzing): 1 while
+ * serving, else what remote_run() would return.
+ */
+int remote_step(struct remote *r, int timeout_ms);
 /* Finishes the device's work (disks flush) and frees everything. */
 void remote_destroy(struct remote *r);
 
