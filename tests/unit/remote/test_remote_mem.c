@@ -103,6 +103,22 @@ static void test_table(void **state)
 	close(fd);
 }
 
+/* Past QEMU 7.2's 7: a table of 8 regions, from 8 files. */
+static void test_eight_regions(void **state)
+{
+	struct env *e = *state;
+	struct region r[LINK_MAX_FDS];
+
+	for (unsigned i = 0; i < LINK_MAX_FDS; i++)
+		r[i] = (struct region){ new_memfd(0x10000), 0x100000ull * i, 0x10000, 0 };
+	assert_int_equal(sync_regions(e, r, LINK_MAX_FDS), 0);
+	assert_int_equal(e->rm.mem.nregions, 8);
+	assert_int_equal(e->rm.nfiles, 8);
+	assert_non_null(gpa_to_hva(&e->rm.mem, gpa(0x700000), 0x10000));
+	for (unsigned i = 0; i < LINK_MAX_FDS; i++)
+		close(r[i].fd);
+}
+
 /* QEMU re-sends the same memfd cut differently: host pointers must not move. */
 static void test_same_file_same_mapping(void **state)
 {
@@ -228,6 +244,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_table, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eight_regions, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_same_file_same_mapping, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_dropped_file_overlaid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_regions_keep_table, setup, teardown),
