@@ -151,7 +151,7 @@ static bool vcpu_wait(struct accel_vcpu *v)
 	ev = lapic_events(l) & mask;
 	if (!ev)
 		ev = lapic_halt_wait(l, intr, v->waiting_sipi ? UINT64_MAX
-							      : lapic_timer_deadline(l)) & mask;
+							      : emu_timers_deadline(v)) & mask;
 	if (!ev)
 		return false;
 	v->halted = false;
@@ -198,7 +198,7 @@ static int vcpu_run(struct accel_vcpu *v)
 	for (;;) {
 		if (stopping(v))
 			return 0;
-		lapic_timer_check(v->lapic, emu_tb_now(&v->vm->tb));
+		emu_timers_check(v);
 		if ((v->halted || v->waiting_sipi) && !vcpu_wait(v))
 			continue;
 		budget = deliver_events(v);
