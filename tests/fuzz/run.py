@@ -165,8 +165,30 @@ def blk_seeds():
         [(hdr(IN, 1), False), (513, True)]])
 
 
+def remote_seeds():
+    """fuzz-remote: a device byte, then records (op byte and operands) that
+    set up RAM, program the BARs and bring a virtqueue up, as a VMM and its
+    guest driver would; virtio-rng, -console and -net in turn."""
+    cfgw = lambda addr, val, lensel: struct.pack("<BHIB", 1, addr, val, lensel)
+    barw = lambda off, val, size: struct.pack("<BBHBQ", 3, 2, off, {1: 0, 2: 1, 4: 2, 8: 3}[size], val)
+    barr = lambda off, size: struct.pack("<BBHB", 2, 2, off, {1: 0, 2: 1, 4: 2, 8: 3}[size])
+    ram = lambda off, data: struct.pack("<BHB", 0xf, off, len(data)) + data
+    sysmem = bytes([4, 2, 0, 1, 0, 1, 15, 1])  # [0, 64K) at 0, [64K, 1M) at 64K
+    desc = struct.pack("<QIHH", 0x4000, 64, 2, 0)  # one writable buffer
+    avail = struct.pack("<HHH", 0, 1, 0)
+    setup = (sysmem + bytes([5]) + cfgw(0x20, 0xfe000000, 2) + cfgw(0x24, 0, 2)
+             + cfgw(0x04, 6, 1) + barw(0x14, 3, 1) + barw(0x08, 1, 4) + barw(0x0c, 1, 4)
+             + barw(0x14, 11, 1) + barw(0x16, 0, 2) + barw(0x18, 8, 2)
+             + barw(0x20, 0x1000, 4) + barw(0x28, 0x1800, 4) + barw(0x30, 0x2000, 4)
+             + barw(0x1c, 1, 2) + ram(0x1000, desc) + ram(0x1800, avail)
+             + barw(0x14, 15, 1) + barw(0x3000, 0, 2) + barr(0x1000, 1))
+    for kind in range(3):
+        yield bytes([kind]) + setup + bytes([6]) + struct.pack("<BHB", 0, 0, 2)
+    yield bytes([0]) + sysmem + bytes([7, 4]) + b"\xff\xff\xff\xff"
+
+
 SEEDS = {"fuzz-virtq": virtq_seeds, "fuzz-link": link_seeds, "fuzz-virtio-net": net_seeds,
-         "fuzz-blk": blk_seeds}
+         "fuzz-remote": remote_seeds, "fuzz-blk": blk_seeds}
 
 
 def run_target(path, seeds, seconds, workdir):
