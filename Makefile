@@ -29,8 +29,8 @@ demo: all
 
 # The interpreter benchmark (guest MIPS, slowdown against native), then boot
 # to init of Debian's kernel, the guest's disk throughput and guest-to-host
-# TCP throughput through user-mode networking: splitvm on emu against QEMU TCG,
-# alternating runs.
+# TCP throughput through user-mode networking, and resident memory with one
+# disk and one NIC: splitvm on emu against QEMU TCG, alternating runs.
 BENCH_CPUS := 1
 bench: all
 	@$(BUILD)/tests/cpu/cpu-bench
@@ -40,6 +40,7 @@ bench: all
 		--repeat 5 --timeout 180
 	@python3 tests/e2e/bench_net.py --splitvm $(BUILD)/splitvm --accel emu \
 		--repeat 3 --mib 16 --timeout 300
+	@python3 tests/e2e/bench_rss.py --splitvm $(BUILD)/splitvm --accel emu --timeout 180
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

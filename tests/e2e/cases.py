@@ -274,6 +274,14 @@ def remote(ctx):
 # Cases whose plan needs a device process: run by run_interop.py only.
 INTEROP_CASES = ["remote"]
 
+def rss(ctx):
+    """The memory benchmark (bench_rss.py): a disk read and DHCP, then a pause."""
+    path = os.path.join(ctx.work, "rss.img")
+    make_ext4(path, "e2e-rss", {"data.bin": b"x" * 4096})
+    return Plan("rss", devices=[Disk(path, "e2e-rss"), Nic()],
+                expect={"disk": None, "dhcp": None})
+
+
 CASES = {
     "basic-smp1": lambda ctx: basic(ctx, 1),
     "basic-smp2": lambda ctx: basic(ctx, 2),
@@ -285,6 +293,7 @@ CASES = {
     "rng": rng,
     "console": console,
     "remote": remote,
+    "rss": rss,
     "boot-smp1": lambda ctx: boot_only(ctx, 1),
     "boot-smp2": lambda ctx: boot_only(ctx, 2),
 }
