@@ -52,6 +52,7 @@ struct accel_vm {
 	struct lapic *lapic;        /* [ncpus] */
 	struct lapic **lapic_ptrs;  /* [ncpus], for the bus */
 	struct accel_vcpu *vcpu;    /* [ncpus], each created by vcpu->create */
+	struct emu_codemap *code;   /* code pages shared by the vCPUs; NULL with one */
 
 	/* irqfd: a thread waits on the eventfds (epoll) and drives the pins. */
 	pthread_mutex_t irq_lock;   /* order: irq_lock -> IOAPIC -> LAPIC */
