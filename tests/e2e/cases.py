@@ -285,6 +285,7 @@ def rss(ctx):
 CASES = {
     "basic-smp1": lambda ctx: basic(ctx, 1),
     "basic-smp2": lambda ctx: basic(ctx, 2),
+    "basic-smp4": lambda ctx: basic(ctx, 4),
     "shell": shell,
     "disk": disk,
     "disk-scsi": lambda ctx: disk(ctx, "scsi"),

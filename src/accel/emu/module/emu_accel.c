@@ -41,6 +41,7 @@ static int emu_probe(char *why, size_t why_len)
 
 static void vm_free(struct accel_vm *vm)
 {
+	emu_codemap_destroy(vm->code);
 	free(vm->vcpu);
 	free(vm->lapic_ptrs);
 	free(vm->lapic);
@@ -98,6 +99,12 @@ static int emu_vm_create(const struct accel_host *host, struct accel_vm **out)
 	if (!vm->lapic || !vm->lapic_ptrs || !vm->vcpu) {
 		vm_free(vm);
 		return -ENOMEM;
+	}
+	/* With one vCPU its own decode cache sees every store into code. */
+	err = vm->ncpus > 1 ? emu_codemap_create(&vm->code, host->ram, host->nram, vm->ncpus) : 0;
+	if (err) {
+		vm_free(vm);
+		return err;
 	}
 	emu_timebase_init(&vm->tb, NULL, NULL);
 	err = vm_init_apics(vm);

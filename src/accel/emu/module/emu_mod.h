@@ -57,6 +57,7 @@ struct accel_vm {
 	struct accel_vcpu *vcpu;    /* [ncpus], each created by vcpu->create */
 	struct pic pic;             /* INT -> the boot vCPU's LINT0 */
 	struct pit pit;             /* channel 0 -> ISA IRQ 0, run by the boot vCPU */
+	struct emu_codemap *code;   /* code pages shared by the vCPUs; NULL with one */
 
 	/* irqfd: a thread waits on the eventfds (epoll) and drives the pins. */
 	pthread_mutex_t irq_lock;   /* order: irq_lock -> PIC or IOAPIC -> LAPIC */

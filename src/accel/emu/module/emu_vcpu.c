@@ -44,9 +44,12 @@ static int vcpu_create(struct accel_vm *vm, unsigned index, struct accel_vcpu **
 	if (atomic_load(&v->created))
 		return -EEXIST;
 	emu_vcpu_mem_init(v);
+	v->mem.code = vm->code;
 	err = emu_cpu_init(&v->cpu, &v->mem);
 	if (err)
 		return err;
+	if (vm->code)
+		emu_codemap_attach(vm->code, index, &v->cpu);
 	v->cpu.topo = (struct emu_cpu_topo){ .apic_id = index, .ncpus = vm->ncpus };
 	v->kvmclock = 0;
 	v->halted = false;
@@ -66,6 +69,8 @@ static void vcpu_destroy(struct accel_vcpu *v)
 	if (!v || !atomic_load(&v->created))
 		return;
 	atomic_store(&v->created, false);
+	if (v->vm->code)
+		emu_codemap_detach(v->vm->code, v->index);
 	emu_cpu_fini(&v->cpu);
 }
 
