@@ -5,7 +5,8 @@
 #               (--accel auto; a scripted session when stdin is not a terminal)
 #   make bench  build, then run the benchmarks: software CPU (MIPS, slowdown vs
 #               native), boot to init against QEMU TCG (plus load time, RSS),
-#               and guest-to-host TCP throughput against QEMU TCG
+#               virtio-blk throughput (O_DIRECT dd) and guest-to-host TCP
+#               throughput against QEMU TCG
 #   make clean  remove the build directories
 
 BUILD := build
@@ -27,15 +28,19 @@ demo: all
 	@python3 scripts/demo.py $(BUILD)/splitvm
 
 # The interpreter benchmark (guest MIPS, slowdown against native), then boot
-# to init of Debian's kernel and guest-to-host TCP throughput through
-# user-mode networking: splitvm on emu against QEMU TCG, alternating runs.
+# to init of Debian's kernel, the guest's disk throughput and guest-to-host
+# TCP throughput through user-mode networking, and resident memory with one
+# disk and one NIC: splitvm on emu against QEMU TCG, alternating runs.
 BENCH_CPUS := 1
 bench: all
 	@$(BUILD)/tests/cpu/cpu-bench
 	@python3 tests/e2e/bench_boot.py --splitvm $(BUILD)/splitvm --accel emu \
 		--cpus $(BENCH_CPUS) --repeat 5 --timeout 120
+	@python3 tests/e2e/bench_io.py --splitvm $(BUILD)/splitvm --accel emu \
+		--repeat 5 --timeout 180
 	@python3 tests/e2e/bench_net.py --splitvm $(BUILD)/splitvm --accel emu \
 		--repeat 3 --mib 16 --timeout 300
+	@python3 tests/e2e/bench_rss.py --splitvm $(BUILD)/splitvm --accel emu --timeout 180
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

@@ -1,4 +1,4 @@
-/* splitvm command line: run, accels, version, help. */
+/* splitvm command line: run, remote, accels, version, help. */
 #include <dirent.h>
 #include <errno.h>
 #include <signal.h>
@@ -12,6 +12,8 @@
 #include "core/log.h"
 #include "core/options.h"
 #include "core/vm.h"
+#include "remote/remote.h"
+#include "remote/remote_opts.h"
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
@@ -19,6 +21,8 @@ static const char usage[] =
 	"usage: splitvm COMMAND [options]\n"
 	"\n"
 	"  run --kernel PATH ...  boot a guest (splitvm run --help)\n"
+	"  remote --link ... --device SPEC\n"
+	"                         a device process for a VMM (splitvm remote --help)\n"
 	"  accels                 list accelerator modules and whether they run here\n"
 	"  version                print the version\n"
 	"  help                   this text\n";
@@ -66,6 +70,40 @@ out:
 	vm_destroy(vm);
 	free(vm);
 	return status;
+}
+
+/* A device process: no vCPUs, no RAM of its own (remote/remote.h). */
+static int cmd_remote(int argc, char **argv)
+{
+	struct remote_options o;
+	struct logger log = LOGGER_DEFAULT;
+	struct remote *r;
+	char err[512];
+	int rc, fd;
+
+	rc = parse_remote_args(argc, argv, &o, err, sizeof(err));
+	if (rc == 1) {
+		print_remote_help(STDOUT_FILENO);
+		return EXIT_OK;
+	}
+	if (rc < 0) {
+		log_error(&log, "%s", err);
+		return EXIT_USAGE;
+	}
+	log.level = o.log_level;
+	/* The device first: a bad spec is reported before any VMM connects. */
+	rc = remote_create(&r, o.device, &log);
+	if (rc < 0)
+		return rc == -EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+	rc = remote_open_link(&o, &log, &fd);
+	if (!rc)
+		rc = remote_attach(r, fd);
+	if (!rc && remote_block_signals() < 0)
+		log_warn(&log, "remote: termination signals will not flush the device");
+	if (!rc)
+		rc = remote_run(r);
+	remote_destroy(r);
+	return rc < 0 ? EXIT_RUNTIME : EXIT_OK;
 }
 
 static void show_accel(const char *dir, const char *name)
@@ -120,6 +158,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "run"))
 		return cmd_run(argc - 1, argv + 1, start_ns);
+	if (!strcmp(cmd, "remote"))
+		return cmd_remote(argc - 1, argv + 1);
 	if (!strcmp(cmd, "accels"))
 		return cmd_accels();
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {

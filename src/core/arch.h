@@ -9,6 +9,7 @@
 #include "splitvm/cpu_state.h"
 
 struct pci_host;
+struct pci_host_config;
 struct vm;
 
 /* Guest RAM ranges for ram_size bytes; returns the count or -errno. */
@@ -18,6 +19,12 @@ int arch_machine_init(struct vm *vm);
 /* After every device is added, before the vCPUs start (firmware tables). */
 int arch_machine_finalize(struct vm *vm);
 void arch_machine_destroy(struct vm *vm);
+/*
+ * The machine's PCI windows (I/O, 32- and 64-bit memory) and INTx lines,
+ * into cfg; a device process uses them for its own PCI host so that its
+ * BARs start where the VMM's machine would put them.
+ */
+void arch_pci_windows(struct pci_host_config *cfg);
 /* The PCI host devices are added to (before finalize), or NULL. */
 struct pci_host *arch_pci_host(struct vm *vm);
 /*

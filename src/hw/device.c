@@ -13,6 +13,7 @@
 
 /* Kinds join this table as they are written. */
 static const struct device_kind *const kinds[] = {
+	&virtio_blk_kind,
 	&virtio_rng_kind,
 	&virtio_console_kind,
 	&virtio_net_kind,

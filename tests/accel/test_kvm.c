@@ -193,6 +193,8 @@ static const struct case_desc cases[] = {
 	CASE(case_msi, NULL, 10000, "MSI to the LAPIC"),
 	CASE(case_ioeventfd_pio, NULL, 10000, "ioeventfd on a port"),
 	CASE(case_ioeventfd_mmio, NULL, 10000, "ioeventfd on MMIO with datamatch"),
+	CASE(case_pit_ioapic, NULL, 10000, "PIT IRQ 0 through IOAPIC pin 2"),
+	CASE(case_pit_pic, NULL, 10000, "PIT IRQ 0 through the 8259 (ExtINT)"),
 };
 
 

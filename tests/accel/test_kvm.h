@@ -27,5 +27,7 @@ void case_irqfd_resample(struct t_case *c);
 void case_msi(struct t_case *c);
 void case_ioeventfd_pio(struct t_case *c);
 void case_ioeventfd_mmio(struct t_case *c);
+void case_pit_ioapic(struct t_case *c);
+void case_pit_pic(struct t_case *c);
 
 #endif

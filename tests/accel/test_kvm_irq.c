@@ -1,6 +1,8 @@
 /*
  * Interrupt and doorbell cases of the accel-kvm.so tests: set_irq, irqfd
- * (edge, and level with resample), MSI, ioeventfd on ports and MMIO.
+ * (edge, and level with resample), MSI, ioeventfd on ports and MMIO, and
+ * the PC's own timer interrupt: the 8254 on IRQ 0, through the IOAPIC and
+ * through the 8259 (ExtINT on LINT0).
  *
  * The interrupt guest (64-bit) masks the 8259s, enables its LAPIC, routes
  * one IOAPIC pin to a vector, reports "ready" on T_PORT_READY, then sleeps
@@ -249,4 +251,91 @@ void case_ioeventfd_mmio(struct t_case *c)
 	T_REQUIRE(c, n == 1 && acc[0].data == 1, "%u writes reached the host", n);
 	T_REQUIRE(c, eventfd_count(fd) == 1, "the ioeventfd did not fire once");
 	T_REQUIRE(c, c->ops->vm->del_ioeventfd(t->vm, &ev) == 0, "del_ioeventfd failed");
+}
+
+/* ---- the PIT on IRQ 0 ---------------------------------------------------- */
+
+#define PIT_PERIOD 1193 /* ~1 ms */
+#define PIC_BASE 0x30
+#define PIT_TICKS 3
+
+static void a_outb(struct t_asm *a, uint8_t port, uint8_t v)
+{
+	const uint8_t code[] = { 0xb0, v, 0xe6, port }; /* mov al, v; out port, al */
+
+	a_bytes(a, code, sizeof(code));
+}
+
+/* Linux's init_8259A with auto-EOI (no 8259 EOI in the handler), vectors
+ * PIC_BASE.., everything masked but IRQ 0 (and the cascade) if unmask0. */
+static void a_init_8259(struct t_asm *a, bool unmask0)
+{
+	static const uint8_t seq[][2] = {
+		{ 0x21, 0xff }, { 0x20, 0x11 }, { 0x21, PIC_BASE }, { 0x21, 0x04 }, { 0x21, 0x03 },
+		{ 0xa0, 0x11 }, { 0xa1, PIC_BASE + 8 }, { 0xa1, 0x02 }, { 0xa1, 0x01 },
+		{ 0xa1, 0xff },
+	};
+
+	for (size_t i = 0; i < sizeof(seq) / sizeof(seq[0]); i++)
+		a_outb(a, seq[i][0], seq[i][1]);
+	a_outb(a, 0x21, unmask0 ? 0xfa : 0xff);
+}
+
+/* Programs the PIT (mode 2, PIT_PERIOD), waits for PIT_TICKS interrupts
+ * with `sti; hlt`, stops the PIT (mode 0, no count) and ends. */
+static void pit_guest(struct t_host *t, struct cpu_boot_state *st, bool via_pic)
+{
+	static const uint8_t wait[] = {
+		0xfa,                                           /* 1: cli */
+		0x83, 0x3c, 0x25, T_COUNTER & 0xff, T_COUNTER >> 8 & 0xff, 0, 0, PIT_TICKS,
+		/* cmp dword [T_COUNTER], PIT_TICKS */
+		0x73, 0x04,                                     /* jae 2f */
+		0xfb, 0xf4,                                     /* sti; hlt */
+		0xeb, 0xf1,                                     /* jmp 1b */
+	};                                                      /* 2: */
+	struct t_asm a = { .mode = T_LONG64 };
+
+	a_init_8259(&a, via_pic);
+	a_mov_mem32(&a, LAPIC + 0xf0, 0x1ff);                 /* SVR: enabled */
+	a_mov_mem32(&a, LAPIC + 0x350, via_pic ? 0x700 : 0x10700); /* LVT0: ExtINT */
+	if (!via_pic)
+		a_ioapic_route(&a, 2, false);                 /* IRQ 0 is on pin 2 */
+	a_outb(&a, 0x43, 0x34);
+	a_outb(&a, 0x40, PIT_PERIOD & 0xff);
+	a_outb(&a, 0x40, PIT_PERIOD >> 8);
+	a_bytes(&a, wait, sizeof(wait));
+	a_outb(&a, 0x43, 0x30);
+	a_done(&a);
+	a_hlt_loop(&a);
+	t_put_code(t, a.b, a.n);
+	t_put_isr(t, T_ISR);
+	t_boot_state(t, T_LONG64, st);
+	t_idt_set(t, via_pic ? PIC_BASE : VECTOR, T_ISR);
+	st->idt.limit = 0xfff;
+}
+
+static void pit_case(struct t_case *c, bool via_pic)
+{
+	struct t_host *t = t_vm(c, 1);
+	struct cpu_boot_state st;
+	uint32_t count;
+
+	pit_guest(t, &st, via_pic);
+	t_run_checked(c, t, t_vcpu(c, t, 0, &st), 3000);
+	memcpy(&count, t_gpa(t, T_COUNTER), sizeof(count));
+	T_REQUIRE(c, count == PIT_TICKS, "%u timer interrupts handled, want %u", count, PIT_TICKS);
+	T_REQUIRE(c, t_find(t, true, 0x43, NULL, 0) == 0 && t_find(t, true, 0x20, NULL, 0) == 0,
+		  "the PIT or 8259 ports reached the VMM core");
+}
+
+/* As Linux's check_timer: the 8259 masked, IRQ 0 through IOAPIC pin 2. */
+void case_pit_ioapic(struct t_case *c)
+{
+	pit_case(c, false);
+}
+
+/* Before the IOAPIC is set up: IRQ 0 through the 8259 and LINT0 (ExtINT). */
+void case_pit_pic(struct t_case *c)
+{
+	pit_case(c, true);
 }

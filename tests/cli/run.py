@@ -12,6 +12,7 @@ import pty
 import select
 import shutil
 import signal
+import socket
 import struct
 import subprocess
 import sys
@@ -89,6 +90,7 @@ def one_line_outcome(run, statuses, mention):
 def bad_input_cases(c):
     """(name, args, what the error line must mention) for status 2."""
     k = ["run", "--kernel", c.hello]
+    disk = c.file("disk.img", bytes(4096))
     big_initrd = os.path.join(c.tmp, "big-initrd")
     with open(big_initrd, "wb") as f:
         f.truncate(200 << 20)           # sparse: costs no disk
@@ -121,6 +123,13 @@ def bad_input_cases(c):
         ("unknown-option", k + ["--frobnicate"], "--frobnicate"),
         ("unexpected-argument", k + ["extra"], "extra"),
         ("unknown-device", k + ["--device", "no-such-device"], "no-such-device"),
+        ("disk-missing", k + ["--device", f"virtio-blk,file={c.tmp}/no-such-disk"],
+         "no-such-disk"),
+        ("disk-directory", k + ["--device", f"virtio-blk,file={c.tmp}"], c.tmp),
+        ("disk-no-file", k + ["--device", "virtio-blk,readonly=on"], "file=PATH"),
+        ("disk-queues", k + ["--device", f"virtio-blk,file={disk},num-queues=0"], "num-queues"),
+        ("disk-serial", k + ["--device", f"virtio-blk,file={disk},serial={'x' * 21}"], "serial"),
+        ("disk-option", k + ["--device", f"virtio-blk,file={disk},cache=none"], "cache"),
         ("remote-bad-fd", k + ["--device", "remote,fd=97"], "fd=97"),
         ("remote-fd-not-socket", k + ["--device", "remote,fd=0"], "not a UNIX stream socket"),
         ("remote-missing-socket", k + ["--device", f"remote,socket={c.tmp}/no-such.sock"],
@@ -136,6 +145,18 @@ def bad_input_cases(c):
         ("accel-unknown", k + ["--accel", "warp"], "warp"),
         ("log-level-unknown", k + ["--log-level", "loud"], "loud"),
         ("console-unknown", k + ["--console", "tty9"], "tty9"),
+        ("remote-no-link", ["remote", "--device", "virtio-rng"], "--link"),
+        ("remote-no-device", ["remote", "--link", "socket=" + c.tmp + "/never"], "--device"),
+        ("remote-link-kind", ["remote", "--link", "tcp=1", "--device", "virtio-rng"], "tcp=1"),
+        ("remote-link-fd-closed", ["remote", "--link", "fd=99", "--device", "virtio-rng"],
+         "fd=99"),
+        ("remote-link-fd-not-socket", ["remote", "--link", "fd=0", "--device", "virtio-rng"],
+         "fd=0"),
+        ("remote-unknown-device", ["remote", "--link", "socket=" + c.tmp + "/never",
+                                   "--device", "no-such-device"], "no-such-device"),
+        ("remote-two-devices", ["remote", "--link", "socket=" + c.tmp + "/never",
+                                "--device", "virtio-rng", "--device", "virtio-rng"], "--device"),
+        ("remote-unknown-option", ["remote", "--frobnicate"], "--frobnicate"),
     ]
 
 
@@ -204,6 +225,88 @@ def test_module_bad_abi(c):
     if "999" not in r.stderr:
         return "FAIL", f"the error does not give the module's ABI version 999: {r.stderr!r}"
     return one_line_outcome(r, (1, 2), os.path.join(d, "accel-kvm.so"))
+
+
+class RemoteRun:
+    """`splitvm remote --link socket=PATH` with a VMM stand-in connected."""
+
+    def __init__(self, c, name, stale=False, level="info"):
+        self.path = os.path.join(c.tmp, name)
+        if stale:  # a socket file left by an earlier run, nobody listening
+            s = socket.socket(socket.AF_UNIX)
+            s.bind(self.path)
+            s.close()
+        self.proc = subprocess.Popen([c.splitvm, "remote", "--link", "socket=" + self.path,
+                                      "--device", "virtio-rng", "--log-level", level],
+                                     stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, start_new_session=True)
+        self.sock = socket.socket(socket.AF_UNIX)
+        end = time.monotonic() + TIMEOUT
+        while True:
+            try:
+                self.sock.connect(self.path)
+                break
+            except OSError:
+                if time.monotonic() > end or self.proc.poll() is not None:
+                    raise
+                time.sleep(0.05)
+
+    def finish(self):
+        """The run's outcome once the process ended (killed after TIMEOUT)."""
+        timed_out = False
+        try:
+            out, err = self.proc.communicate(timeout=TIMEOUT)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            svt.kill_group(self.proc)
+            out, err = self.proc.communicate()
+        self.sock.close()
+        return svt.Run(self.proc.returncode, svt.clean(out), svt.clean(err), timed_out, 0)
+
+
+def test_remote_eof(c):
+    """The VMM reads the IDs and leaves: status 0; the socket file is gone."""
+    try:
+        r = RemoteRun(c, "remote-eof.sock", stale=True)
+    except OSError as e:
+        return verdict(f"cannot connect: {e}")
+    # PCI_CFGREAD of the vendor ID: header {3, 12}, then {addr 0, val 0, len 2}
+    r.sock.sendall(struct.pack("<IIQIIi", 3, 0, 12, 0, 0, 2))
+    reply = r.sock.recv(24)
+    gone = not os.path.exists(r.path)
+    r.sock.shutdown(socket.SHUT_RDWR)
+    run = r.finish()
+    if run.crash() or run.status != 0:
+        return verdict(run.crash() or "expected status 0, " + run.describe())
+    if reply != struct.pack("<IIQQ", 1, 0, 8, 0x1af4):
+        return verdict(f"unexpected reply {reply.hex()}")
+    return verdict(None if gone else "the socket file is still there once connected")
+
+
+def test_remote_garbage(c):
+    """A command no VMM sends: status 1 and one error line, no crash."""
+    try:
+        r = RemoteRun(c, "remote-garbage.sock", level="warn")
+    except OSError as e:
+        return verdict(f"cannot connect: {e}")
+    r.sock.sendall(struct.pack("<IIQ", 99, 0, 0))
+    run = r.finish()
+    return one_line_outcome(run, (1,), "unknown command")
+
+
+def test_remote_sigterm(c):
+    """SIGTERM while serving: the device is destroyed, status 0."""
+    try:
+        r = RemoteRun(c, "remote-term.sock")
+    except OSError as e:
+        return verdict(f"cannot connect: {e}")
+    time.sleep(0.2)
+    r.proc.send_signal(signal.SIGTERM)
+    run = r.finish()
+    if run.crash() or run.status != 0 or "signal 15" not in run.stderr:
+        return verdict(run.crash() or "expected status 0 and a line on the signal, "
+                       + run.describe())
+    return verdict(None)
 
 
 def verdict(why):
@@ -322,6 +425,10 @@ def main():
         record("version", test_version(c))
         record("help", test_help(c, ["help"], "run"))
         record("run-help", test_help(c, ["run", "--help"], "--kernel"))
+        record("remote-help", test_help(c, ["remote", "--help"], "--link"))
+        record("remote-eof", test_remote_eof(c))
+        record("remote-garbage", test_remote_garbage(c))
+        record("remote-sigterm", test_remote_sigterm(c))
         record("accels", test_accels(c))
         record("module-dir-empty", test_module_dir_empty(c))
         record("module-bad-abi", test_module_bad_abi(c))

@@ -17,7 +17,7 @@ import threading
 import time
 import urllib.request
 
-from e2e import Console, Disk, Nic, Plan, Rng, Unsupported
+from e2e import Console, Disk, Nic, Plan, Remote, Rng, Unsupported
 
 GUEST_HTTP_PORT = 8080
 
@@ -252,6 +252,36 @@ def console(ctx):
                 expect={"console-write": None}, host_checks=[("console-file", arrived)])
 
 
+# ---- devices in their own process ---------------------------------------------
+
+def remote(ctx):
+    """Issue 6: QEMU 7.2 as the VMM, virtio-rng in `splitvm remote` behind its
+    x-pci-proxy-dev (VMM QemuRemote). The values are splitvm's virtio-rng:
+    modern device ID 0x1040 + 4, unassigned class, MSI-X table in a 4 KiB
+    BAR 1, the virtio structures in a 16 KiB BAR 4 (64-bit), one queue,
+    VIRTIO_F_VERSION_1 in the second feature word."""
+    return Plan("remote", modules=False, devices=[Remote("virtio-rng")],
+                params={"vendor": "0x1af4", "device": "0x1044", "bar": 4, "msix_bar": 1},
+                expect={"remote-found": None,
+                        "remote-ids": "0x1af4 0x1044 0x1af4 0x1100",
+                        "remote-class": "0xff0000",
+                        "remote-bars": "1:0x1000 4:0x4000",
+                        "remote-read": "0x0001",
+                        "remote-write": "0x00000001 0x00000001",
+                        "remote-msix": "0x12345678"})
+
+
+# Cases whose plan needs a device process: run by run_interop.py only.
+INTEROP_CASES = ["remote"]
+
+def rss(ctx):
+    """The memory benchmark (bench_rss.py): a disk read and DHCP, then a pause."""
+    path = os.path.join(ctx.work, "rss.img")
+    make_ext4(path, "e2e-rss", {"data.bin": b"x" * 4096})
+    return Plan("rss", devices=[Disk(path, "e2e-rss"), Nic()],
+                expect={"disk": None, "dhcp": None})
+
+
 def isolated(case):
     """The same case with every splitvm device in its own `splitvm remote`
     process (isolated=on, issue 6). The link carries no MSIs yet (issue 7):
@@ -267,6 +297,7 @@ def isolated(case):
 CASES = {
     "basic-smp1": lambda ctx: basic(ctx, 1),
     "basic-smp2": lambda ctx: basic(ctx, 2),
+    "basic-smp4": lambda ctx: basic(ctx, 4),
     "shell": shell,
     "disk": disk,
     "disk-scsi": lambda ctx: disk(ctx, "scsi"),
@@ -274,6 +305,8 @@ CASES = {
     "net-tap": net_tap,
     "rng": rng,
     "console": console,
+    "remote": remote,
+    "rss": rss,
     "disk-isolated": isolated(disk),
     "net-isolated": isolated(net),
     "rng-isolated": isolated(rng),

@@ -50,6 +50,13 @@ class Rng:
     pass
 
 
+class Remote:
+    """A device served by its own `splitvm remote --device SPEC` process."""
+
+    def __init__(self, spec):
+        self.spec = spec
+
+
 class Console:
     """A second console port whose output goes to a file."""
 
@@ -109,9 +116,12 @@ class Qemu:
             return f"{self.binary} not installed (scripts/install-deps.sh installs it)"
         return None
 
+    def machine(self, plan):
+        return ["-M", "pc"]
+
     def argv(self, image, plan):
-        argv = [self.binary, "-accel", "tcg", "-M", "pc", "-cpu", self.cpu,
-                "-m", plan.mem, "-smp", str(plan.cpus),
+        argv = [self.binary, "-accel", "tcg"] + self.machine(plan) + [
+                "-cpu", self.cpu, "-m", plan.mem, "-smp", str(plan.cpus),
                 "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio",
                 "-no-reboot", "-kernel", image["kernel"], "-initrd", image["initrd"],
                 "-append", plan.append()]
@@ -189,6 +199,44 @@ class RemoteQemu:
         if self.proc.returncode:
             text += f"\n(QEMU device process: status {self.proc.returncode})"
         return text.strip()
+
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+class QemuRemote(Qemu):
+    """QEMU 7.2 (TCG) as the VMM, its `Remote` devices behind x-pci-proxy-dev,
+    each served by a `splitvm remote` process on a socketpair (issue 6).
+    remote_pair.py starts them, runs QEMU, and fails if one of them fails."""
+
+    def __init__(self, splitvm, binary="qemu-system-x86_64"):
+        super().__init__(binary)
+        self.splitvm = splitvm
+        self.name = "qemu-tcg+splitvm-remote"
+
+    def unavailable(self):
+        if not os.access(self.splitvm, os.X_OK):
+            return f"{self.splitvm} is not built"
+        return super().unavailable()
+
+    def machine(self, plan):
+        # the proxy shares guest RAM only if it lives in a memfd
+        return ["-object", f"memory-backend-memfd,id=ram,size={plan.mem}",
+                "-M", "pc,memory-backend=ram"]
+
+    def argv(self, image, plan):
+        self.remotes = [d for d in plan.devices if isinstance(d, Remote)]
+        pair = [sys.executable, os.path.join(HERE, "remote_pair.py"), "--splitvm", self.splitvm]
+        for d in self.remotes:
+            pair += ["--device", d.spec]
+        return pair + ["--"] + super().argv(image, plan)
+
+    def device(self, i, d):
+        if isinstance(d, Remote):
+            # {fdK}: remote_pair.py's socket end for the K-th --device
+            k = next(k for k, r in enumerate(self.remotes) if r is d)
+            return ["-device", f"x-pci-proxy-dev,id=proxy{k},fd={{fd{k}}}"]
+        return super().device(i, d)
 
 
 class Splitvm:

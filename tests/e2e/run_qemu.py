@@ -27,7 +27,8 @@ def main():
     ap.add_argument("--cpu", default="max", help="QEMU's -cpu model (%(default)s)")
     ap.add_argument("--splitvm", help=argparse.SUPPRESS)
     opts = ap.parse_args()
-    names = suite.selected(opts, [n for n in cases.CASES if not n.startswith("boot-")])
+    names = suite.selected(opts, [n for n in cases.CASES
+                                  if not n.startswith("boot-") and n not in cases.INTEROP_CASES])
     return suite.run_suite([e2e.Qemu(opts.qemu, opts.cpu)], names, opts, "e2e-qemu")
 
 

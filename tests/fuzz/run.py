@@ -123,7 +123,72 @@ def link_seeds():
         link_msg(0, bytes(sysmem))
 
 
-SEEDS = {"fuzz-virtq": virtq_seeds, "fuzz-link": link_seeds, "fuzz-virtio-net": net_seeds}
+def blk_image(size, requests):
+    """Guest RAM for fuzz-blk: the rings as virtq_image's, buffers from
+    0x4000; requests is a list of chains [(bytes or length, writable)]."""
+    ram = bytearray(0x8000)
+    avail = 16 * size
+    buf, desc, heads = 0x4000, 0, []
+    for chain in requests:
+        heads.append(desc)
+        for i, (content, writable) in enumerate(chain):
+            length = content if isinstance(content, int) else len(content)
+            if not isinstance(content, int):
+                ram[buf:buf + length] = content
+            flags = (VRING_DESC_F_WRITE if writable else 0) | \
+                (VRING_DESC_F_NEXT if i + 1 < len(chain) else 0)
+            struct.pack_into("<QIHH", ram, 16 * desc, buf, length, flags, desc + 1)
+            buf += (length + 15) & ~15
+            desc += 1
+    struct.pack_into("<HH", ram, avail, 0, len(heads))
+    for i, h in enumerate(heads):
+        struct.pack_into("<H", ram, avail + 4 + 2 * i, h)
+    return ram
+
+
+def blk_seeds():
+    """virtio-blk requests: header (type, ioprio, sector), data, status."""
+    hdr = lambda t, sector: struct.pack("<IIQ", t, 0, sector)
+    dwz = lambda sector, n, flags: struct.pack("<QII", sector, n, flags)
+    IN, OUT, FLUSH, GET_ID, DISCARD, WZ = 0, 1, 4, 8, 11, 13
+    yield bytes([3, 3]) + blk_image(16, [
+        [(hdr(IN, 0), False), (1024, True), (1, True)],
+        [(hdr(OUT, 8), False), (b"\xab" * 512, False), (1, True)],
+        [(hdr(FLUSH, 0), False), (1, True)],
+        [(hdr(GET_ID, 0), False), (20, True), (1, True)]])
+    yield bytes([2, 1]) + blk_image(8, [
+        [(hdr(DISCARD, 0), False), (dwz(16, 8, 0), False), (1, True)],
+        [(hdr(WZ, 0), False), (dwz(32, 4, 1), False), (1, True)],
+        [(hdr(IN, 255), False), (512, True), (1, True)]])
+    yield bytes([3, 0]) + blk_image(16, [
+        [(hdr(OUT, 0) + b"\x5a" * 512, False), (1, True)],
+        [(hdr(IN, 1), False), (513, True)]])
+
+
+def remote_seeds():
+    """fuzz-remote: a device byte, then records (op byte and operands) that
+    set up RAM, program the BARs and bring a virtqueue up, as a VMM and its
+    guest driver would; virtio-rng, -console and -net in turn."""
+    cfgw = lambda addr, val, lensel: struct.pack("<BHIB", 1, addr, val, lensel)
+    barw = lambda off, val, size: struct.pack("<BBHBQ", 3, 2, off, {1: 0, 2: 1, 4: 2, 8: 3}[size], val)
+    barr = lambda off, size: struct.pack("<BBHB", 2, 2, off, {1: 0, 2: 1, 4: 2, 8: 3}[size])
+    ram = lambda off, data: struct.pack("<BHB", 0xf, off, len(data)) + data
+    sysmem = bytes([4, 2, 0, 1, 0, 1, 15, 1])  # [0, 64K) at 0, [64K, 1M) at 64K
+    desc = struct.pack("<QIHH", 0x4000, 64, 2, 0)  # one writable buffer
+    avail = struct.pack("<HHH", 0, 1, 0)
+    setup = (sysmem + bytes([5]) + cfgw(0x20, 0xfe000000, 2) + cfgw(0x24, 0, 2)
+             + cfgw(0x04, 6, 1) + barw(0x14, 3, 1) + barw(0x08, 1, 4) + barw(0x0c, 1, 4)
+             + barw(0x14, 11, 1) + barw(0x16, 0, 2) + barw(0x18, 8, 2)
+             + barw(0x20, 0x1000, 4) + barw(0x28, 0x1800, 4) + barw(0x30, 0x2000, 4)
+             + barw(0x1c, 1, 2) + ram(0x1000, desc) + ram(0x1800, avail)
+             + barw(0x14, 15, 1) + barw(0x3000, 0, 2) + barr(0x1000, 1))
+    for kind in range(3):
+        yield bytes([kind]) + setup + bytes([6]) + struct.pack("<BHB", 0, 0, 2)
+    yield bytes([0]) + sysmem + bytes([7, 4]) + b"\xff\xff\xff\xff"
+
+
+SEEDS = {"fuzz-virtq": virtq_seeds, "fuzz-link": link_seeds, "fuzz-virtio-net": net_seeds,
+         "fuzz-remote": remote_seeds, "fuzz-blk": blk_seeds}
 
 
 def run_target(path, seeds, seconds, workdir):

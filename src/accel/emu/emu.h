@@ -101,6 +101,7 @@ union emu_xmm {
 };
 
 struct emu_icache;
+struct emu_codemap;
 struct emu_cpu;
 
 /*
@@ -189,6 +190,8 @@ struct emu_mem {
 	 * TSC + cpu->tsc_offset (tests, benchmark). */
 	uint64_t (*rdtsc)(void *opaque);
 	void *opaque;
+	/* The VM's code map when vCPUs share this RAM (SMP), else NULL. */
+	struct emu_codemap *code;
 };
 
 /* Who the CPU is, for CPUID (the module sets it; zeros: CPU 0 of 1). */
@@ -251,6 +254,12 @@ struct emu_cpu {
 	const struct emu_mem *mem;
 	struct emu_icache *ic;
 	void *jb[5];               /* __builtin_setjmp buffer for exceptions */
+
+	/* Code map (SMP, codemap.c): events taken so far, and pages this vCPU
+	 * stored into whose decoded blocks the others are yet to drop. */
+	uint32_t code_seen;
+	uint32_t code_npending;
+	uint64_t code_pending[8];
 };
 
 /* Life cycle: the cache is allocated once; nothing is allocated while running. */
@@ -293,6 +302,18 @@ uint64_t emu_get_eip(const struct emu_cpu *cpu);
 /* Materialized RFLAGS, and setting them (all bits). */
 uint64_t emu_get_rflags(struct emu_cpu *cpu);
 void emu_set_rflags(struct emu_cpu *cpu, uint64_t v);
+
+/*
+ * SMP: vCPUs sharing RAM share a code map, so that a store by one into code
+ * another has decoded reaches it (codemap.h). Create it with the VM; each
+ * vCPU's emu_mem.code points at it before emu_cpu_init, then the vCPU is
+ * attached (index < ncpus) and detached before emu_cpu_fini.
+ */
+int emu_codemap_create(struct emu_codemap **out, const struct guest_ram_region *ram,
+		       unsigned nram, unsigned ncpus);
+void emu_codemap_destroy(struct emu_codemap *cm);
+void emu_codemap_attach(struct emu_codemap *cm, unsigned index, struct emu_cpu *cpu);
+void emu_codemap_detach(struct emu_codemap *cm, unsigned index);
 
 /* Drop every translation (CR3 write, memory map change). */
 void emu_tlb_flush(struct emu_cpu *cpu);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "accel/emu/codemap.h"
 #include "accel/emu/icache.h"
 #include "accel/emu/mem.h"
 #include "accel/emu/system.h"
@@ -108,7 +109,10 @@ static inline struct emu_block *next_block(struct emu_cpu *cpu, struct emu_block
  */
 static __attribute__((noinline)) int run_blocks(struct emu_cpu *cpu, uint64_t end)
 {
-	struct emu_block *b = emu_ic_lookup(cpu);
+	struct emu_block *b;
+
+	emu_code_boundary(cpu); /* stores into code, this vCPU's and the others' */
+	b = emu_ic_lookup(cpu);
 
 	for (;;) {
 		const struct emu_insn *i = b->insns;
@@ -123,7 +127,10 @@ static __attribute__((noinline)) int run_blocks(struct emu_cpu *cpu, uint64_t en
 			break;
 		b = next_block(cpu, b);
 	}
-	__atomic_store_n(&cpu->exit_request, 0, __ATOMIC_RELAXED);
+	/* Acquire: a request seen here comes with what its sender posted
+	 * (code map events), which the boundary must see. */
+	__atomic_exchange_n(&cpu->exit_request, 0, __ATOMIC_ACQUIRE);
+	emu_code_boundary(cpu);
 	return EMU_EXIT_NONE;
 }
 
@@ -134,8 +141,10 @@ int emu_run(struct emu_cpu *cpu, uint64_t max_insns)
 	volatile uint64_t end = cpu->icount + max_insns;
 
 	if (EMU_SETJMP(cpu->jb)) {
-		if (!cpu->sys.on || !emu_sys_unwind(cpu))
+		if (!cpu->sys.on || !emu_sys_unwind(cpu)) {
+			emu_code_boundary(cpu); /* HLT, an exception: the stores are done */
 			return cpu->exit_reason;
+		}
 	} else if (unlikely(cpu->sys.shutdown)) {
 		cpu->sys.shutdown = false;
 		return EMU_EXIT_SHUTDOWN;
@@ -146,17 +155,22 @@ int emu_run(struct emu_cpu *cpu, uint64_t max_insns)
 /* One record alone: a fused pair would run two instructions. */
 static __attribute__((noinline)) int step_one(struct emu_cpu *cpu)
 {
-	const struct emu_insn *i = emu_ic_lookup(cpu)->insns;
+	const struct emu_insn *i;
+
+	emu_code_boundary(cpu);
+	i = emu_ic_lookup(cpu)->insns;
 
 	if (!emu_fast_single(i)(cpu, i))
 		RIP += i->len;
 	cpu->icount++;
+	emu_code_boundary(cpu);
 	return EMU_EXIT_NONE;
 }
 
 int emu_step(struct emu_cpu *cpu)
 {
 	if (EMU_SETJMP(cpu->jb)) {
+		emu_code_boundary(cpu);
 		if (!cpu->sys.on || !emu_sys_unwind(cpu))
 			return cpu->exit_reason;
 		return EMU_EXIT_NONE; /* the step delivered an exception */

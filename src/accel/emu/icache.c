@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "accel/emu/codemap.h"
 #include "accel/emu/icache.h"
 #include "accel/emu/mem.h"
 
@@ -144,17 +145,6 @@ void emu_ic_invalidate_page(struct emu_icache *ic, unsigned region, uint64_t pag
 	bump_gen(ic);
 }
 
-/* A page starts holding code: stores to it must now take the slow path. */
-static void page_becomes_code(struct emu_cpu *cpu, uintptr_t host_page)
-{
-	for (unsigned k = 0; k < EMU_TLB_SIZE; k++) {
-		struct emu_tlb_entry *e = &cpu->tlb[k];
-
-		if (e->tag_w + e->addend == host_page)
-			e->tag_w = EMU_TLB_INVALID;
-	}
-}
-
 /* Where host address hp lies: region and page. False if not RAM. */
 static bool locate(const struct emu_cpu *cpu, uintptr_t hp, unsigned *region, uint64_t *page)
 {
@@ -251,6 +241,7 @@ static struct emu_block *new_block(struct emu_cpu *cpu, uint8_t *hp)
 		emu_raise_err(cpu, EMU_GP, 0); /* executing MMIO is not supported */
 	if (ic->nblocks == IC_MAX_BLOCKS || ic->ninsns + EMU_BLOCK_MAX + 1 > IC_MAX_INSNS)
 		emu_ic_flush(ic);
+	emu_code_decoding(cpu, region, page); /* other vCPUs: before the bytes are read */
 	b = &ic->blocks[ic->nblocks];
 	n = ic->ninsns;
 	b->n = decode_block(ic, hp, avail, cpu->mode);
@@ -264,8 +255,8 @@ static struct emu_block *new_block(struct emu_cpu *cpu, uint8_t *hp)
 	b->hnext = ic->hash[hash_of(b->key)];
 	ic->hash[hash_of(b->key)] = ic->nblocks + 1;
 	head = &ic->page_head[ic->region_first[region] + page];
-	if (!*head)
-		page_becomes_code(cpu, (uintptr_t)hp & EMU_PAGE_MASK);
+	if (!*head) /* stores to the page must now take the slow path */
+		emu_tlb_drop_write(cpu, (uintptr_t)hp & EMU_PAGE_MASK);
 	b->pnext = *head;
 	*head = ic->nblocks + 1;
 	ic->nblocks++;

@@ -50,11 +50,21 @@ static int pending_locked(const struct lapic *l)
 	return v;
 }
 
+/* LINT0 is up and reaches the CPU as ExtINT (KVM's rule: LVT0 alone). */
+static bool extint_locked(const struct lapic *l)
+{
+	if (!l->lint0 || !l->inta)
+		return false;
+	if (!(atomic_load(&l->state) & LAPIC_ST_HW))
+		return true;
+	return (l->lvt[LVT_LINT0] & (LVT_MASKED | LVT_DM_MASK)) == LVT_DM_EXTINT;
+}
+
 void lapic_update_events(struct lapic *l)
 {
 	uint32_t ev = atomic_load_explicit(&l->events, memory_order_relaxed) & LATCHES;
 
-	if (pending_locked(l) >= 0)
+	if (extint_locked(l) || pending_locked(l) >= 0)
 		ev |= LAPIC_EV_INTR;
 	atomic_store_explicit(&l->events, ev, memory_order_release);
 }
@@ -106,6 +116,8 @@ int lapic_init(struct lapic *l, const struct lapic_config *cfg)
 	l->tb = cfg->tb;
 	l->wake = cfg->wake;
 	l->wake_opaque = cfg->wake_opaque;
+	l->inta = cfg->inta;
+	l->inta_opaque = cfg->inta_opaque;
 	err = pthread_mutex_init(&l->lock, NULL);
 	if (err)
 		return -err;
@@ -182,7 +194,7 @@ static bool accept_locked(struct lapic *l, unsigned mode, uint8_t vector, bool l
 		atomic_fetch_or(&l->events, LAPIC_EV_SIPI);
 		return true;
 	default:
-		return false; /* SMI; ExtINT (no 8259 in this machine) */
+		return false; /* SMI; ExtINT messages (the 8259 reaches LINT0 directly) */
 	}
 }
 
@@ -210,6 +222,30 @@ void lapic_kick(struct lapic *l)
 	pthread_mutex_unlock(&l->lock);
 }
 
+void lapic_set_lint0(struct lapic *l, bool level)
+{
+	bool post;
+
+	pthread_mutex_lock(&l->lock);
+	l->lint0 = level;
+	lapic_update_events(l);
+	post = level && extint_locked(l);
+	if (post)
+		pthread_cond_broadcast(&l->halt_cv);
+	pthread_mutex_unlock(&l->lock);
+	if (post && l->wake)
+		l->wake(l->wake_opaque);
+}
+
+void lapic_virtual_wire(struct lapic *l)
+{
+	pthread_mutex_lock(&l->lock);
+	l->lvt[LVT_LINT0] = LVT_DM_EXTINT;
+	l->lvt[LVT_LINT1] = LVT_DM_NMI;
+	lapic_update_events(l);
+	pthread_mutex_unlock(&l->lock);
+}
+
 int lapic_pending_vector(struct lapic *l)
 {
 	int v;
@@ -225,6 +261,12 @@ int lapic_ack(struct lapic *l)
 	int v;
 
 	pthread_mutex_lock(&l->lock);
+	if (extint_locked(l)) {
+		/* The 8259 answers the INTA; its INT change comes back through
+		 * lapic_set_lint0(), so the lock must be dropped first. */
+		pthread_mutex_unlock(&l->lock);
+		return l->inta(l->inta_opaque);
+	}
 	v = pending_locked(l);
 	if (v >= 0) {
 		bit_clear(l->irr, (uint8_t)v);

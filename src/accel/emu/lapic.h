@@ -39,7 +39,7 @@
 
 /* What the run loop must look at (lapic_events()). */
 enum lapic_event {
-	LAPIC_EV_INTR = 1 << 0, /* a fixed vector is above PPR: take it when IF=1 */
+	LAPIC_EV_INTR = 1 << 0, /* a fixed vector above PPR, or ExtINT: take it when IF=1 */
 	LAPIC_EV_NMI = 1 << 1,
 	LAPIC_EV_INIT = 1 << 2,
 	LAPIC_EV_SIPI = 1 << 3,
@@ -71,6 +71,10 @@ struct lapic_config {
 	 * call into the IOAPIC (it may run under the IOAPIC's lock). */
 	void (*wake)(void *opaque);
 	void *wake_opaque;
+	/* Optional: the INTA cycle of the 8259 wired to LINT0, returning the
+	 * vector (called without the LAPIC's lock). */
+	int (*inta)(void *opaque);
+	void *inta_opaque;
 };
 
 /* Fields are private to lapic*.c; the struct is public for embedding. */
@@ -86,12 +90,15 @@ struct lapic {
 	uint32_t irr[8], isr[8], tmr[8];
 	uint8_t sipi_vector;
 	bool kicked;
+	bool lint0;      /* LINT0 input level (the 8259's INT) */
 	struct lapic_timer timer;
 	unsigned index;
 	struct apic_bus *bus;
 	const struct emu_timebase *tb;
 	void (*wake)(void *opaque);
 	void *wake_opaque;
+	int (*inta)(void *opaque);
+	void *inta_opaque;
 };
 
 int lapic_init(struct lapic *l, const struct lapic_config *cfg);
@@ -127,6 +134,17 @@ bool lapic_match_dest(struct lapic *l, uint32_t dest, bool logical, bool wide);
 bool lapic_accept(struct lapic *l, unsigned mode, uint8_t vector, bool level);
 /* Makes lapic_halt_wait() return (e.g. the VM is stopping). */
 void lapic_kick(struct lapic *l);
+/*
+ * LINT0's level. While it is up and LINT0 is unmasked in ExtINT mode, or the
+ * APIC is hardware-disabled (LINT0 is then the CPU's INTR pin), the CPU has
+ * an interrupt whose vector lapic_ack() fetches through the inta callback.
+ * As KVM's LAPIC: ExtINT ignores the TPR and the software enable, and the
+ * fixed and NMI modes of LINT0 are not driven.
+ */
+void lapic_set_lint0(struct lapic *l, bool level);
+/* LVT0 = ExtINT, LVT1 = NMI, unmasked: the virtual-wire state a BIOS leaves
+ * on the boot CPU (and accel-kvm sets). */
+void lapic_virtual_wire(struct lapic *l);
 
 /* --- run loop (owning vCPU thread) --- */
 
@@ -135,9 +153,10 @@ static inline uint32_t lapic_events(struct lapic *l)
 	return atomic_load_explicit(&l->events, memory_order_acquire);
 }
 
-/* The vector the CPU would take now (above PPR), or -1. */
+/* The fixed vector the CPU would take now (above PPR), or -1. */
 int lapic_pending_vector(struct lapic *l);
-/* Interrupt acknowledge: moves that vector from IRR to ISR; it or -1. */
+/* Interrupt acknowledge: an ExtINT's vector from the 8259 if one is up,
+ * else moves the pending fixed vector from IRR to ISR; the vector or -1. */
 int lapic_ack(struct lapic *l);
 /* Takes and clears the NMI/INIT/SIPI latches in mask; returns those set. */
 uint32_t lapic_take(struct lapic *l, uint32_t mask, uint8_t *sipi_vector);

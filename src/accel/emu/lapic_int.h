@@ -8,6 +8,9 @@
 #include "accel/emu/lapic.h"
 
 #define LVT_MASKED (1u << 16)
+#define LVT_DM_MASK (7u << 8)
+#define LVT_DM_NMI (4u << 8)
+#define LVT_DM_EXTINT (7u << 8)
 #define LVT_VECTOR(v) ((uint8_t)((v) & 0xff))
 
 /* ESR bits */

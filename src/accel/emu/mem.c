@@ -4,6 +4,7 @@
  * emu_translate(); a fill installs read, write and fetch tags according to
  * what the current privilege may do with the page.
  */
+#include "accel/emu/codemap.h"
 #include "accel/emu/icache.h"
 #include "accel/emu/system.h"
 
@@ -36,18 +37,42 @@ static void resolve(struct emu_cpu *cpu, uint64_t va, unsigned acc, struct emu_l
 	}
 }
 
-/* Install a translation; no write tag for pages holding decoded code (a
- * store to one drops its blocks first, then gets the tag). */
+static uint64_t page_index(const struct emu_cpu *cpu, const struct emu_loc *loc)
+{
+	return (loc->gpa - cpu->mem->ram[loc->region].base.raw) >> 12;
+}
+
+/* A store to RAM outside the write tags: decoded blocks of the page go,
+ * this vCPU's and (through the code map) the other vCPUs'. */
+static void store_to_page(struct emu_cpu *cpu, const struct emu_loc *loc)
+{
+	uint64_t pidx = page_index(cpu, loc);
+
+	if (emu_ic_page_is_code(cpu->ic, loc->region, pidx))
+		emu_ic_invalidate_page(cpu->ic, loc->region, pidx);
+	emu_code_store(cpu, loc->region, pidx);
+}
+
+/*
+ * Install a translation; no write tag for pages holding decoded code, this
+ * vCPU's or another's (a store to one drops the blocks first, then gets the
+ * tag). The code map's events come first: the entry replaced may hold a
+ * write tag the others must hear about.
+ */
 static void tlb_fill(struct emu_cpu *cpu, uint64_t va, const struct emu_loc *loc, unsigned acc)
 {
 	struct emu_tlb_entry *e = tlb_entry(cpu, va);
 	uint64_t page = va & EMU_PAGE_MASK;
-	uint64_t pidx = (loc->gpa - cpu->mem->ram[loc->region].base.raw) >> 12;
-	bool code = emu_ic_page_is_code(cpu->ic, loc->region, pidx);
+	uint64_t pidx = page_index(cpu, loc);
+	bool code;
 
-	if ((acc & ACC_W) && code) {
-		emu_ic_invalidate_page(cpu->ic, loc->region, pidx);
+	emu_code_sync(cpu);
+	if (acc & ACC_W) {
+		store_to_page(cpu, loc);
 		code = false;
+	} else {
+		code = emu_ic_page_is_code(cpu->ic, loc->region, pidx) ||
+		       emu_code_marked(cpu, loc->region, pidx);
 	}
 	e->addend = (uintptr_t)loc->hva - (uintptr_t)va;
 	e->tag_r = (loc->perm & 1) ? page : EMU_TLB_INVALID;
@@ -170,10 +195,7 @@ void emu_mem_write_buf(struct emu_cpu *cpu, uint64_t va, const void *buf, unsign
 	}
 	for (unsigned p = 0; p < np; p++) {
 		if (loc[p].hva) {
-			uint64_t pidx = (loc[p].gpa - cpu->mem->ram[loc[p].region].base.raw) >> 12;
-
-			if (emu_ic_page_is_code(cpu->ic, loc[p].region, pidx))
-				emu_ic_invalidate_page(cpu->ic, loc[p].region, pidx);
+			store_to_page(cpu, &loc[p]);
 			memcpy(loc[p].hva, in, chunk[p]);
 		} else {
 			for (unsigned k = 0; k < chunk[p]; k++)
@@ -185,8 +207,25 @@ void emu_mem_write_buf(struct emu_cpu *cpu, uint64_t va, const void *buf, unsign
 		emu_mem_write_buf(cpu, a, in, n);
 }
 
+/* The write tags this vCPU holds for a host page go; true if there were any. */
+bool emu_tlb_drop_write(struct emu_cpu *cpu, uintptr_t host_page)
+{
+	bool held = false;
+
+	for (unsigned k = 0; k < EMU_TLB_SIZE; k++) {
+		struct emu_tlb_entry *e = &cpu->tlb[k];
+
+		if (e->tag_w + e->addend == host_page) {
+			e->tag_w = EMU_TLB_INVALID;
+			held = true;
+		}
+	}
+	return held;
+}
+
 void emu_tlb_flush(struct emu_cpu *cpu)
 {
+	emu_code_sync(cpu); /* before write tags go unreported */
 	if (cpu->ic)
 		emu_ic_jc_flush(cpu->ic);
 	for (unsigned k = 0; k < EMU_TLB_SIZE; k++) {

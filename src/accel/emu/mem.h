@@ -17,6 +17,8 @@ void *emu_mem_fetch_ptr(struct emu_cpu *cpu, uint64_t va);
 /* Copy n bytes out of / into guest memory (SSE, FXSAVE, decoder). */
 void emu_mem_read_buf(struct emu_cpu *cpu, uint64_t va, void *buf, unsigned n);
 void emu_mem_write_buf(struct emu_cpu *cpu, uint64_t va, const void *buf, unsigned n);
+/* Drop this vCPU's write tags for a host page; true if it held any. */
+bool emu_tlb_drop_write(struct emu_cpu *cpu, uintptr_t host_page);
 
 static inline struct emu_tlb_entry *tlb_entry(struct emu_cpu *cpu, uint64_t va)
 {

@@ -5,6 +5,7 @@
  * (global entries, entries only valid at CPL 0-2, large pages for INVLPG).
  * Facts from the Intel SDM vol. 3 ch. 4 and the AMD APM vol. 2 ch. 5.
  */
+#include "accel/emu/codemap.h"
 #include "accel/emu/icache.h"
 #include "accel/emu/system.h"
 
@@ -164,6 +165,8 @@ void emu_tlb_note(struct emu_cpu *cpu, uint64_t va, unsigned perm)
 	cpu->sys.tlb_shift[k] = (uint8_t)shift;
 }
 
+/* Callers take the code map's events first (emu_code_sync): a write tag
+ * dropped here must not be one another vCPU is waiting to hear about. */
 static void drop(struct emu_cpu *cpu, unsigned k)
 {
 	cpu->tlb[k].tag_r = EMU_TLB_INVALID;
@@ -193,6 +196,7 @@ static void drop_map(struct emu_cpu *cpu, const uint64_t *map_in)
 /* Entering CPL 3: entries filled with supervisor rights go. */
 void emu_tlb_drop_sup(struct emu_cpu *cpu)
 {
+	emu_code_sync(cpu);
 	drop_map(cpu, cpu->sys.tlb_sup);
 }
 
@@ -203,6 +207,7 @@ void emu_tlb_invlpg(struct emu_cpu *cpu, uint64_t va)
 {
 	uint64_t map[4];
 
+	emu_code_sync(cpu);
 	drop(cpu, (va >> 12) & (EMU_TLB_SIZE - 1));
 	memcpy(map, cpu->sys.tlb_large, sizeof(map));
 	for (unsigned w = 0; w < 4; w++) {
@@ -224,6 +229,7 @@ void emu_tlb_invlpg(struct emu_cpu *cpu, uint64_t va)
 /* CR3 write: global entries stay (CR4.PGE). */
 void emu_tlb_flush_nonglobal(struct emu_cpu *cpu)
 {
+	emu_code_sync(cpu);
 	for (unsigned k = 0; k < EMU_TLB_SIZE; k++) {
 		if (!(cpu->sys.tlb_global[k >> 6] & (1ull << (k & 63))))
 			drop(cpu, k);

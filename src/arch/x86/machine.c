@@ -69,25 +69,31 @@ static int pci_set_gsi(void *opaque, unsigned gsi, int level)
 	return vm_set_irq(opaque, gsi, level);
 }
 
+void arch_pci_windows(struct pci_host_config *cfg)
+{
+	cfg->io_base = X86_PIO_PCI_IO_START;
+	cfg->io_size = X86_PIO_PCI_IO_SIZE;
+	cfg->mem32_base = X86_PCI_MMIO_START;
+	cfg->mem32_size = X86_PCI_MMIO_SIZE;
+	cfg->mem64_base = X86_PCI_MMIO64_START;
+	cfg->mem64_size = X86_PCI_MMIO64_SIZE;
+	cfg->intx_gsi_base = X86_PCI_INTX_GSI_BASE;
+	cfg->intx_gsi_count = X86_PCI_INTX_GSI_COUNT;
+}
+
 static int init_pci(struct vm *vm, struct arch_machine *m)
 {
-	const struct pci_host_config cfg = {
+	struct pci_host_config cfg = {
 		.pio = &vm->pio,
 		.mmio = &vm->mmio,
 		.log = &vm->log,
-		.io_base = X86_PIO_PCI_IO_START,
-		.io_size = X86_PIO_PCI_IO_SIZE,
-		.mem32_base = X86_PCI_MMIO_START,
-		.mem32_size = X86_PCI_MMIO_SIZE,
-		.mem64_base = X86_PCI_MMIO64_START,
-		.mem64_size = X86_PCI_MMIO64_SIZE,
-		.intx_gsi_base = X86_PCI_INTX_GSI_BASE,
-		.intx_gsi_count = X86_PCI_INTX_GSI_COUNT,
 		.set_irq = pci_set_gsi,
 		.irq_opaque = vm,
 	};
-	int err = pci_host_init(&m->pci, &cfg);
+	int err;
 
+	arch_pci_windows(&cfg);
+	err = pci_host_init(&m->pci, &cfg);
 	m->pci_ready = err == 0;
 	return err;
 }

@@ -136,6 +136,18 @@ bool msix_enabled(struct msix *m)
 	return on;
 }
 
+void msix_reset(struct msix *m)
+{
+	pthread_mutex_lock(&m->lock);
+	memset(m->table, 0, sizeof(m->table));
+	for (unsigned v = 0; v < m->nvec; v++)
+		m->table[v][CTRL_DWORD] = PCI_MSIX_ENTRY_CTRL_MASKBIT;
+	m->pba = 0;
+	m->enabled = false;
+	m->func_masked = false;
+	pthread_mutex_unlock(&m->lock);
+}
+
 void msix_notify(struct msix *m, unsigned vec)
 {
 	struct msix_msg msg;

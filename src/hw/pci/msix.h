@@ -52,6 +52,12 @@ uint32_t msix_bar_span(const struct msix *m);
 /* From the device's config_write hook (pdev->lock held). */
 void msix_config_write(struct msix *m, unsigned off, unsigned size, uint32_t val);
 bool msix_enabled(struct msix *m);
+/*
+ * Power-on state after a function reset: disabled, unmasked function,
+ * every vector masked with a zero message, nothing pending. The control
+ * word in config space is the caller's (pci_device_reset() clears it).
+ */
+void msix_reset(struct msix *m);
 /* Sends vector vec, or marks it pending while masked. Thread-safe. */
 void msix_notify(struct msix *m, unsigned vec);
 

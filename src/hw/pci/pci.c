@@ -379,6 +379,42 @@ void pci_config_write(struct pci_device *pdev, unsigned off, unsigned size, uint
 	pthread_mutex_unlock(&pdev->lock);
 }
 
+/* BAR registers keep their type bits; the address goes to 0. */
+static void reset_bars(struct pci_device *pdev)
+{
+	for (unsigned i = 0; i < PCI_BAR_COUNT; i++) {
+		const struct pci_bar *b = &pdev->bars[i];
+		uint32_t low;
+
+		if (high_half_of(pdev, i) >= 0) {
+			pci_cfg_set(pdev, BAR_REG(i), 4, 0);
+			continue;
+		}
+		if (!b->kind)
+			continue;
+		low = b->kind == PCI_BAR_IO ? ~PCI_BASE_ADDRESS_IO_MASK : ~PCI_BASE_ADDRESS_MEM_MASK;
+		pci_cfg_set(pdev, BAR_REG(i), 4, pci_cfg_get(pdev, BAR_REG(i), 4) & low);
+	}
+	if (pdev->bars[PCI_BAR_ROM].kind)
+		pci_cfg_set(pdev, PCI_ROM_ADDRESS, 4, 0);
+}
+
+void pci_device_reset(struct pci_device *pdev)
+{
+	pthread_mutex_lock(&pdev->lock);
+	/* BAR registers have no wmask bits: reset_bars() handles them. */
+	for (unsigned b = 0; b < pdev->cfg_size; b++)
+		pdev->cfg[b] &= (uint8_t)~(pdev->wmask[b] | pdev->w1cmask[b]);
+	reset_bars(pdev);
+	pci_set_irq(pdev, 0);
+	command_changed(pdev);
+	if (pdev->host)
+		pci_host_update_bars(pdev->host, pdev);
+	if (pdev->ops && pdev->ops->reset)
+		pdev->ops->reset(pdev);
+	pthread_mutex_unlock(&pdev->lock);
+}
+
 uint64_t pci_bar_base(struct pci_device *pdev, unsigned idx)
 {
 	return idx <= PCI_BAR_ROM ? atomic_load(&pdev->bars[idx].base) : 0;

@@ -67,6 +67,8 @@ struct pci_device_ops {
 	uint32_t (*config_read)(struct pci_device *pdev, unsigned off, unsigned size, uint32_t val);
 	/* After the write took effect (BARs moved, COMMAND applied). */
 	void (*config_write)(struct pci_device *pdev, unsigned off, unsigned size, uint32_t val);
+	/* pci_device_reset(): the registers are at power-on values; reset the model. */
+	void (*reset)(struct pci_device *pdev);
 };
 
 struct pci_device {
@@ -152,6 +154,16 @@ void pci_cfg_set_w1cmask(struct pci_device *pdev, unsigned off, unsigned size, u
 /* Guest accesses: any offset, size 1, 2 or 4, inside cfg_size. */
 uint32_t pci_config_read(struct pci_device *pdev, unsigned off, unsigned size);
 void pci_config_write(struct pci_device *pdev, unsigned off, unsigned size, uint32_t val);
+
+/*
+ * A reset of the function, as a VMM's system reset does it (QEMU's device
+ * process on DEVICE_RESET): decoding off, BAR addresses 0 (unmapped),
+ * every other writable register bit cleared (INTx line, cache line size,
+ * capability controls such as MSI-X enable), sticky status bits cleared;
+ * then the ops' reset hook resets the device model. Whoever set the
+ * function up (firmware, a proxy) programs it again.
+ */
+void pci_device_reset(struct pci_device *pdev);
 
 /* Drives INTx (level-triggered, shared). Thread-safe; see the lock order. */
 void pci_set_irq(struct pci_device *pdev, int level);

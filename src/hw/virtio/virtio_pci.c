@@ -440,9 +440,23 @@ static void vpci_config_write(struct pci_device *pdev, unsigned off, unsigned si
 		doorbells_update(vp);
 }
 
+/* A function reset (pci.lock held): the device as after status 0, MSI-X off. */
+static void vpci_reset(struct pci_device *pdev)
+{
+	struct virtio_pci *vp = pdev->opaque;
+
+	pthread_mutex_lock(&vp->vdev->lock);
+	virtio_reset(vp->vdev);
+	transport_reset(vp);
+	msix_reset(&vp->msix);
+	pthread_mutex_unlock(&vp->vdev->lock);
+	doorbells_update(vp); /* the BAR is unmapped now */
+}
+
 static const struct pci_device_ops vpci_pci_ops = {
 	.config_read = vpci_config_read,
 	.config_write = vpci_config_write,
+	.reset = vpci_reset,
 };
 
 /* ---- setup ---------------------------------------------------------------------- */

@@ -322,6 +322,27 @@ static void test_threads(void **state)
 	assert_true(c->total <= 40000);
 }
 
+/* A function reset: disabled, every vector masked and zeroed, nothing pending. */
+static void test_reset(void **state)
+{
+	struct ctx *c = *state;
+
+	program(c, 0, false);
+	program(c, 1, true);
+	set_control(c, PCI_MSIX_FLAGS_ENABLE);
+	msix_notify(&c->msix, 1); /* pending: masked */
+	assert_int_equal(bar_rd(c, PBA, 8), 2);
+	msix_reset(&c->msix);
+	assert_false(msix_enabled(&c->msix));
+	assert_int_equal(bar_rd(c, PBA, 8), 0);
+	for (unsigned v = 0; v < NVEC; v++) {
+		assert_int_equal(bar_rd(c, TABLE + v * PCI_MSIX_ENTRY_SIZE, 8), 0);
+		assert_int_equal(bar_rd(c, TABLE + v * PCI_MSIX_ENTRY_SIZE + 12, 4), 1);
+	}
+	msix_notify(&c->msix, 0);
+	assert_int_equal(c->nmsgs, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -333,6 +354,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_function_mask, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pending_across_disable, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reset, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("msix", tests, NULL, NULL);

@@ -30,7 +30,7 @@ struct tdev {
 	struct tbar bars[PCI_BAR_COUNT + 1];
 	unsigned hits, last_bar, last_size;
 	uint64_t last_off;
-	unsigned cfg_reads, cfg_writes, last_cfg_off;
+	unsigned cfg_reads, cfg_writes, last_cfg_off, resets;
 };
 
 struct ctx {
@@ -76,7 +76,14 @@ static void hook_write(struct pci_device *pdev, unsigned off, unsigned size, uin
 	t->last_cfg_off = off;
 }
 
-static const struct pci_device_ops tdev_ops = { hook_read, hook_write };
+static void hook_reset(struct pci_device *pdev)
+{
+	struct tdev *t = pdev->opaque;
+
+	t->resets++;
+}
+
+static const struct pci_device_ops tdev_ops = { hook_read, hook_write, hook_reset };
 
 static int set_irq(void *opaque, unsigned gsi, int level)
 {
@@ -432,6 +439,42 @@ static void test_remove(void **state)
 	assert_int_equal(mmio_in(vm, pci_bar_base(&a->pci, 1), 4), 0xb1);
 }
 
+/* pci_device_reset(): power-on registers, BARs unmapped, INTx down, the hook. */
+static void test_device_reset(void **state)
+{
+	struct ctx *c = *state;
+	struct vm *vm = &c->f->vm;
+	struct tdev *t = make_dev(c, 0, 3);
+	unsigned d = t->pci.devfn;
+	uint64_t bar1 = pci_bar_base(&t->pci, 1);
+
+	cfg_wr(c, d, PCI_ROM_ADDRESS, 0xfebe0001, 4);
+	cfg_wr(c, d, PCI_COMMAND, PCI_COMMAND_IO | PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER, 2);
+	cfg_wr(c, d, 0xff, 0x77, 1);
+	pci_set_irq(&t->pci, 1);
+	assert_int_equal(c->level[19], 1);
+	pci_device_reset(&t->pci);
+	assert_int_equal(t->resets, 1);
+	assert_int_equal(cfg_rd(c, d, PCI_COMMAND, 2), 0);
+	assert_int_equal(cfg_rd(c, d, PCI_BASE_ADDRESS_0, 4), PCI_BASE_ADDRESS_SPACE_IO);
+	assert_int_equal(cfg_rd(c, d, PCI_BASE_ADDRESS_1, 4), 0);
+	assert_int_equal(cfg_rd(c, d, PCI_BASE_ADDRESS_2, 4),
+			 PCI_BASE_ADDRESS_MEM_TYPE_64 | PCI_BASE_ADDRESS_MEM_PREFETCH);
+	assert_int_equal(cfg_rd(c, d, PCI_BASE_ADDRESS_3, 4), 0);
+	assert_int_equal(cfg_rd(c, d, PCI_ROM_ADDRESS, 4), 0);
+	assert_int_equal(cfg_rd(c, d, PCI_INTERRUPT_LINE, 1), 0);
+	assert_int_equal(cfg_rd(c, d, PCI_INTERRUPT_PIN, 1), 1);
+	assert_int_equal(cfg_rd(c, d, 0xff, 1), 0); /* a writable register */
+	assert_int_equal(cfg_rd(c, d, PCI_VENDOR_ID, 4), 0x10f01af4);
+	assert_int_equal(c->level[19], 0);
+	assert_int_equal(pci_bar_base(&t->pci, 1), 0);
+	assert_int_equal(mmio_in(vm, bar1, 4), 0xffffffffu);
+	/* Programmed again, it decodes again. */
+	cfg_wr(c, d, PCI_BASE_ADDRESS_1, (uint32_t)bar1, 4);
+	cfg_wr(c, d, PCI_COMMAND, PCI_COMMAND_MEMORY, 2);
+	assert_int_equal(mmio_in(vm, bar1, 4), 0xb1);
+}
+
 static void test_capabilities_and_hooks(void **state)
 {
 	struct ctx *c = *state;
@@ -559,6 +602,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_byte_at_0xff, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_intx, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_device_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_capabilities_and_hooks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_multifunction, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_bars, setup, teardown),

@@ -1,6 +1,6 @@
 /*
  * accel-emu.so: the entry symbol, the ops table, the probe, and the VM
- * (interrupt controllers, timebase, irqfd/ioeventfd state).
+ * (interrupt controllers, PIT, timebase, irqfd/ioeventfd state).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -41,6 +41,7 @@ static int emu_probe(char *why, size_t why_len)
 
 static void vm_free(struct accel_vm *vm)
 {
+	emu_codemap_destroy(vm->code);
 	free(vm->vcpu);
 	free(vm->lapic_ptrs);
 	free(vm->lapic);
@@ -61,6 +62,8 @@ static int vm_init_apics(struct accel_vm *vm)
 		struct lapic_config cfg = {
 			.index = i, .bsp = i == 0, .bus = &vm->bus, .tb = &vm->tb,
 			.wake = emu_vcpu_wake, .wake_opaque = &vm->vcpu[i],
+			/* the 8259 is wired to the boot CPU's LINT0 */
+			.inta = i == 0 ? emu_legacy_inta : NULL, .inta_opaque = vm,
 		};
 
 		vm->vcpu[i] = (struct accel_vcpu){ .vm = vm, .index = i, .lapic = &vm->lapic[i] };
@@ -69,6 +72,7 @@ static int vm_init_apics(struct accel_vm *vm)
 			goto fail;
 		vm->lapic_ptrs[i] = &vm->lapic[i];
 	}
+	lapic_virtual_wire(&vm->lapic[0]); /* as accel-kvm leaves the BSP */
 	return 0;
 fail:
 	while (i-- > 0)
@@ -96,24 +100,36 @@ static int emu_vm_create(const struct accel_host *host, struct accel_vm **out)
 		vm_free(vm);
 		return -ENOMEM;
 	}
+	/* With one vCPU its own decode cache sees every store into code. */
+	err = vm->ncpus > 1 ? emu_codemap_create(&vm->code, host->ram, host->nram, vm->ncpus) : 0;
+	if (err) {
+		vm_free(vm);
+		return err;
+	}
 	emu_timebase_init(&vm->tb, NULL, NULL);
 	err = vm_init_apics(vm);
 	if (err) {
 		vm_free(vm);
 		return err;
 	}
+	err = emu_legacy_init(vm);
+	if (err)
+		goto fail_apics;
 	err = emu_irq_init(vm);
 	if (err) {
 		emu_log(vm, ACCEL_LOG_ERROR, "emu: cannot start the irqfd thread: %s",
 			strerror(-err));
-		for (unsigned i = 0; i < vm->ncpus; i++)
-			lapic_destroy(&vm->lapic[i]);
-		ioapic_destroy(&vm->ioapic);
-		vm_free(vm);
-		return err;
+		emu_legacy_fini(vm);
+		goto fail_apics;
 	}
 	*out = vm;
 	return 0;
+fail_apics:
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		lapic_destroy(&vm->lapic[i]);
+	ioapic_destroy(&vm->ioapic);
+	vm_free(vm);
+	return err;
 }
 
 /* vCPUs are destroyed first (the core's order). */
@@ -122,6 +138,7 @@ static void emu_vm_destroy(struct accel_vm *vm)
 	if (!vm)
 		return;
 	emu_irq_fini(vm);
+	emu_legacy_fini(vm);
 	for (unsigned i = 0; i < vm->ncpus; i++)
 		lapic_destroy(&vm->lapic[i]);
 	ioapic_destroy(&vm->ioapic);

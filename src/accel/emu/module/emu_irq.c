@@ -1,10 +1,16 @@
 /*
  * Interrupt lines, MSIs, irqfds and ioeventfds of accel-emu.so.
  *
+ * Lines: accel-kvm's PC routing. ISA IRQ n (GSI 0-15) drives 8259 input n
+ * and IOAPIC pin n, except IRQ 0 (the PIT), which reaches IOAPIC pin 2 as
+ * the MP table says; GSI 2 (the cascade) goes nowhere; GSI 16-23 only
+ * reach the IOAPIC.
+ *
  * irqfd: one VM thread waits (epoll) on every registered eventfd. An edge
  * irqfd pulses its GSI; a level one (with a resample fd) asserts it, and the
  * guest's EOI of that pin (the IOAPIC's EOI hook) deasserts it and signals
- * the resample fd, so the device re-raises it if it still needs service.
+ * the resample fd, so the device re-raises it if it still needs service;
+ * an 8259 EOI of its ISA IRQ does the same.
  *
  * ioeventfd: a table matched on every guest port/MMIO write before the
  * core's dispatch; a match signals the eventfd and the device never sees
@@ -20,15 +26,21 @@
 
 #define STOP_TAG UINT64_MAX
 
+/* Drives both controllers a GSI reaches (pin: its IOAPIC pin or -1). */
+static void drive_gsi(struct accel_vm *vm, unsigned gsi, int pin, int level)
+{
+	if (gsi < PIC_IRQS)
+		pic_set_irq(&vm->pic, gsi, level);
+	if (pin >= 0)
+		ioapic_set_irq(&vm->ioapic, (unsigned)pin, level);
+}
+
 int emu_set_irq(struct accel_vm *vm, unsigned gsi, int level)
 {
-	int pin = ioapic_gsi_to_pin(gsi);
-
 	if (gsi >= IOAPIC_PINS)
 		return -EINVAL;
-	if (pin < 0)
-		return 0; /* GSI 2: the cascade, routed nowhere (as the MP table) */
-	return ioapic_set_irq(&vm->ioapic, (unsigned)pin, level != 0);
+	drive_gsi(vm, gsi, ioapic_gsi_to_pin(gsi), level != 0);
+	return 0;
 }
 
 int emu_signal_msi(struct accel_vm *vm, uint64_t addr, uint32_t data)
@@ -53,11 +65,9 @@ static void irqfd_fire(struct accel_vm *vm, struct emu_irqfd *f)
 
 	if (read(f->fd, &cnt, sizeof(cnt)) != sizeof(cnt))
 		return;
-	if (f->pin < 0)
-		return;
-	ioapic_set_irq(&vm->ioapic, (unsigned)f->pin, 1);
+	drive_gsi(vm, f->gsi, f->pin, 1);
 	if (f->resample_fd < 0)
-		ioapic_set_irq(&vm->ioapic, (unsigned)f->pin, 0);
+		drive_gsi(vm, f->gsi, f->pin, 0);
 }
 
 static void *irq_thread_main(void *arg)
@@ -88,21 +98,35 @@ static void *irq_thread_main(void *arg)
 	}
 }
 
-/* IOAPIC EOI hook (a vCPU thread, no IOAPIC lock held): resample. */
-static void irqfd_resample(void *opaque, unsigned pin)
+/* The guest ended gsi's interrupt: level irqfds on it deassert and ask
+ * their device (resample fd) whether it still needs service. */
+static void resample_gsi(struct accel_vm *vm, unsigned gsi)
 {
-	struct accel_vm *vm = opaque;
-
 	pthread_mutex_lock(&vm->irq_lock);
 	for (unsigned k = 0; k < EMU_MAX_IRQFD; k++) {
 		struct emu_irqfd *f = &vm->irqfd[k];
 
-		if (f->fd < 0 || f->resample_fd < 0 || f->pin != (int)pin)
+		if (f->fd < 0 || f->resample_fd < 0 || f->gsi != gsi)
 			continue;
-		ioapic_set_irq(&vm->ioapic, pin, 0);
+		drive_gsi(vm, f->gsi, f->pin, 0);
 		eventfd_signal(f->resample_fd);
 	}
 	pthread_mutex_unlock(&vm->irq_lock);
+}
+
+/* IOAPIC EOI hook (a vCPU thread, no IOAPIC lock held). */
+static void irqfd_resample(void *opaque, unsigned pin)
+{
+	struct accel_vm *vm = opaque;
+
+	for (unsigned gsi = 0; gsi < IOAPIC_PINS; gsi++)
+		if (ioapic_gsi_to_pin(gsi) == (int)pin)
+			resample_gsi(vm, gsi);
+}
+
+void emu_irq_pic_eoi(void *opaque, unsigned irq)
+{
+	resample_gsi(opaque, irq);
 }
 
 int emu_irq_init(struct accel_vm *vm)
@@ -190,8 +214,8 @@ int emu_del_irqfd(struct accel_vm *vm, int fd, unsigned gsi)
 		if (f->fd != fd || f->gsi != gsi)
 			continue;
 		epoll_ctl(vm->epfd, EPOLL_CTL_DEL, fd, NULL);
-		if (f->resample_fd >= 0 && f->pin >= 0)
-			ioapic_set_irq(&vm->ioapic, (unsigned)f->pin, 0);
+		if (f->resample_fd >= 0)
+			drive_gsi(vm, f->gsi, f->pin, 0);
 		*f = (struct emu_irqfd){ .fd = -1, .resample_fd = -1, .pin = -1 };
 		err = 0;
 		break;

@@ -1,8 +1,8 @@
 /*
  * The guest's accesses that leave the interpreter: the emu_mem hooks of one
  * vCPU. MMIO goes to this vCPU's LAPIC page, then the IOAPIC, then the
- * ioeventfds (writes), then the core; port writes meet the ioeventfds
- * before the core. MSRs, CR8 and RDTSC reach the LAPIC and the timebase.
+ * ioeventfds (writes), then the core; ports go to the 8259s and the PIT,
+ * then (writes) the ioeventfds, then the core. MSRs, CR8 and RDTSC reach the LAPIC and the timebase.
  */
 #include "accel/emu/module/emu_mod.h"
 
@@ -30,6 +30,8 @@ static void hook_pio(void *opaque, uint16_t port, void *data, unsigned size, boo
 	struct accel_vcpu *v = opaque;
 	const struct accel_host *h = v->vm->host;
 
+	if (emu_legacy_pio(v, port, data, size, is_write))
+		return;
 	if (is_write && emu_ioeventfd_write(v->vm, true, port, data, size))
 		return;
 	h->pio(h->opaque, port, data, size, is_write);

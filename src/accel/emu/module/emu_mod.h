@@ -1,7 +1,8 @@
 /*
  * accel-emu.so internals: the software CPU as a loadable accelerator. The
  * VM owns the interrupt controllers (one LAPIC per vCPU, the IOAPIC, the
- * APIC bus), the timebase, the irqfd thread and the ioeventfd table; a vCPU
+ * APIC bus, the 8259 pair), the 8254 PIT, the timebase, the irqfd thread
+ * and the ioeventfd table; a vCPU
  * is an emu_cpu with its own emu_mem whose hooks route the guest's port,
  * MMIO, MSR and CR8 accesses. Nothing but the entry symbol is exported.
  */
@@ -17,6 +18,8 @@
 #include "accel/emu/emu.h"
 #include "accel/emu/ioapic.h"
 #include "accel/emu/lapic.h"
+#include "accel/emu/pic.h"
+#include "accel/emu/pit.h"
 #include "accel/emu/timebase.h"
 #include "splitvm/accel.h"
 
@@ -52,9 +55,12 @@ struct accel_vm {
 	struct lapic *lapic;        /* [ncpus] */
 	struct lapic **lapic_ptrs;  /* [ncpus], for the bus */
 	struct accel_vcpu *vcpu;    /* [ncpus], each created by vcpu->create */
+	struct pic pic;             /* INT -> the boot vCPU's LINT0 */
+	struct pit pit;             /* channel 0 -> ISA IRQ 0, run by the boot vCPU */
+	struct emu_codemap *code;   /* code pages shared by the vCPUs; NULL with one */
 
 	/* irqfd: a thread waits on the eventfds (epoll) and drives the pins. */
-	pthread_mutex_t irq_lock;   /* order: irq_lock -> IOAPIC -> LAPIC */
+	pthread_mutex_t irq_lock;   /* order: irq_lock -> PIC or IOAPIC -> LAPIC */
 	struct emu_irqfd irqfd[EMU_MAX_IRQFD];
 	int epfd, stop_fd;
 	pthread_t irq_thread;
@@ -80,6 +86,8 @@ void emu_vcpu_wake(void *opaque);
 int emu_irq_init(struct accel_vm *vm);
 void emu_irq_fini(struct accel_vm *vm);
 int emu_set_irq(struct accel_vm *vm, unsigned gsi, int level);
+/* The 8259's EOI callback: resamples level irqfds on that ISA IRQ. */
+void emu_irq_pic_eoi(void *opaque, unsigned irq);
 int emu_signal_msi(struct accel_vm *vm, uint64_t addr, uint32_t data);
 int emu_add_irqfd(struct accel_vm *vm, int fd, unsigned gsi, int resample_fd);
 int emu_del_irqfd(struct accel_vm *vm, int fd, unsigned gsi);
@@ -88,6 +96,19 @@ int emu_del_ioeventfd(struct accel_vm *vm, const struct accel_ioeventfd *ev);
 /* True if a guest write matched a registered ioeventfd (and signalled it). */
 bool emu_ioeventfd_write(struct accel_vm *vm, bool pio, uint64_t addr, const void *data,
 			 unsigned size);
+
+/* emu_legacy.c: the PC's 8259 pair and 8254 */
+int emu_legacy_init(struct accel_vm *vm);
+void emu_legacy_fini(struct accel_vm *vm);
+/* The 8259's INTA for the boot vCPU's LAPIC (opaque = the VM). */
+int emu_legacy_inta(void *opaque);
+/* Port accesses the 8259s and the PIT own; false for any other port. */
+bool emu_legacy_pio(struct accel_vcpu *v, uint16_t port, void *data, unsigned size,
+		    bool is_write);
+/* Fires due timers: this vCPU's LAPIC timer, and the PIT on the boot vCPU. */
+void emu_timers_check(struct accel_vcpu *v);
+/* When emu_timers_check() next has work (ns), for a HLT's sleep. */
+uint64_t emu_timers_deadline(struct accel_vcpu *v);
 
 /* emu_mmio.c: the emu_mem hooks of a vCPU (opaque = struct accel_vcpu). */
 void emu_vcpu_mem_init(struct accel_vcpu *v);

@@ -44,9 +44,12 @@ static int vcpu_create(struct accel_vm *vm, unsigned index, struct accel_vcpu **
 	if (atomic_load(&v->created))
 		return -EEXIST;
 	emu_vcpu_mem_init(v);
+	v->mem.code = vm->code;
 	err = emu_cpu_init(&v->cpu, &v->mem);
 	if (err)
 		return err;
+	if (vm->code)
+		emu_codemap_attach(vm->code, index, &v->cpu);
 	v->cpu.topo = (struct emu_cpu_topo){ .apic_id = index, .ncpus = vm->ncpus };
 	v->kvmclock = 0;
 	v->halted = false;
@@ -66,6 +69,8 @@ static void vcpu_destroy(struct accel_vcpu *v)
 	if (!v || !atomic_load(&v->created))
 		return;
 	atomic_store(&v->created, false);
+	if (v->vm->code)
+		emu_codemap_detach(v->vm->code, v->index);
 	emu_cpu_fini(&v->cpu);
 }
 
@@ -151,7 +156,7 @@ static bool vcpu_wait(struct accel_vcpu *v)
 	ev = lapic_events(l) & mask;
 	if (!ev)
 		ev = lapic_halt_wait(l, intr, v->waiting_sipi ? UINT64_MAX
-							      : lapic_timer_deadline(l)) & mask;
+							      : emu_timers_deadline(v)) & mask;
 	if (!ev)
 		return false;
 	v->halted = false;
@@ -198,7 +203,7 @@ static int vcpu_run(struct accel_vcpu *v)
 	for (;;) {
 		if (stopping(v))
 			return 0;
-		lapic_timer_check(v->lapic, emu_tb_now(&v->vm->tb));
+		emu_timers_check(v);
 		if ((v->halted || v->waiting_sipi) && !vcpu_wait(v))
 			continue;
 		budget = deliver_events(v);
