@@ -88,6 +88,14 @@ static inline void reg_wr(struct emu_cpu *cpu, unsigned off, unsigned sz, uint64
 #define RIP (cpu->r[EMU_RIP])
 #define RSP (cpu->r[4])
 
+/* Fall through: step RIP past i and run the next record (a tail call, so
+ * the run loop is only re-entered at a block's end). */
+static inline int emu_next(struct emu_cpu *cpu, const struct emu_insn *i)
+{
+	RIP += i->len;
+	return i[1].fn(cpu, i + 1);
+}
+
 /* ---- effective address ---- */
 
 static inline uint64_t ea(const struct emu_cpu *cpu, const struct emu_insn *i)

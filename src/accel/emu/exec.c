@@ -114,10 +114,7 @@ static __attribute__((noinline)) int run_blocks(struct emu_cpu *cpu, uint64_t en
 		const struct emu_insn *i = b->insns;
 
 		cpu->icount += b->n;
-		while (!i->fn(cpu, i)) {
-			RIP += i->len;
-			i++;
-		}
+		i->fn(cpu, i); /* threaded: returns at the block's last record */
 		if (unlikely(cpu->icount >= end ||
 			     __atomic_load_n(&cpu->exit_request, __ATOMIC_RELAXED)))
 			break;
@@ -146,10 +143,7 @@ int emu_run(struct emu_cpu *cpu, uint64_t max_insns)
 /* One record alone: a fused pair would run two instructions. */
 static __attribute__((noinline)) int step_one(struct emu_cpu *cpu)
 {
-	const struct emu_insn *i = emu_ic_lookup(cpu)->insns;
-
-	if (!emu_fast_single(i)(cpu, i))
-		RIP += i->len;
+	emu_fast_run_single(cpu, emu_ic_lookup(cpu)->insns);
 	cpu->icount++;
 	return EMU_EXIT_NONE;
 }

@@ -2,10 +2,12 @@
  * The decoded-instruction record and the handler convention.
  *
  * A handler executes one decoded instruction with RIP still pointing at it.
- * It returns 0 to fall through (the run loop adds len to RIP and runs the
- * next record of the block) or 1 when it has set RIP itself (branches, REP
- * chunks, anything that must end the block). Faults never return: they
- * unwind to the run loop through emu_raise().
+ * Dispatch is threaded: a handler that falls through ends with
+ * emu_next() (cpu.h), which adds len to RIP and tail-calls the next record's
+ * handler; one that has set RIP itself (branches, REP chunks, anything that
+ * must end the block) returns 1, which goes back to the run loop (every
+ * block ends with such a record). Faults never return: they unwind to the
+ * run loop through emu_raise().
  */
 #ifndef EMU_INSN_H
 #define EMU_INSN_H

@@ -79,7 +79,7 @@ static void alu_mem(struct emu_cpu *cpu, const struct emu_insn *i, uint64_t b)
 				 reg_rd(cpu, i->reg, sz), carry_in(cpu, OP));	\
 		if (OP != ALU_CMP)						\
 			reg_wr(cpu, i->rm, sz, r);				\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}									\
 	static EMU_OP(op_##name##_r_imm)					\
 	{									\
@@ -88,7 +88,7 @@ static void alu_mem(struct emu_cpu *cpu, const struct emu_insn *i, uint64_t b)
 				 carry_in(cpu, OP));				\
 		if (OP != ALU_CMP)						\
 			reg_wr(cpu, i->rm, sz, r);				\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}
 
 ALU_REG_OPS(add, ALU_ADD)
@@ -113,13 +113,13 @@ const emu_fn emu_alu_r_imm[8] = {
 EMU_OP(op_alu_rm_r)
 {
 	alu_mem(cpu, i, reg_rd(cpu, i->reg, i->sz));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_alu_rm_imm)
 {
 	alu_mem(cpu, i, i->imm);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_alu_r_rm)
@@ -130,7 +130,7 @@ EMU_OP(op_alu_r_rm)
 
 	if (i->op != ALU_CMP)
 		reg_wr(cpu, i->reg, sz, r);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_test_rm_r)
@@ -138,7 +138,7 @@ EMU_OP(op_test_rm_r)
 	uint64_t r = rm_rd(cpu, i, i->sz) & reg_rd(cpu, i->reg, i->sz);
 
 	set_lf(cpu, LF_LOGIC, i->sz, r, 0, 0);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_test_rm_imm)
@@ -146,7 +146,7 @@ EMU_OP(op_test_rm_imm)
 	uint64_t r = rm_rd(cpu, i, i->sz) & i->imm & sz_mask(i->sz);
 
 	set_lf(cpu, LF_LOGIC, i->sz, r, 0, 0);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* Unary read-modify-write on r/m; LOCK via compare-and-swap. */
@@ -185,17 +185,17 @@ EMU_OP(op_incdec)
 	else
 		UNARY_RMW(a - 1, set_lf(cpu, LF_DEC, sz, r, a, 1));
 	cpu->lf.cf = cf;
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_not)
 {
 	UNARY_RMW(~a, (void)0);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_neg)
 {
 	UNARY_RMW(0 - a, set_lf(cpu, LF_SUB, sz, r, 0, a));
-	return 0;
+	return emu_next(cpu, i);
 }

@@ -48,14 +48,14 @@ static inline uint64_t alu_k(struct emu_cpu *cpu, unsigned op, unsigned sz,
 				   reg_rd(cpu, i->reg, SZ), FL);		\
 		if (OP != ALU_CMP)						\
 			reg_wr(cpu, i->rm, SZ, r);				\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}									\
 	static EMU_OP(fa_ri_##N)						\
 	{									\
 		uint64_t r = alu_k(cpu, OP, SZ, reg_rd(cpu, i->rm, SZ), i->imm, FL); \
 		if (OP != ALU_CMP)						\
 			reg_wr(cpu, i->rm, SZ, r);				\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}									\
 	static EMU_OP(fa_rrx_##N)						\
 	{									\
@@ -63,7 +63,7 @@ static inline uint64_t alu_k(struct emu_cpu *cpu, unsigned op, unsigned sz,
 				   reg_rd(cpu, i->rm, SZ), FL);			\
 		if (OP != ALU_CMP)						\
 			reg_wr(cpu, i->reg, SZ, r);				\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}									\
 	static EMU_OP(fa_rm_##N)						\
 	{									\
@@ -71,7 +71,7 @@ static inline uint64_t alu_k(struct emu_cpu *cpu, unsigned op, unsigned sz,
 		uint64_t r = alu_k(cpu, OP, SZ, reg_rd(cpu, i->reg, SZ), b, FL); \
 		if (OP != ALU_CMP)						\
 			reg_wr(cpu, i->reg, SZ, r);				\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}
 
 #define ALU_OP(OP, name)				\
@@ -109,27 +109,27 @@ const emu_fn emu_fast_alu[FA_N][8][2][2] = {
 	static EMU_OP(mov_rr_##SZ)						\
 	{									\
 		reg_wr(cpu, i->rm, SZ, reg_rd(cpu, i->reg, SZ));		\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}									\
 	static EMU_OP(mov_rm_##SZ)						\
 	{									\
 		reg_wr(cpu, i->reg, SZ, mem_rd(cpu, ea_flat(cpu, i), SZ));	\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}									\
 	static EMU_OP(mov_mr_##SZ)						\
 	{									\
 		mem_wr(cpu, ea_flat(cpu, i), SZ, reg_rd(cpu, i->reg, SZ));	\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}									\
 	static EMU_OP(movi_r_##SZ)						\
 	{									\
 		reg_wr(cpu, i->rm, SZ, i->imm);					\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}									\
 	static EMU_OP(movi_m_##SZ)						\
 	{									\
 		mem_wr(cpu, ea_flat(cpu, i), SZ, i->imm);			\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}
 
 /* LEA: the offset alone (a segment prefix has no effect on it) */
@@ -137,7 +137,7 @@ const emu_fn emu_fast_alu[FA_N][8][2][2] = {
 	static EMU_OP(lea_##SZ)							\
 	{									\
 		reg_wr(cpu, i->reg, SZ, ea_flat(cpu, i));			\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}
 
 MOV_SZ(1)
@@ -159,13 +159,13 @@ const emu_fn emu_fast_lea[FS_N] = { NULL, lea_4, lea_8 };
 	{									\
 		uint64_t v = reg_rd(cpu, i->rm, SZ2);				\
 		reg_wr(cpu, i->reg, SZ, S ? (uint64_t)sext(v, SZ2) : v);	\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}									\
 	static EMU_OP(movx_m_##N)						\
 	{									\
 		uint64_t v = mem_rd(cpu, ea_flat(cpu, i), SZ2);			\
 		reg_wr(cpu, i->reg, SZ, S ? (uint64_t)sext(v, SZ2) : v);	\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}
 
 #define MOVX_SZ2(S, SZ2, N) MOVX(S, SZ2, 4, N##_4) MOVX(S, SZ2, 8, N##_8)
@@ -194,7 +194,7 @@ const emu_fn emu_fast_movx[2][3][2][2] = {
 			cpu->lf.cf = cf;					\
 		}								\
 		reg_wr(cpu, i->rm, SZ, r);					\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}
 
 INCDEC(0, 4, false, i4nf) INCDEC(0, 4, true, i4) INCDEC(0, 8, false, i8nf) INCDEC(0, 8, true, i8)
@@ -225,7 +225,7 @@ enum { SH_ROL, SH_ROR, SH_SHL, SH_SHR, SH_SAR };
 			set_lf(cpu, K == SH_SHL ? LF_SHL : K == SH_SHR ? LF_SHR : LF_SAR, \
 			       SZ, r, a, c);					\
 		reg_wr(cpu, i->rm, SZ, r);					\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}
 
 #define SHIFT_K(K, N)								\
@@ -250,13 +250,13 @@ const emu_fn emu_fast_shift[5][2][2] = {
 	{									\
 		set_lf(cpu, LF_LOGIC, SZ,					\
 		       reg_rd(cpu, i->rm, SZ) & reg_rd(cpu, i->reg, SZ), 0, 0);	\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}									\
 	static EMU_OP(test_ri_##SZ)						\
 	{									\
 		set_lf(cpu, LF_LOGIC, SZ,					\
 		       reg_rd(cpu, i->rm, SZ) & i->imm & sz_mask(SZ), 0, 0);	\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}
 
 TEST(1)
@@ -273,23 +273,23 @@ const emu_fn emu_fast_test[2][FS_N] = {
 	static EMU_OP(imul2_r_##SZ)						\
 	{									\
 		reg_wr(cpu, i->reg, SZ, reg_rd(cpu, i->reg, SZ) * reg_rd(cpu, i->rm, SZ)); \
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}									\
 	static EMU_OP(imul2_m_##SZ)						\
 	{									\
 		uint64_t b = mem_rd(cpu, ea_flat(cpu, i), SZ);			\
 		reg_wr(cpu, i->reg, SZ, reg_rd(cpu, i->reg, SZ) * b);		\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}									\
 	static EMU_OP(imul3_r_##SZ)						\
 	{									\
 		reg_wr(cpu, i->reg, SZ, reg_rd(cpu, i->rm, SZ) * i->imm);	\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}									\
 	static EMU_OP(imul3_m_##SZ)						\
 	{									\
 		reg_wr(cpu, i->reg, SZ, mem_rd(cpu, ea_flat(cpu, i), SZ) * i->imm); \
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}
 
 IMUL(4)
@@ -305,7 +305,7 @@ const emu_fn emu_fast_imul[2][2][2] = {
 EMU_OP(op_fast_push64)
 {
 	push(cpu, 8, cpu->r[i->reg >> 3]);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_fast_pop64)
@@ -313,5 +313,5 @@ EMU_OP(op_fast_pop64)
 	uint64_t v = pop(cpu, 8);
 
 	cpu->r[i->reg >> 3] = v;
-	return 0;
+	return emu_next(cpu, i);
 }
