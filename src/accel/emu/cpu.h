@@ -146,11 +146,19 @@ static inline void flags_set(struct emu_cpu *cpu, uint64_t mask, uint64_t val)
 	cpu->rflags = (f & ~mask) | (val & mask);
 }
 
+/* CF alone; inline for what ADC/SBB chains follow (SUB/CMP/NEG: a and b
+ * are of the operation's size; ADD/ADC: carry out of the top bit). */
 static inline bool get_cf(const struct emu_cpu *cpu)
 {
-	if (cpu->lf.op == LF_NONE)
+	const struct emu_lflags *lf = &cpu->lf;
+
+	if (lf->op == LF_SUB)
+		return lf->a < lf->b;
+	if (lf->op == LF_ADD)
+		return (((lf->a & lf->b) | ((lf->a | lf->b) & ~lf->res)) >> (lf->sz * 8 - 1)) & 1;
+	if (lf->op == LF_NONE)
 		return cpu->rflags & EMU_CF;
-	return emu_lf_cf(&cpu->lf);
+	return emu_lf_cf(lf);
 }
 
 bool emu_cond_slow(struct emu_cpu *cpu, unsigned cc);

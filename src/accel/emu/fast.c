@@ -170,20 +170,28 @@ static emu_fn pick_mov(const struct emu_insn *i)
 	return NULL;
 }
 
-/* Register-only INC/DEC, shifts by a fixed count, TEST; push/pop. */
+/* Register-only INC/DEC, shifts by a fixed count, TEST; push/pop; IMUL,
+ * SETcc, CMOVcc. */
 static emu_fn pick_misc(const struct emu_insn *i, bool live)
 {
 	static const int8_t shift_k[8] = { 0, 1, -1, -1, 2, 3, 2, 4 };
 	int s48 = size48(i->sz), s = size_idx(i->sz);
+	bool mem = is_mem(i);
 	emu_fn f = i->fn;
 
 	if (f == op_push_r && i->sz == 8)
 		return op_fast_push64;
 	if (f == op_pop_r && i->sz == 8)
 		return op_fast_pop64;
-	if ((f == op_imul2 || f == op_imul3) && s48 >= 0 && !live && (!is_mem(i) || flat_ea(i)))
-		return emu_fast_imul[f == op_imul3][s48][is_mem(i)];
-	if (is_mem(i))
+	if (mem && !flat_ea(i))
+		return NULL;
+	if ((f == op_imul2 || f == op_imul3) && s48 >= 0 && !live)
+		return emu_fast_imul[f == op_imul3][s48][mem];
+	if (f == op_setcc)
+		return emu_fast_setcc[mem][i->op & 15];
+	if (f == op_cmovcc && s48 >= 0)
+		return emu_fast_cmov[s48][mem][i->op & 15];
+	if (mem)
 		return NULL;
 	if (f == op_incdec && s48 >= 0 && i->op < 2)
 		return emu_fast_incdec[i->op][s48][live];

@@ -22,8 +22,8 @@ static inline uint64_t ea_flat(const struct emu_cpu *cpu, const struct emu_insn 
 /* Size index of the specialised tables: 1, 4, 8 bytes (2: none). */
 enum { FS_1, FS_4, FS_8, FS_N };
 
-/* ALU forms (ops_fast.c), per op (ADD, OR, AND, SUB, XOR, CMP), size 4/8 and
- * flags live (1) or dead (0). NULL where not specialised. */
+/* ALU forms (ops_fast.c), per op (ALU_*), size 4/8 and flags live (1) or
+ * dead (0). */
 enum {
 	FA_RR,   /* rm (reg) op= reg:  emu_alu_r_r */
 	FA_RI,   /* rm (reg) op= imm:  emu_alu_r_imm */
@@ -45,6 +45,9 @@ extern const emu_fn emu_fast_incdec[2][2][2];
 extern const emu_fn emu_fast_shift[5][2][2];
 /* TEST register forms, [imm][size] */
 extern const emu_fn emu_fast_test[2][FS_N];
+/* SETcc r/m8 per condition, [mem][cc]; CMOVcc r, r/m, [size 4/8][mem][cc] */
+extern const emu_fn emu_fast_setcc[2][16];
+extern const emu_fn emu_fast_cmov[2][2][16];
 /* IMUL r, r/m [, imm] with dead flags: [imm][size 4/8][mem] */
 extern const emu_fn emu_fast_imul[2][2][2];
 EMU_DECL(op_fast_push64);
@@ -67,5 +70,12 @@ enum {
 extern const emu_fn emu_fused[FZ_N][FS_N][16];
 /* Jcc alone, per condition. */
 extern const emu_fn emu_fast_jcc[16];
+
+/* M(args..., cc) for the 16 condition codes. */
+#define FOR_CC(M, ...)								\
+	M(__VA_ARGS__, 0) M(__VA_ARGS__, 1) M(__VA_ARGS__, 2) M(__VA_ARGS__, 3)	\
+	M(__VA_ARGS__, 4) M(__VA_ARGS__, 5) M(__VA_ARGS__, 6) M(__VA_ARGS__, 7)	\
+	M(__VA_ARGS__, 8) M(__VA_ARGS__, 9) M(__VA_ARGS__, 10) M(__VA_ARGS__, 11) \
+	M(__VA_ARGS__, 12) M(__VA_ARGS__, 13) M(__VA_ARGS__, 14) M(__VA_ARGS__, 15)
 
 #endif

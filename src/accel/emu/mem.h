@@ -23,10 +23,14 @@ static inline struct emu_tlb_entry *tlb_entry(struct emu_cpu *cpu, uint64_t va)
 	return &cpu->tlb[(va >> 12) & (EMU_TLB_SIZE - 1)];
 }
 
-/* True if [va, va+sz) lies in the page tagged by tag. */
+/*
+ * True if [va, va+sz) lies in the page tagged by tag (the entry of va's
+ * page): one compare with the page of the last byte, since a crossing
+ * access ends in the next page, which never shares an entry with va's.
+ */
 static inline bool tlb_hit(uint64_t tag, uint64_t va, unsigned sz)
 {
-	return tag == (va & EMU_PAGE_MASK) && (va & ~EMU_PAGE_MASK) <= EMU_PAGE_SIZE - sz;
+	return tag == ((va + sz - 1) & EMU_PAGE_MASK);
 }
 
 static inline uint64_t mem_rd(struct emu_cpu *cpu, uint64_t va, unsigned sz)

@@ -2,54 +2,17 @@
 #include "accel/emu/mem.h"
 #include "accel/emu/ops.h"
 
-/* One ALU operation on values of size sz; sets the lazy flags. */
+/* The generic forms always set the lazy flags. */
 static inline uint64_t alu(struct emu_cpu *cpu, unsigned op, unsigned sz,
 			   uint64_t a, uint64_t b, unsigned c)
 {
-	uint64_t m = sz_mask(sz), r;
-
-	b &= m;
-	switch (op) {
-	case ALU_ADD:
-		r = (a + b) & m;
-		set_lf(cpu, LF_ADD, sz, r, a, b);
-		return r;
-	case ALU_ADC:
-		r = (a + b + c) & m;
-		set_lf(cpu, LF_ADD, sz, r, a, b);
-		return r;
-	case ALU_SBB:
-		r = (a - b - c) & m;
-		set_lf(cpu, c ? LF_SBB : LF_SUB, sz, r, a, b);
-		return r;
-	case ALU_SUB:
-	case ALU_CMP:
-		r = (a - b) & m;
-		set_lf(cpu, LF_SUB, sz, r, a, b);
-		return r;
-	case ALU_OR:
-		r = a | b;
-		break;
-	case ALU_AND:
-		r = a & b;
-		break;
-	default:
-		r = a ^ b;
-		break;
-	}
-	set_lf(cpu, LF_LOGIC, sz, r, 0, 0);
-	return r;
-}
-
-static inline unsigned carry_in(struct emu_cpu *cpu, unsigned op)
-{
-	return (op == ALU_ADC || op == ALU_SBB) ? get_cf(cpu) : 0;
+	return alu_calc(cpu, op, sz, a, b, c, true);
 }
 
 /* r/m (memory) op= b, with LOCK done as a compare-and-swap loop. */
 static void alu_mem(struct emu_cpu *cpu, const struct emu_insn *i, uint64_t b)
 {
-	unsigned sz = i->sz, c = carry_in(cpu, i->op);
+	unsigned sz = i->sz, c = alu_carry(cpu, i->op);
 	uint64_t va = ea(cpu, i), old, r;
 	struct emu_rmw m;
 	void *p;
@@ -76,7 +39,7 @@ static void alu_mem(struct emu_cpu *cpu, const struct emu_insn *i, uint64_t b)
 	{									\
 		unsigned sz = i->sz;						\
 		uint64_t r = alu(cpu, OP, sz, reg_rd(cpu, i->rm, sz),		\
-				 reg_rd(cpu, i->reg, sz), carry_in(cpu, OP));	\
+				 reg_rd(cpu, i->reg, sz), alu_carry(cpu, OP));	\
 		if (OP != ALU_CMP)						\
 			reg_wr(cpu, i->rm, sz, r);				\
 		return emu_next(cpu, i);					\
@@ -85,7 +48,7 @@ static void alu_mem(struct emu_cpu *cpu, const struct emu_insn *i, uint64_t b)
 	{									\
 		unsigned sz = i->sz;						\
 		uint64_t r = alu(cpu, OP, sz, reg_rd(cpu, i->rm, sz), i->imm,	\
-				 carry_in(cpu, OP));				\
+				 alu_carry(cpu, OP));				\
 		if (OP != ALU_CMP)						\
 			reg_wr(cpu, i->rm, sz, r);				\
 		return emu_next(cpu, i);					\
@@ -126,7 +89,7 @@ EMU_OP(op_alu_r_rm)
 {
 	unsigned sz = i->sz;
 	uint64_t b = rm_rd(cpu, i, sz);
-	uint64_t r = alu(cpu, i->op, sz, reg_rd(cpu, i->reg, sz), b, carry_in(cpu, i->op));
+	uint64_t r = alu(cpu, i->op, sz, reg_rd(cpu, i->reg, sz), b, alu_carry(cpu, i->op));
 
 	if (i->op != ALU_CMP)
 		reg_wr(cpu, i->reg, sz, r);

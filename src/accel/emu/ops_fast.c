@@ -7,68 +7,40 @@
  */
 #include "accel/emu/fast.h"
 
-/* alu() of ops_alu.c for ADD/OR/AND/SUB/XOR/CMP, flags optional. */
-static inline uint64_t alu_k(struct emu_cpu *cpu, unsigned op, unsigned sz,
-			     uint64_t a, uint64_t b, bool fl)
-{
-	uint64_t m = sz_mask(sz), r;
-
-	b &= m;
-	switch (op) {
-	case ALU_ADD:
-		r = (a + b) & m;
-		if (fl)
-			set_lf(cpu, LF_ADD, sz, r, a, b);
-		return r;
-	case ALU_SUB:
-	case ALU_CMP:
-		r = (a - b) & m;
-		if (fl)
-			set_lf(cpu, LF_SUB, sz, r, a, b);
-		return r;
-	case ALU_OR:
-		r = a | b;
-		break;
-	case ALU_AND:
-		r = a & b;
-		break;
-	default:
-		r = a ^ b;
-		break;
-	}
-	if (fl)
-		set_lf(cpu, LF_LOGIC, sz, r, 0, 0);
-	return r;
-}
-
+/* The carry in is read first: its slow path is a call, and nothing else
+ * is live across it then. */
 #define ALU_ONE(OP, SZ, FL, N)							\
 	static EMU_OP(fa_rr_##N)						\
 	{									\
-		uint64_t r = alu_k(cpu, OP, SZ, reg_rd(cpu, i->rm, SZ),		\
-				   reg_rd(cpu, i->reg, SZ), FL);		\
+		unsigned c = alu_carry(cpu, OP);				\
+		uint64_t r = alu_calc(cpu, OP, SZ, reg_rd(cpu, i->rm, SZ),	\
+				      reg_rd(cpu, i->reg, SZ), c, FL);		\
 		if (OP != ALU_CMP)						\
 			reg_wr(cpu, i->rm, SZ, r);				\
 		return emu_next(cpu, i);					\
 	}									\
 	static EMU_OP(fa_ri_##N)						\
 	{									\
-		uint64_t r = alu_k(cpu, OP, SZ, reg_rd(cpu, i->rm, SZ), i->imm, FL); \
+		unsigned c = alu_carry(cpu, OP);				\
+		uint64_t r = alu_calc(cpu, OP, SZ, reg_rd(cpu, i->rm, SZ), i->imm, c, FL); \
 		if (OP != ALU_CMP)						\
 			reg_wr(cpu, i->rm, SZ, r);				\
 		return emu_next(cpu, i);					\
 	}									\
 	static EMU_OP(fa_rrx_##N)						\
 	{									\
-		uint64_t r = alu_k(cpu, OP, SZ, reg_rd(cpu, i->reg, SZ),	\
-				   reg_rd(cpu, i->rm, SZ), FL);			\
+		unsigned c = alu_carry(cpu, OP);				\
+		uint64_t r = alu_calc(cpu, OP, SZ, reg_rd(cpu, i->reg, SZ),	\
+				      reg_rd(cpu, i->rm, SZ), c, FL);		\
 		if (OP != ALU_CMP)						\
 			reg_wr(cpu, i->reg, SZ, r);				\
 		return emu_next(cpu, i);					\
 	}									\
 	static EMU_OP(fa_rm_##N)						\
 	{									\
+		unsigned c = alu_carry(cpu, OP);				\
 		uint64_t b = mem_rd(cpu, ea_flat(cpu, i), SZ);			\
-		uint64_t r = alu_k(cpu, OP, SZ, reg_rd(cpu, i->reg, SZ), b, FL); \
+		uint64_t r = alu_calc(cpu, OP, SZ, reg_rd(cpu, i->reg, SZ), b, c, FL); \
 		if (OP != ALU_CMP)						\
 			reg_wr(cpu, i->reg, SZ, r);				\
 		return emu_next(cpu, i);					\
@@ -82,6 +54,8 @@ static inline uint64_t alu_k(struct emu_cpu *cpu, unsigned op, unsigned sz,
 
 ALU_OP(ALU_ADD, add)
 ALU_OP(ALU_OR, or)
+ALU_OP(ALU_ADC, adc)
+ALU_OP(ALU_SBB, sbb)
 ALU_OP(ALU_AND, and)
 ALU_OP(ALU_SUB, sub)
 ALU_OP(ALU_XOR, xor)
@@ -92,6 +66,7 @@ ALU_OP(ALU_CMP, cmp)
 #define ALU_FORM(form)								\
 	{									\
 		[ALU_ADD] = ALU_ROW(form, add), [ALU_OR] = ALU_ROW(form, or),	\
+		[ALU_ADC] = ALU_ROW(form, adc), [ALU_SBB] = ALU_ROW(form, sbb),	\
 		[ALU_AND] = ALU_ROW(form, and), [ALU_SUB] = ALU_ROW(form, sub),	\
 		[ALU_XOR] = ALU_ROW(form, xor), [ALU_CMP] = ALU_ROW(form, cmp),	\
 	}
@@ -266,6 +241,51 @@ TEST(8)
 const emu_fn emu_fast_test[2][FS_N] = {
 	{ test_rr_1, test_rr_4, test_rr_8 },
 	{ test_ri_1, test_ri_4, test_ri_8 },
+};
+
+/* SETcc and CMOVcc, condition fixed: emu_cond() folds to the checks for
+ * it. CMOVcc reads its source even when false (a memory operand may fault)
+ * and a 32-bit one zero-extends the destination either way. */
+#define SETCC(X, CC)								\
+	static EMU_OP(setcc_r_##CC)						\
+	{									\
+		reg_wr(cpu, i->rm, 1, emu_cond(cpu, CC));			\
+		return emu_next(cpu, i);					\
+	}									\
+	static EMU_OP(setcc_m_##CC)						\
+	{									\
+		mem_wr(cpu, ea_flat(cpu, i), 1, emu_cond(cpu, CC));		\
+		return emu_next(cpu, i);					\
+	}
+
+#define CMOV(SZ, CC)								\
+	static EMU_OP(cmov_r_##SZ##_##CC)					\
+	{									\
+		uint64_t v = reg_rd(cpu, i->rm, SZ);				\
+		if (!emu_cond(cpu, CC))						\
+			v = reg_rd(cpu, i->reg, SZ);				\
+		reg_wr(cpu, i->reg, SZ, v);					\
+		return emu_next(cpu, i);					\
+	}									\
+	static EMU_OP(cmov_m_##SZ##_##CC)					\
+	{									\
+		uint64_t v = mem_rd(cpu, ea_flat(cpu, i), SZ);			\
+		if (!emu_cond(cpu, CC))						\
+			v = reg_rd(cpu, i->reg, SZ);				\
+		reg_wr(cpu, i->reg, SZ, v);					\
+		return emu_next(cpu, i);					\
+	}
+
+FOR_CC(SETCC, 0)
+FOR_CC(CMOV, 4)
+FOR_CC(CMOV, 8)
+
+#define SETCC_NAME(M, CC) setcc_##M##_##CC,
+#define CMOV_NAME(M, SZ, CC) cmov_##M##_##SZ##_##CC,
+const emu_fn emu_fast_setcc[2][16] = { { FOR_CC(SETCC_NAME, r) }, { FOR_CC(SETCC_NAME, m) } };
+const emu_fn emu_fast_cmov[2][2][16] = {
+	{ { FOR_CC(CMOV_NAME, r, 4) }, { FOR_CC(CMOV_NAME, m, 4) } },
+	{ { FOR_CC(CMOV_NAME, r, 8) }, { FOR_CC(CMOV_NAME, m, 8) } },
 };
 
 /* IMUL r, r/m (and r, r/m, imm) whose flags are dead: the low half only. */

@@ -73,12 +73,6 @@ logic:
 		return 1;							\
 	}
 
-#define FOR_CC(M, ...)								\
-	M(__VA_ARGS__, 0) M(__VA_ARGS__, 1) M(__VA_ARGS__, 2) M(__VA_ARGS__, 3)	\
-	M(__VA_ARGS__, 4) M(__VA_ARGS__, 5) M(__VA_ARGS__, 6) M(__VA_ARGS__, 7)	\
-	M(__VA_ARGS__, 8) M(__VA_ARGS__, 9) M(__VA_ARGS__, 10) M(__VA_ARGS__, 11) \
-	M(__VA_ARGS__, 12) M(__VA_ARGS__, 13) M(__VA_ARGS__, 14) M(__VA_ARGS__, 15)
-
 #define FUSED_FORM(F) FOR_CC(FUSED, F, 1) FOR_CC(FUSED, F, 4) FOR_CC(FUSED, F, 8)
 FUSED_FORM(FZ_CMP_RR)
 FUSED_FORM(FZ_CMP_RRX)
