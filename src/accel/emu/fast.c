@@ -136,6 +136,8 @@ static emu_fn pick_alu(const struct emu_insn *i, bool live)
 		form = FA_RI;
 	else if (f == op_alu_r_rm)
 		form = is_mem(i) ? (flat_ea(i) ? FA_RM : -1) : FA_RRX;
+	else if ((f == op_alu_rm_r || f == op_alu_rm_imm) && is_mem(i) && flat_ea(i))
+		form = f == op_alu_rm_r ? FA_MR : FA_MI;
 	if (form < 0 || s < 0)
 		return NULL;
 	return emu_fast_alu[form][i->op & 7][s][live];
@@ -247,20 +249,6 @@ void emu_fast_block(struct emu_insn *insns, unsigned n)
 	}
 }
 
-/* The generic handler of a fused record's compare alone. */
-static emu_fn unfused(unsigned form)
-{
-	switch (form) {
-	case FZ_CMP_RR: return emu_alu_r_r[ALU_CMP];
-	case FZ_CMP_RI: return emu_alu_r_imm[ALU_CMP];
-	case FZ_CMP_RRX: case FZ_CMP_RM: return op_alu_r_rm;
-	case FZ_CMP_MR: return op_alu_rm_r;
-	case FZ_CMP_MI: return op_alu_rm_imm;
-	case FZ_TEST_RR: return op_test_rm_r;
-	default: return op_test_rm_imm;
-	}
-}
-
 static emu_fn single_fn(const struct emu_insn *i)
 {
 	if (!(i->flags & I_END))
@@ -268,7 +256,7 @@ static emu_fn single_fn(const struct emu_insn *i)
 	for (unsigned f = 0; f < FZ_N; f++)
 		for (unsigned s = 0; s < FS_N; s++)
 			if (in(i->fn, emu_fused[f][s], 16))
-				return unfused(f);
+				return emu_fused_generic(f);
 	return i->fn;
 }
 

@@ -19,6 +19,28 @@ static inline uint64_t ea_flat(const struct emu_cpu *cpu, const struct emu_insn 
 	return cpu->r[i->base] + (cpu->r[i->index] << i->scale) + (int64_t)i->disp;
 }
 
+/*
+ * On a TLB hit for a read (write) of [va, va+sz), true with *p the host
+ * address. On a miss a fast handler hands its record to the generic
+ * handler (a tail call that takes the slow path, faults included), so the
+ * fast path itself makes no call and needs no stack frame.
+ */
+static inline bool fast_rd(struct emu_cpu *cpu, uint64_t va, unsigned sz, void **p)
+{
+	struct emu_tlb_entry *e = tlb_entry(cpu, va);
+
+	*p = (void *)(uintptr_t)(va + e->addend);
+	return likely(tlb_hit(e->tag_r, va, sz));
+}
+
+static inline bool fast_wr(struct emu_cpu *cpu, uint64_t va, unsigned sz, void **p)
+{
+	struct emu_tlb_entry *e = tlb_entry(cpu, va);
+
+	*p = (void *)(uintptr_t)(va + e->addend);
+	return likely(tlb_hit(e->tag_w, va, sz));
+}
+
 /* Size index of the specialised tables: 1, 4, 8 bytes (2: none). */
 enum { FS_1, FS_4, FS_8, FS_N };
 
@@ -29,6 +51,8 @@ enum {
 	FA_RI,   /* rm (reg) op= imm:  emu_alu_r_imm */
 	FA_RRX,  /* reg op= rm (reg):  op_alu_r_rm, register form */
 	FA_RM,   /* reg op= [flat]:    op_alu_r_rm, memory form */
+	FA_MR,   /* [flat] op= reg:    op_alu_rm_r */
+	FA_MI,   /* [flat] op= imm:    op_alu_rm_imm */
 	FA_N
 };
 extern const emu_fn emu_fast_alu[FA_N][8][2][2];
@@ -68,6 +92,21 @@ enum {
 	FZ_N
 };
 extern const emu_fn emu_fused[FZ_N][FS_N][16];
+
+/* The generic handler of a fused record's compare alone (it falls through
+ * to the Jcc record, which holds a complete Jcc). */
+static inline emu_fn emu_fused_generic(unsigned form)
+{
+	switch (form) {
+	case FZ_CMP_RR: return emu_alu_r_r[ALU_CMP];
+	case FZ_CMP_RI: return emu_alu_r_imm[ALU_CMP];
+	case FZ_CMP_RRX: case FZ_CMP_RM: return op_alu_r_rm;
+	case FZ_CMP_MR: return op_alu_rm_r;
+	case FZ_CMP_MI: return op_alu_rm_imm;
+	case FZ_TEST_RR: return op_test_rm_r;
+	default: return op_test_rm_imm;
+	}
+}
 /* Jcc alone, per condition. */
 extern const emu_fn emu_fast_jcc[16];
 

@@ -4,52 +4,87 @@
  * few moves. "nf" variants skip the lazy-flag update: fast.c picks them only
  * when the flags are overwritten, before anything could read them, by an
  * instruction of the same block that cannot fault.
+ *
+ * Nothing here calls out: a TLB miss, a carry or condition that needs the
+ * flag fold, hands the record to its generic handler (a tail call, see
+ * fast_rd()), so these handlers need no stack frame.
  */
 #include "accel/emu/fast.h"
 
-/* The carry in is read first: its slow path is a call, and nothing else
- * is live across it then. */
+/* The carry into OP, or -1 when only the generic handler can get it. */
+#define CARRY(OP) ((OP) == ALU_ADC || (OP) == ALU_SBB ? cf_quick(cpu) : 0)
+
+/* reg_or_mem OP= value, result to the destination unless CMP; GEN is the
+ * generic handler of the form. */
 #define ALU_ONE(OP, SZ, FL, N)							\
 	static EMU_OP(fa_rr_##N)						\
 	{									\
-		unsigned c = alu_carry(cpu, OP);				\
+		int c = CARRY(OP);						\
+		if (c < 0)							\
+			return emu_alu_r_r[OP](cpu, i);				\
 		uint64_t r = alu_calc(cpu, OP, SZ, reg_rd(cpu, i->rm, SZ),	\
-				      reg_rd(cpu, i->reg, SZ), c, FL);		\
+				      reg_rd(cpu, i->reg, SZ), (unsigned)c, FL); \
 		if (OP != ALU_CMP)						\
 			reg_wr(cpu, i->rm, SZ, r);				\
 		return emu_next(cpu, i);					\
 	}									\
 	static EMU_OP(fa_ri_##N)						\
 	{									\
-		unsigned c = alu_carry(cpu, OP);				\
-		uint64_t r = alu_calc(cpu, OP, SZ, reg_rd(cpu, i->rm, SZ), i->imm, c, FL); \
+		int c = CARRY(OP);						\
+		if (c < 0)							\
+			return emu_alu_r_imm[OP](cpu, i);			\
+		uint64_t r = alu_calc(cpu, OP, SZ, reg_rd(cpu, i->rm, SZ), i->imm, \
+				      (unsigned)c, FL);				\
 		if (OP != ALU_CMP)						\
 			reg_wr(cpu, i->rm, SZ, r);				\
 		return emu_next(cpu, i);					\
 	}									\
 	static EMU_OP(fa_rrx_##N)						\
 	{									\
-		unsigned c = alu_carry(cpu, OP);				\
+		int c = CARRY(OP);						\
+		if (c < 0)							\
+			return op_alu_r_rm(cpu, i);				\
 		uint64_t r = alu_calc(cpu, OP, SZ, reg_rd(cpu, i->reg, SZ),	\
-				      reg_rd(cpu, i->rm, SZ), c, FL);		\
+				      reg_rd(cpu, i->rm, SZ), (unsigned)c, FL);	\
 		if (OP != ALU_CMP)						\
 			reg_wr(cpu, i->reg, SZ, r);				\
 		return emu_next(cpu, i);					\
 	}									\
 	static EMU_OP(fa_rm_##N)						\
 	{									\
-		unsigned c = alu_carry(cpu, OP);				\
-		uint64_t b = mem_rd(cpu, ea_flat(cpu, i), SZ);			\
-		uint64_t r = alu_calc(cpu, OP, SZ, reg_rd(cpu, i->reg, SZ), b, c, FL); \
+		int c = CARRY(OP);						\
+		void *p;							\
+		if (c < 0 || !fast_rd(cpu, ea_flat(cpu, i), SZ, &p))		\
+			return op_alu_r_rm(cpu, i);				\
+		uint64_t r = alu_calc(cpu, OP, SZ, reg_rd(cpu, i->reg, SZ),	\
+				      ld(p, SZ), (unsigned)c, FL);		\
 		if (OP != ALU_CMP)						\
 			reg_wr(cpu, i->reg, SZ, r);				\
 		return emu_next(cpu, i);					\
+	}									\
+	ALU_MEM(OP, SZ, FL, mr_##N, reg_rd(cpu, i->reg, SZ), op_alu_rm_r)	\
+	ALU_MEM(OP, SZ, FL, mi_##N, i->imm, op_alu_rm_imm)
+
+/* [flat] OP= B: CMP only reads; the others need a writable page. */
+#define ALU_MEM(OP, SZ, FL, N, B, GEN)						\
+	static EMU_OP(fa_##N)							\
+	{									\
+		int c = CARRY(OP);						\
+		uint64_t va = ea_flat(cpu, i);					\
+		void *p;							\
+		bool hit = OP == ALU_CMP ? fast_rd(cpu, va, SZ, &p) : fast_wr(cpu, va, SZ, &p); \
+		if (c < 0 || !hit)						\
+			return GEN(cpu, i);					\
+		uint64_t r = alu_calc(cpu, OP, SZ, ld(p, SZ), B, (unsigned)c, FL); \
+		if (OP != ALU_CMP)						\
+			st(p, SZ, r);						\
+		return emu_next(cpu, i);					\
 	}
 
-#define ALU_OP(OP, name)				\
-	ALU_ONE(OP, 4, false, name##_4_nf)		\
-	ALU_ONE(OP, 4, true, name##_4)			\
-	ALU_ONE(OP, 8, false, name##_8_nf)		\
+#define ALU_OP(OP, name)							\
+	ALU_ONE(OP, 4, false, name##_4_nf)					\
+	ALU_ONE(OP, 4, true, name##_4)						\
+	ALU_ONE(OP, 8, false, name##_8_nf)					\
 	ALU_ONE(OP, 8, true, name##_8)
 
 ALU_OP(ALU_ADD, add)
@@ -61,7 +96,7 @@ ALU_OP(ALU_SUB, sub)
 ALU_OP(ALU_XOR, xor)
 ALU_OP(ALU_CMP, cmp)
 
-#define ALU_ROW(form, name) \
+#define ALU_ROW(form, name)							\
 	{ { form##_##name##_4_nf, form##_##name##_4 }, { form##_##name##_8_nf, form##_##name##_8 } }
 #define ALU_FORM(form)								\
 	{									\
@@ -76,6 +111,8 @@ const emu_fn emu_fast_alu[FA_N][8][2][2] = {
 	[FA_RI] = ALU_FORM(fa_ri),
 	[FA_RRX] = ALU_FORM(fa_rrx),
 	[FA_RM] = ALU_FORM(fa_rm),
+	[FA_MR] = ALU_FORM(fa_mr),
+	[FA_MI] = ALU_FORM(fa_mi),
 };
 
 /* ---- moves ---- */
@@ -88,12 +125,18 @@ const emu_fn emu_fast_alu[FA_N][8][2][2] = {
 	}									\
 	static EMU_OP(mov_rm_##SZ)						\
 	{									\
-		reg_wr(cpu, i->reg, SZ, mem_rd(cpu, ea_flat(cpu, i), SZ));	\
+		void *p;							\
+		if (!fast_rd(cpu, ea_flat(cpu, i), SZ, &p))			\
+			return op_mov_r_rm(cpu, i);				\
+		reg_wr(cpu, i->reg, SZ, ld(p, SZ));				\
 		return emu_next(cpu, i);					\
 	}									\
 	static EMU_OP(mov_mr_##SZ)						\
 	{									\
-		mem_wr(cpu, ea_flat(cpu, i), SZ, reg_rd(cpu, i->reg, SZ));	\
+		void *p;							\
+		if (!fast_wr(cpu, ea_flat(cpu, i), SZ, &p))			\
+			return op_mov_rm_r(cpu, i);				\
+		st(p, SZ, reg_rd(cpu, i->reg, SZ));				\
 		return emu_next(cpu, i);					\
 	}									\
 	static EMU_OP(movi_r_##SZ)						\
@@ -103,7 +146,10 @@ const emu_fn emu_fast_alu[FA_N][8][2][2] = {
 	}									\
 	static EMU_OP(movi_m_##SZ)						\
 	{									\
-		mem_wr(cpu, ea_flat(cpu, i), SZ, i->imm);			\
+		void *p;							\
+		if (!fast_wr(cpu, ea_flat(cpu, i), SZ, &p))			\
+			return op_mov_rm_imm(cpu, i);				\
+		st(p, SZ, i->imm);						\
 		return emu_next(cpu, i);					\
 	}
 
@@ -138,7 +184,10 @@ const emu_fn emu_fast_lea[FS_N] = { NULL, lea_4, lea_8 };
 	}									\
 	static EMU_OP(movx_m_##N)						\
 	{									\
-		uint64_t v = mem_rd(cpu, ea_flat(cpu, i), SZ2);			\
+		void *p;							\
+		if (!fast_rd(cpu, ea_flat(cpu, i), SZ2, &p))			\
+			return S ? op_movsx(cpu, i) : op_movzx(cpu, i);		\
+		uint64_t v = ld(p, SZ2);					\
 		reg_wr(cpu, i->reg, SZ, S ? (uint64_t)sext(v, SZ2) : v);	\
 		return emu_next(cpu, i);					\
 	}
@@ -158,15 +207,18 @@ const emu_fn emu_fast_movx[2][3][2][2] = {
 
 /* ---- INC/DEC, shifts, TEST on registers ---- */
 
+/* INC/DEC keep CF: with live flags it is carried into the lazy record. */
 #define INCDEC(D, SZ, FL, N)							\
 	static EMU_OP(incdec_##N)						\
 	{									\
+		int cf = FL ? cf_quick(cpu) : 0;				\
+		if (cf < 0)							\
+			return op_incdec(cpu, i);				\
 		uint64_t a = reg_rd(cpu, i->rm, SZ);				\
 		uint64_t r = (D ? a - 1 : a + 1) & sz_mask(SZ);			\
 		if (FL) {							\
-			bool cf = get_cf(cpu);					\
 			set_lf(cpu, D ? LF_DEC : LF_INC, SZ, r, a, 1);		\
-			cpu->lf.cf = cf;					\
+			cpu->lf.cf = (bool)cf;					\
 		}								\
 		reg_wr(cpu, i->rm, SZ, r);					\
 		return emu_next(cpu, i);					\
@@ -189,8 +241,8 @@ enum { SH_ROL, SH_ROR, SH_SHL, SH_SHR, SH_SAR };
 		unsigned c = (unsigned)i->imm & (SZ * 8 - 1);			\
 		uint64_t a = reg_rd(cpu, i->rm, SZ), r;				\
 		switch (K) {							\
-		case SH_ROL: r = (a << c) | (a >> (SZ * 8 - c)); break;	\
-		case SH_ROR: r = (a >> c) | (a << (SZ * 8 - c)); break;	\
+		case SH_ROL: r = (a << c) | (a >> (SZ * 8 - c)); break;		\
+		case SH_ROR: r = (a >> c) | (a << (SZ * 8 - c)); break;		\
 		case SH_SHL: r = a << c; break;					\
 		case SH_SHR: r = a >> c; break;					\
 		default: r = (uint64_t)(sext(a, SZ) >> c); break;		\
@@ -243,36 +295,44 @@ const emu_fn emu_fast_test[2][FS_N] = {
 	{ test_ri_1, test_ri_4, test_ri_8 },
 };
 
-/* SETcc and CMOVcc, condition fixed: emu_cond() folds to the checks for
- * it. CMOVcc reads its source even when false (a memory operand may fault)
- * and a 32-bit one zero-extends the destination either way. */
+/* SETcc and CMOVcc, condition fixed (cond_quick() folds to the checks for
+ * it). CMOVcc reads its source even when false (a memory operand may
+ * fault) and a 32-bit one zero-extends the destination either way. */
 #define SETCC(X, CC)								\
 	static EMU_OP(setcc_r_##CC)						\
 	{									\
-		reg_wr(cpu, i->rm, 1, emu_cond(cpu, CC));			\
+		int t = cond_quick(cpu, CC);					\
+		if (t < 0)							\
+			return op_setcc(cpu, i);				\
+		reg_wr(cpu, i->rm, 1, (unsigned)t);				\
 		return emu_next(cpu, i);					\
 	}									\
 	static EMU_OP(setcc_m_##CC)						\
 	{									\
-		mem_wr(cpu, ea_flat(cpu, i), 1, emu_cond(cpu, CC));		\
+		int t = cond_quick(cpu, CC);					\
+		void *p;							\
+		if (t < 0 || !fast_wr(cpu, ea_flat(cpu, i), 1, &p))		\
+			return op_setcc(cpu, i);				\
+		st(p, 1, (unsigned)t);						\
 		return emu_next(cpu, i);					\
 	}
 
 #define CMOV(SZ, CC)								\
 	static EMU_OP(cmov_r_##SZ##_##CC)					\
 	{									\
-		uint64_t v = reg_rd(cpu, i->rm, SZ);				\
-		if (!emu_cond(cpu, CC))						\
-			v = reg_rd(cpu, i->reg, SZ);				\
-		reg_wr(cpu, i->reg, SZ, v);					\
+		int t = cond_quick(cpu, CC);					\
+		if (t < 0)							\
+			return op_cmovcc(cpu, i);				\
+		reg_wr(cpu, i->reg, SZ, reg_rd(cpu, t ? i->rm : i->reg, SZ));	\
 		return emu_next(cpu, i);					\
 	}									\
 	static EMU_OP(cmov_m_##SZ##_##CC)					\
 	{									\
-		uint64_t v = mem_rd(cpu, ea_flat(cpu, i), SZ);			\
-		if (!emu_cond(cpu, CC))						\
-			v = reg_rd(cpu, i->reg, SZ);				\
-		reg_wr(cpu, i->reg, SZ, v);					\
+		int t = cond_quick(cpu, CC);					\
+		void *p;							\
+		if (t < 0 || !fast_rd(cpu, ea_flat(cpu, i), SZ, &p))		\
+			return op_cmovcc(cpu, i);				\
+		reg_wr(cpu, i->reg, SZ, t ? ld(p, SZ) : reg_rd(cpu, i->reg, SZ)); \
 		return emu_next(cpu, i);					\
 	}
 
@@ -297,8 +357,10 @@ const emu_fn emu_fast_cmov[2][2][16] = {
 	}									\
 	static EMU_OP(imul2_m_##SZ)						\
 	{									\
-		uint64_t b = mem_rd(cpu, ea_flat(cpu, i), SZ);			\
-		reg_wr(cpu, i->reg, SZ, reg_rd(cpu, i->reg, SZ) * b);		\
+		void *p;							\
+		if (!fast_rd(cpu, ea_flat(cpu, i), SZ, &p))			\
+			return op_imul2(cpu, i);				\
+		reg_wr(cpu, i->reg, SZ, reg_rd(cpu, i->reg, SZ) * ld(p, SZ));	\
 		return emu_next(cpu, i);					\
 	}									\
 	static EMU_OP(imul3_r_##SZ)						\
@@ -308,7 +370,10 @@ const emu_fn emu_fast_cmov[2][2][16] = {
 	}									\
 	static EMU_OP(imul3_m_##SZ)						\
 	{									\
-		reg_wr(cpu, i->reg, SZ, mem_rd(cpu, ea_flat(cpu, i), SZ) * i->imm); \
+		void *p;							\
+		if (!fast_rd(cpu, ea_flat(cpu, i), SZ, &p))			\
+			return op_imul3(cpu, i);				\
+		reg_wr(cpu, i->reg, SZ, ld(p, SZ) * i->imm);			\
 		return emu_next(cpu, i);					\
 	}
 
@@ -324,14 +389,23 @@ const emu_fn emu_fast_imul[2][2][2] = {
 
 EMU_OP(op_fast_push64)
 {
-	push(cpu, 8, cpu->r[i->reg >> 3]);
+	uint64_t sp = RSP - 8;
+	void *p;
+
+	if (!fast_wr(cpu, sp, 8, &p))
+		return op_push_r(cpu, i);
+	st(p, 8, cpu->r[i->reg >> 3]);
+	RSP = sp;
 	return emu_next(cpu, i);
 }
 
 EMU_OP(op_fast_pop64)
 {
-	uint64_t v = pop(cpu, 8);
+	void *p;
 
-	cpu->r[i->reg >> 3] = v;
+	if (!fast_rd(cpu, RSP, 8, &p))
+		return op_pop_r(cpu, i);
+	RSP += 8;
+	cpu->r[i->reg >> 3] = ld(p, 8); /* after RSP: POP RSP loads the value */
 	return emu_next(cpu, i);
 }

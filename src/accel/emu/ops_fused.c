@@ -7,55 +7,39 @@
  */
 #include "accel/emu/fast.h"
 
-/* Condition cc after a - b = r (CMP), all 16. */
-static inline bool cc_sub(unsigned cc, unsigned sz, uint64_t a, uint64_t b, uint64_t r)
+/* The flat memory operand's value, or false on a TLB miss. */
+static inline bool fused_mem(struct emu_cpu *cpu, const struct emu_insn *i, unsigned sz,
+			     uint64_t *v)
 {
-	unsigned top = sz * 8 - 1, sh = 63 - top;
-	bool v;
+	void *p;
 
-	switch (cc >> 1) {
-	case 0: v = (((a ^ b) & (a ^ r)) >> top) & 1; break;
-	case 1: v = a < b; break;
-	case 2: v = r == 0; break;
-	case 3: v = a <= b; break;
-	case 4: v = (r >> top) & 1; break;
-	case 5: v = !__builtin_parityll(r & 0xff); break;
-	case 6: v = (int64_t)(a << sh) < (int64_t)(b << sh); break;
-	default: v = (int64_t)(a << sh) <= (int64_t)(b << sh); break;
-	}
-	return v ^ (cc & 1);
+	if (!fast_rd(cpu, ea_flat(cpu, i), sz, &p))
+		return false;
+	*v = ld(p, sz);
+	return true;
 }
 
-/* Condition cc after a logic result r (TEST): CF = OF = 0. */
-static inline bool cc_logic(unsigned cc, unsigned sz, uint64_t r)
-{
-	bool s = (r >> (sz * 8 - 1)) & 1, v;
-
-	switch (cc >> 1) {
-	case 0: case 1: v = false; break;
-	case 2: case 3: v = r == 0; break;
-	case 4: case 6: v = s; break;
-	case 5: v = !__builtin_parityll(r & 0xff); break;
-	default: v = r == 0 || s; break;
-	}
-	return v ^ (cc & 1);
-}
-
-static inline bool fused_cond(struct emu_cpu *cpu, const struct emu_insn *i,
-			      unsigned form, unsigned sz, unsigned cc)
+/* The branch condition (0/1), or -1 on a TLB miss (nothing changed). */
+static EMU_ALWAYS_INLINE int fused_cond(struct emu_cpu *cpu, const struct emu_insn *i,
+				 unsigned form, unsigned sz, unsigned cc)
 {
 	uint64_t m = sz_mask(sz), a, b, r;
+	bool mem = form == FZ_TEST_MI || form == FZ_CMP_RM || form == FZ_CMP_MR ||
+		   form == FZ_CMP_MI;
+	uint64_t v = 0;
 
+	if (mem && !fused_mem(cpu, i, sz, &v))
+		return -1;
 	switch (form) {
 	case FZ_TEST_RR: r = reg_rd(cpu, i->rm, sz) & reg_rd(cpu, i->reg, sz); goto logic;
 	case FZ_TEST_RI: r = reg_rd(cpu, i->rm, sz) & i->imm & m; goto logic;
-	case FZ_TEST_MI: r = mem_rd(cpu, ea_flat(cpu, i), sz) & i->imm & m; goto logic;
+	case FZ_TEST_MI: r = v & i->imm & m; goto logic;
 	case FZ_CMP_RR: a = reg_rd(cpu, i->rm, sz); b = reg_rd(cpu, i->reg, sz); break;
 	case FZ_CMP_RRX: a = reg_rd(cpu, i->reg, sz); b = reg_rd(cpu, i->rm, sz); break;
 	case FZ_CMP_RI: a = reg_rd(cpu, i->rm, sz); b = i->imm & m; break;
-	case FZ_CMP_RM: a = reg_rd(cpu, i->reg, sz); b = mem_rd(cpu, ea_flat(cpu, i), sz); break;
-	case FZ_CMP_MR: a = mem_rd(cpu, ea_flat(cpu, i), sz); b = reg_rd(cpu, i->reg, sz); break;
-	default: a = mem_rd(cpu, ea_flat(cpu, i), sz); b = i->imm & m; break;
+	case FZ_CMP_RM: a = reg_rd(cpu, i->reg, sz); b = v; break;
+	case FZ_CMP_MR: a = v; b = reg_rd(cpu, i->reg, sz); break;
+	default: a = v; b = i->imm & m; break;
 	}
 	r = (a - b) & m;
 	set_lf(cpu, LF_SUB, sz, r, a, b);
@@ -65,10 +49,14 @@ logic:
 	return cc_logic(cc, sz, r);
 }
 
+/* On a TLB miss the generic compare runs and falls through to the Jcc
+ * record (a complete Jcc of its own). */
 #define FUSED(F, SZ, CC)							\
 	static EMU_OP(fz_##F##_##SZ##_##CC)					\
 	{									\
-		bool t = fused_cond(cpu, i, F, SZ, CC);				\
+		int t = fused_cond(cpu, i, F, SZ, CC);				\
+		if (t < 0)							\
+			return emu_fused_generic(F)(cpu, i);			\
 		RIP += i->len + i[1].len + (t ? i[1].imm : 0);			\
 		return 1;							\
 	}
@@ -94,11 +82,14 @@ const emu_fn emu_fused[FZ_N][FS_N][16] = {
 	FZ_ROW(FZ_TEST_RR), FZ_ROW(FZ_TEST_RI), FZ_ROW(FZ_TEST_MI),
 };
 
-/* Jcc alone, condition fixed: emu_cond() folds to the checks for it. */
+/* Jcc alone, condition fixed: cond_quick() folds to the checks for it. */
 #define JCC(CC)									\
 	static EMU_OP(jcc_##CC)							\
 	{									\
-		RIP += i->len + (emu_cond(cpu, CC) ? i->imm : 0);		\
+		int t = cond_quick(cpu, CC);					\
+		if (t < 0)							\
+			return op_jcc(cpu, i);					\
+		RIP += i->len + (t ? i->imm : 0);				\
 		return 1;							\
 	}
 #define JCC_ONE(X, CC) JCC(CC)
