@@ -407,8 +407,10 @@ static void run_state(struct ctx *c, const struct variant *v)
 
 /*
  * CMP and TEST forms again, each followed by a Jcc (every condition) whose
- * target is the branch landing: the interpreter runs the pair as one fused
- * handler when it can, so the pair is compared as one instruction would be.
+ * target is the branch landing, then jmp $+2: the interpreter runs the pair
+ * as one fused handler when it can, so the pair is compared as one
+ * instruction would be. A Jcc does not end its block: the budget of 2 stops
+ * after the pair either way (not taken, the jmp ends the same block).
  */
 static void run_pairs(struct ctx *c, const struct form *f, unsigned sz, unsigned nvariants,
 		      unsigned nstates)
@@ -420,11 +422,13 @@ static void run_pairs(struct ctx *c, const struct form *f, unsigned sz, unsigned
 		struct variant v;
 
 		make_variant(&c->g, f, sz, c->area, &v);
-		if (v.len + 2 > sizeof(v.b))
+		if (v.len + 4 > sizeof(v.b))
 			continue;
 		v.b[v.len] = (uint8_t)(0x70 + n % 16);
-		v.b[v.len + 1] = BRANCH_REL;
-		v.len += 2;
+		v.b[v.len + 1] = BRANCH_REL + 2;
+		v.b[v.len + 2] = 0xeb; /* jmp $+2 */
+		v.b[v.len + 3] = 0x00;
+		v.len += 4;
 		native_place(c->area, v.b, v.len);
 		emu_icache_flush(c->cpu);
 		for (unsigned s = 0; s < (nstates + 3) / 4; s++)

@@ -11,11 +11,12 @@
  * setter: a flag-setting instruction (ALU, TEST, INC/DEC, NEG, shift by 1;
  *         1, 4 or 8 bytes) on registers the form does not use, so the form
  *         reads every kind of lazy flag state;
- * reader: SETcc, CMOVcc, ADC or SBB on free registers, or a Jcc ending the
- *         block, reading the flags the form left (only conditions on flags
- *         the form defines);
+ * reader: SETcc, CMOVcc, ADC or SBB on free registers, reading the flags
+ *         the form left (only conditions on flags the form defines);
  * killer: TEST EAX,EAX: the flags before it are dead (flagless handlers).
- * jmp $+2 ends the block where the host lands on its fall-through pad.
+ * jmp $+2 ends the block where the host lands on its fall-through pad. A
+ * Jcc form gets a setter only (its displacement grows by the jmp's 2 bytes;
+ * the budget stops at the Jcc: not taken, the jmp still ends the block).
  */
 #include <string.h>
 
@@ -199,11 +200,10 @@ bool make_seq(struct rng *g, struct variant *v, unsigned *budget)
 		post[npost++] = 0xc0;
 		n++;
 	}
-	if (!is_jcc(f)) {
-		post[npost++] = 0xeb; /* jmp $+2 */
-		post[npost++] = 0x00;
+	post[npost++] = 0xeb; /* jmp $+2 */
+	post[npost++] = 0x00;
+	if (!is_jcc(f))
 		n++;
-	}
 	if (npre + v->len + npost > sizeof(v->b))
 		return false;
 	memmove(v->b + npre, v->b, v->len);
@@ -216,6 +216,8 @@ bool make_seq(struct rng *g, struct variant *v, unsigned *budget)
 		d -= (int32_t)npre;
 		memcpy(v->b + npre + v->disp_off, &d, 4);
 	}
+	if (is_jcc(f)) /* the rel8/rel32 ends the form: past the jmp too */
+		v->b[npre + v->len - v->imm_len] += 2;
 	v->len += npre + npost;
 	v->seq_fl = killer ? FL_LOGIC + 1 : rflags ? FL_ALL + 1 : 0;
 	v->seq_noaf = af_undef;

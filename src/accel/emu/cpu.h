@@ -88,6 +88,18 @@ static inline void reg_wr(struct emu_cpu *cpu, unsigned off, unsigned sz, uint64
 #define RIP (cpu->r[EMU_RIP])
 #define RSP (cpu->r[4])
 
+/*
+ * A Jcc does not end its block: not taken, the block goes on; taken, it
+ * leaves with RIP at the target, and the rest of the block (counted into
+ * icount when the block was entered) does not run.
+ */
+static inline int emu_jcc_taken(struct emu_cpu *cpu, const struct emu_insn *jcc, uint64_t rip)
+{
+	cpu->icount -= jcc->sz2;
+	RIP = rip;
+	return 1;
+}
+
 /* Fall through: step RIP past i and run the next record (a tail call, so
  * the run loop is only re-entered at a block's end). */
 static inline int emu_next(struct emu_cpu *cpu, const struct emu_insn *i)

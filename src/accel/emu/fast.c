@@ -120,7 +120,7 @@ static bool try_fuse(struct emu_insn *i)
 	if (form < 0 || s < 0 || i[1].fn != op_jcc)
 		return false;
 	i->fn = emu_fused[form][s][i[1].op & 15];
-	i->flags |= I_END; /* marks the pair (see emu_fast_single) */
+	i->flags |= I_END; /* marks the pair (see single_fn) */
 	i[1].fn = emu_fast_jcc[i[1].op & 15];
 	return true;
 }
@@ -241,6 +241,10 @@ void emu_fast_block(struct emu_insn *insns, unsigned n)
 			l = true;
 	}
 	for (unsigned k = 0; k < n; k++) {
+		if (insns[k].fn == op_jcc)
+			insns[k].sz2 = (uint8_t)(n - k - 1); /* see emu_jcc_taken */
+	}
+	for (unsigned k = 0; k < n; k++) {
 		if (k + 1 < n && try_fuse(&insns[k])) {
 			k++;
 			continue;
@@ -267,11 +271,15 @@ static EMU_OP(op_single_end)
 	return 1;
 }
 
-/* A copy of the record followed by an end record: emu_next() stops there. */
+/* A copy of the record followed by an end record: emu_next() stops there.
+ * The caller counts the instruction (a taken Jcc would uncount the rest of
+ * its block). */
 void emu_fast_run_single(struct emu_cpu *cpu, const struct emu_insn *i)
 {
 	struct emu_insn one[2] = { *i, { .fn = op_single_end } };
+	uint64_t icount = cpu->icount;
 
 	one[0].fn = single_fn(i);
 	one[0].fn(cpu, one);
+	cpu->icount = icount;
 }

@@ -43,7 +43,8 @@ struct emu_insn {
 	uint8_t seg;    /* 0, 1 = FS, 2 = GS */
 	uint8_t flags;
 	uint8_t op;     /* sub-operation: ALU op, condition code, group digit */
-	uint8_t sz2;    /* second size (MOVZX/MOVSX source, string, SSE) */
+	uint8_t sz2;    /* second size (MOVZX/MOVSX source, string, SSE); Jcc: the
+			 * records after it in its block (emu_jcc_taken) */
 	uint8_t xreg;   /* SSE: ModRM.reg xmm index */
 };
 

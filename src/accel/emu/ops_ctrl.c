@@ -5,8 +5,9 @@
 
 EMU_OP(op_jcc)
 {
-	RIP += i->len + (emu_cond(cpu, i->op) ? i->imm : 0);
-	return 1;
+	if (!emu_cond(cpu, i->op))
+		return emu_next(cpu, i);
+	return emu_jcc_taken(cpu, i, RIP + i->len + i->imm);
 }
 
 EMU_OP(op_jmp)

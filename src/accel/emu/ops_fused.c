@@ -1,7 +1,6 @@
 /*
  * Compare-and-branch: a CMP or TEST record followed by a Jcc record run by
- * one handler in the CMP record (fast.c marks it I_END: the block's run ends
- * there). The lazy flags are set exactly as CMP/TEST sets them, and the
+ * one handler in the CMP record (fast.c marks the pair with I_END). The lazy flags are set exactly as CMP/TEST sets them, and the
  * condition, fixed per handler, is evaluated from the operands directly.
  * A faulting memory operand leaves RIP at the CMP, nothing changed.
  */
@@ -50,15 +49,19 @@ logic:
 }
 
 /* On a TLB miss the generic compare runs and falls through to the Jcc
- * record (a complete Jcc of its own). */
+ * record (a complete Jcc of its own). Not taken, the block goes on after
+ * the pair. */
 #define FUSED(F, SZ, CC)							\
 	static EMU_OP(fz_##F##_##SZ##_##CC)					\
 	{									\
 		int t = fused_cond(cpu, i, F, SZ, CC);				\
 		if (t < 0)							\
 			return emu_fused_generic(F)(cpu, i);			\
-		RIP += i->len + i[1].len + (t ? i[1].imm : 0);			\
-		return 1;							\
+		if (t)								\
+			return emu_jcc_taken(cpu, i + 1,			\
+					     RIP + i->len + i[1].len + i[1].imm); \
+		RIP += i->len + i[1].len;					\
+		return i[2].fn(cpu, i + 2);					\
 	}
 
 #define FUSED_FORM(F) FOR_CC(FUSED, F, 1) FOR_CC(FUSED, F, 4) FOR_CC(FUSED, F, 8)
@@ -89,8 +92,9 @@ const emu_fn emu_fused[FZ_N][FS_N][16] = {
 		int t = cond_quick(cpu, CC);					\
 		if (t < 0)							\
 			return op_jcc(cpu, i);					\
-		RIP += i->len + (t ? i->imm : 0);				\
-		return 1;							\
+		if (t)								\
+			return emu_jcc_taken(cpu, i, RIP + i->len + i->imm);	\
+		return emu_next(cpu, i);					\
 	}
 #define JCC_ONE(X, CC) JCC(CC)
 #define JCC_NAME(X, CC) jcc_##CC,
