@@ -405,17 +405,31 @@ static void run_state(struct ctx *c, const struct variant *v)
 	check(c, v, &in, &nat, &emu, rc);
 }
 
+/* The forms the interpreter may fuse with a following Jcc. */
+static bool fusable(const struct form *f)
+{
+	static const char *const names[] = {
+		"cmp ", "test ", "add ", "sub ", "and ", "or ", "xor ", "inc ", "dec ",
+	};
+
+	for (unsigned k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+		if (!strncmp(f->name, names[k], strlen(names[k])))
+			return true;
+	return false;
+}
+
 /*
- * CMP and TEST forms again, each followed by a Jcc (every condition) whose
- * target is the branch landing, then jmp $+2: the interpreter runs the pair
- * as one fused handler when it can, so the pair is compared as one
- * instruction would be. A Jcc does not end its block: the budget of 2 stops
- * after the pair either way (not taken, the jmp ends the same block).
+ * CMP, TEST, ALU and INC/DEC forms again, each followed by a Jcc (every
+ * condition) whose target is the branch landing, then jmp $+2: the
+ * interpreter runs the pair as one fused handler when it can, so the pair
+ * is compared as one instruction would be. A Jcc does not end its block:
+ * the budget of 2 stops after the pair either way (not taken, the jmp ends
+ * the same block).
  */
 static void run_pairs(struct ctx *c, const struct form *f, unsigned sz, unsigned nvariants,
 		      unsigned nstates)
 {
-	if (strncmp(f->name, "cmp ", 4) && strncmp(f->name, "test ", 5))
+	if (!fusable(f))
 		return;
 	c->budget = 2;
 	for (unsigned n = 0; n < 2 * nvariants; n++) {

@@ -88,7 +88,23 @@ static int size48(unsigned sz)
 	return sz == 4 ? 0 : sz == 8 ? 1 : -1;
 }
 
-/* The fused form of a CMP/TEST record, or -1. */
+/* The fused form of a register ALU or INC/DEC record, or -1. */
+static int fuse_form_alu(const struct emu_insn *i)
+{
+	static const int8_t alu_form[8] = {
+		[ALU_ADD] = FZ_ADD_RR, [ALU_OR] = FZ_OR_RR, [ALU_ADC] = -1, [ALU_SBB] = -1,
+		[ALU_AND] = FZ_AND_RR, [ALU_SUB] = FZ_SUB_RR, [ALU_XOR] = FZ_XOR_RR, [ALU_CMP] = -1,
+	};
+	int f = alu_form[i->op & 7];
+
+	if (i->fn == op_incdec && i->op < 2)
+		return i->op ? FZ_DEC : FZ_INC;
+	if (f < 0 || (!in(i->fn, emu_alu_r_r, 8) && !in(i->fn, emu_alu_r_imm, 8)))
+		return -1;
+	return f + in(i->fn, emu_alu_r_imm, 8);
+}
+
+/* The fused form of a CMP/TEST/ALU/INC/DEC record, or -1. */
 static int fuse_form(const struct emu_insn *i)
 {
 	emu_fn f = i->fn;
@@ -110,14 +126,14 @@ static int fuse_form(const struct emu_insn *i)
 		return FZ_TEST_RR;
 	if (f == op_test_rm_imm)
 		return mem ? FZ_TEST_MI : FZ_TEST_RI;
-	return -1;
+	return mem ? -1 : fuse_form_alu(i);
 }
 
 static bool try_fuse(struct emu_insn *i)
 {
 	int form = fuse_form(i), s = size_idx(i->sz);
 
-	if (form < 0 || s < 0 || i[1].fn != op_jcc)
+	if (form < 0 || s < 0 || i[1].fn != op_jcc || !emu_fused[form][s][i[1].op & 15])
 		return false;
 	i->fn = emu_fused[form][s][i[1].op & 15];
 	i->flags |= I_END; /* marks the pair (see single_fn) */

@@ -77,8 +77,10 @@ extern const emu_fn emu_fast_imul[2][2][2];
 EMU_DECL(op_fast_push64);
 EMU_DECL(op_fast_pop64);
 
-/* Compare-and-branch pairs (ops_fused.c): a CMP or TEST record followed by
- * a Jcc record, run as one; [form][size][condition]. */
+/* Compare-and-branch pairs (ops_fused.c): a CMP, TEST, register ALU or
+ * INC/DEC record followed by a Jcc record, run as one; [form][size][cc],
+ * NULL where not specialised (ALU forms: 4/8 bytes; SUB all conditions,
+ * ADD C/Z/S, logic and INC/DEC Z/S, and their negations). */
 enum {
 	FZ_CMP_RR,  /* cmp rm(reg), reg */
 	FZ_CMP_RRX, /* cmp reg, rm(reg) */
@@ -89,15 +91,38 @@ enum {
 	FZ_TEST_RR,
 	FZ_TEST_RI,
 	FZ_TEST_MI,
+	FZ_ADD_RR,  /* op rm(reg), reg and op rm(reg), imm */
+	FZ_ADD_RI,
+	FZ_SUB_RR,
+	FZ_SUB_RI,
+	FZ_AND_RR,
+	FZ_AND_RI,
+	FZ_OR_RR,
+	FZ_OR_RI,
+	FZ_XOR_RR,
+	FZ_XOR_RI,
+	FZ_INC,     /* inc/dec rm(reg) */
+	FZ_DEC,
 	FZ_N
 };
 extern const emu_fn emu_fused[FZ_N][FS_N][16];
 
-/* The generic handler of a fused record's compare alone (it falls through
- * to the Jcc record, which holds a complete Jcc). */
+/* The ALU op of a register ALU fused form (FZ_ADD_RR..FZ_XOR_RI). */
+static inline unsigned emu_fused_alu_op(unsigned form)
+{
+	static const uint8_t op[] = { ALU_ADD, ALU_SUB, ALU_AND, ALU_OR, ALU_XOR };
+
+	return op[(form - FZ_ADD_RR) / 2];
+}
+
+/* The generic handler of a fused record's first instruction alone (it
+ * falls through to the Jcc record, which holds a complete Jcc). */
 static inline emu_fn emu_fused_generic(unsigned form)
 {
+	if (form >= FZ_ADD_RR && form <= FZ_XOR_RI)
+		return ((form - FZ_ADD_RR) & 1 ? emu_alu_r_imm : emu_alu_r_r)[emu_fused_alu_op(form)];
 	switch (form) {
+	case FZ_INC: case FZ_DEC: return op_incdec;
 	case FZ_CMP_RR: return emu_alu_r_r[ALU_CMP];
 	case FZ_CMP_RI: return emu_alu_r_imm[ALU_CMP];
 	case FZ_CMP_RRX: case FZ_CMP_RM: return op_alu_r_rm;
