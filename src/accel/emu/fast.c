@@ -141,7 +141,9 @@ static bool try_fuse(struct emu_insn *i)
 	return true;
 }
 
-static emu_fn pick_alu(const struct emu_insn *i, bool live)
+/* The pick_* functions give the handler for a record, or its variant that
+ * leaves RIP behind (nr, see ops_fast.c), or NULL. */
+static emu_fn pick_alu(const struct emu_insn *i, bool live, bool nr)
 {
 	int s = size48(i->sz), form = -1;
 	emu_fn f = i->fn;
@@ -156,10 +158,10 @@ static emu_fn pick_alu(const struct emu_insn *i, bool live)
 		form = f == op_alu_rm_r ? FA_MR : FA_MI;
 	if (form < 0 || s < 0)
 		return NULL;
-	return emu_fast_alu[form][i->op & 7][s][live];
+	return emu_fast_alu[nr][form][i->op & 7][s][live];
 }
 
-static emu_fn pick_mov(const struct emu_insn *i)
+static emu_fn pick_mov(const struct emu_insn *i, bool nr)
 {
 	int s = size_idx(i->sz), s48 = size48(i->sz);
 	bool mem = is_mem(i), flat = !mem || flat_ea(i);
@@ -171,18 +173,22 @@ static emu_fn pick_mov(const struct emu_insn *i)
 		bool sx = f == op_movsx;
 		int s2 = i->sz2 == 1 ? 0 : i->sz2 == 2 ? 1 : i->sz2 == 4 && sx ? 2 : -1;
 
-		return s2 < 0 || s48 < 0 ? NULL : emu_fast_movx[sx][s2][s48][mem];
+		return s2 < 0 || s48 < 0 ? NULL : emu_fast_movx[sx][s2][nr][s48][mem];
 	}
 	if (s < 0)
 		return NULL;
 	if (f == op_mov_r_r || (f == op_mov_rm_r && !mem))
-		return emu_fast_mov_rr[s];
+		return emu_fast_mov_rr[nr][s];
+	if (f == op_mov_rm_imm && !mem)
+		return emu_fast_movi_r[nr][s];
+	if (nr)
+		return NULL;
 	if (f == op_mov_r_m || (f == op_mov_r_rm && mem))
 		return emu_fast_mov_rm[s];
 	if (f == op_mov_m_r || (f == op_mov_rm_r && mem))
 		return emu_fast_mov_mr[s];
 	if (f == op_mov_rm_imm)
-		return mem ? emu_fast_movi_m[s] : emu_fast_movi_r[s];
+		return emu_fast_movi_m[s];
 	if (f == op_lea)
 		return emu_fast_lea[s];
 	return NULL;
@@ -190,7 +196,7 @@ static emu_fn pick_mov(const struct emu_insn *i)
 
 /* Register-only INC/DEC, shifts by a fixed count, TEST; push/pop; IMUL,
  * SETcc, CMOVcc. */
-static emu_fn pick_misc(const struct emu_insn *i, bool live)
+static emu_fn pick_misc(const struct emu_insn *i, bool live, bool nr)
 {
 	static const int8_t shift_k[8] = { 0, 1, -1, -1, 2, 3, 2, 4 };
 	int s48 = size48(i->sz), s = size_idx(i->sz);
@@ -198,51 +204,79 @@ static emu_fn pick_misc(const struct emu_insn *i, bool live)
 	emu_fn f = i->fn;
 
 	if (f == op_push_r && i->sz == 8)
-		return op_fast_push64;
+		return nr ? NULL : op_fast_push64;
 	if (f == op_pop_r && i->sz == 8)
-		return op_fast_pop64;
+		return nr ? NULL : op_fast_pop64;
 	if (mem && !flat_ea(i))
 		return NULL;
 	if ((f == op_imul2 || f == op_imul3) && s48 >= 0 && !live)
-		return emu_fast_imul[f == op_imul3][s48][mem];
+		return emu_fast_imul[nr][f == op_imul3][s48][mem];
 	if (f == op_setcc)
-		return emu_fast_setcc[mem][i->op & 15];
+		return emu_fast_setcc[nr][mem][i->op & 15];
 	if (f == op_cmovcc && s48 >= 0)
-		return emu_fast_cmov[s48][mem][i->op & 15];
+		return emu_fast_cmov[nr][s48][mem][i->op & 15];
 	if (mem)
 		return NULL;
 	if (f == op_incdec && s48 >= 0 && i->op < 2)
-		return emu_fast_incdec[i->op][s48][live];
+		return emu_fast_incdec[nr][i->op][s48][live];
 	if (f == op_shift && s48 >= 0 && i->sz2 != 1 && shift_k[i->op & 7] >= 0 &&
 	    (i->imm & (i->sz * 8 - 1)))
-		return emu_fast_shift[shift_k[i->op & 7]][s48][live];
+		return emu_fast_shift[nr][shift_k[i->op & 7]][s48][live];
 	if ((f == op_test_rm_r || f == op_test_rm_imm) && s >= 0)
-		return emu_fast_test[f == op_test_rm_imm][s];
+		return emu_fast_test[nr][f == op_test_rm_imm][s];
 	return NULL;
 }
 
-static void specialise(struct emu_insn *i, bool live)
+/* The specialised handler of a (still generic) record, or NULL. */
+static emu_fn choose(const struct emu_insn *i, bool live, bool nr)
 {
 	emu_fn f;
 
-	if (i->fn == op_jcc) {
-		i->fn = emu_fast_jcc[i->op & 15];
-		return;
-	}
+	if (i->fn == op_jcc)
+		return nr ? NULL : emu_fast_jcc[i->op & 15];
 	if (i->flags & I_LOCK)
-		return;
-	f = pick_alu(i, live);
+		return NULL;
+	f = pick_alu(i, live, nr);
 	if (!f)
-		f = pick_mov(i);
+		f = pick_mov(i, nr);
 	if (!f)
-		f = pick_misc(i, live);
-	if (f)
-		i->fn = f;
+		f = pick_misc(i, live, nr);
+	return f;
+}
+
+/*
+ * Runs of RIP-free records (those with an nr handler): each gets in disp
+ * how far RIP lags behind it; all but the last leave RIP behind (I_NOADV),
+ * the last catches up. Their address bits mean nothing (register
+ * operands), so I_LAG/I_NOADV reuse them.
+ */
+static void rip_runs(struct emu_insn *insns, unsigned n, emu_fn const *nr)
+{
+	int32_t lag = 0;
+
+	for (unsigned k = 0; k < n; k++) {
+		struct emu_insn *i = &insns[k];
+
+		if (!nr[k]) {
+			lag = 0;
+			continue;
+		}
+		i->disp = lag;
+		i->flags = (uint8_t)((i->flags & ~(I_LAG | I_NOADV)) | I_LAG);
+		if (nr[k + 1]) {
+			i->fn = nr[k];
+			i->flags |= I_NOADV;
+			lag += i->len;
+		} else {
+			lag = 0;
+		}
+	}
 }
 
 void emu_fast_block(struct emu_insn *insns, unsigned n)
 {
 	bool live[EMU_BLOCK_MAX];
+	emu_fn nr[EMU_BLOCK_MAX + 1];
 	bool l = true; /* at the block's end flags are live */
 
 	if (n > EMU_BLOCK_MAX)
@@ -261,12 +295,20 @@ void emu_fast_block(struct emu_insn *insns, unsigned n)
 			insns[k].sz2 = (uint8_t)(n - k - 1); /* see emu_jcc_taken */
 	}
 	for (unsigned k = 0; k < n; k++) {
+		emu_fn f;
+
+		nr[k] = NULL;
 		if (k + 1 < n && try_fuse(&insns[k])) {
-			k++;
+			nr[++k] = NULL;
 			continue;
 		}
-		specialise(&insns[k], live[k]);
+		nr[k] = choose(&insns[k], live[k], true);
+		f = choose(&insns[k], live[k], false);
+		if (f)
+			insns[k].fn = f;
 	}
+	nr[n] = NULL;
+	rip_runs(insns, n, nr);
 }
 
 static emu_fn single_fn(const struct emu_insn *i)
@@ -287,15 +329,24 @@ static EMU_OP(op_single_end)
 	return 1;
 }
 
-/* A copy of the record followed by an end record: emu_next() stops there.
+/*
+ * A copy of the record followed by an end record: emu_next() stops there.
  * The caller counts the instruction (a taken Jcc would uncount the rest of
- * its block). */
+ * its block). A record from a RIP-free run runs with no lag; one that
+ * leaves RIP behind is moved past here.
+ */
 void emu_fast_run_single(struct emu_cpu *cpu, const struct emu_insn *i)
 {
 	struct emu_insn one[2] = { *i, { .fn = op_single_end } };
 	uint64_t icount = cpu->icount;
 
+	bool run = !(i->flags & I_MEM) && (i->flags & I_LAG); /* else address bits */
+
 	one[0].fn = single_fn(i);
+	if (run)
+		one[0].disp = 0;
 	one[0].fn(cpu, one);
+	if (run && (i->flags & I_NOADV))
+		RIP += i->len;
 	cpu->icount = icount;
 }

@@ -41,11 +41,24 @@ static inline bool fast_wr(struct emu_cpu *cpu, uint64_t va, unsigned sz, void *
 	return likely(tlb_hit(e->tag_w, va, sz));
 }
 
+/* The end of a RIP-free handler that catches RIP up: disp is how far it
+ * lagged behind the record (I_LAG). */
+static inline int emu_next_lag(struct emu_cpu *cpu, const struct emu_insn *i)
+{
+	RIP += (uint64_t)(int64_t)i->disp + i->len;
+	return i[1].fn(cpu, i + 1);
+}
+
 /* Size index of the specialised tables: 1, 4, 8 bytes (2: none). */
 enum { FS_1, FS_4, FS_8, FS_N };
 
-/* ALU forms (ops_fast.c), per op (ALU_*), size 4/8 and flags live (1) or
- * dead (0). */
+/*
+ * The tables of RIP-free handlers (register operands only) have a leading
+ * [nr] index: 0 the handler that catches RIP up, 1 the one that leaves it
+ * behind along a run of them (ops_fast.c); NULL where no such handler.
+ */
+
+/* ALU forms, [nr][form][op (ALU_*)][size 4/8][flags live]; no _nr for memory. */
 enum {
 	FA_RR,   /* rm (reg) op= reg:  emu_alu_r_r */
 	FA_RI,   /* rm (reg) op= imm:  emu_alu_r_imm */
@@ -55,25 +68,26 @@ enum {
 	FA_MI,   /* [flat] op= imm:    op_alu_rm_imm */
 	FA_N
 };
-extern const emu_fn emu_fast_alu[FA_N][8][2][2];
+extern const emu_fn emu_fast_alu[2][FA_N][8][2][2];
 
 /* Moves (sizes 1/4/8 where meaningful; [FS_1] NULL if not) */
-extern const emu_fn emu_fast_mov_rr[FS_N], emu_fast_mov_rm[FS_N], emu_fast_mov_mr[FS_N];
-extern const emu_fn emu_fast_movi_r[FS_N], emu_fast_movi_m[FS_N], emu_fast_lea[FS_N];
-/* MOVZX/MOVSX to a 32/64-bit register: [signed][source 1/2/4][dest 4/8][mem] */
-extern const emu_fn emu_fast_movx[2][3][2][2];
-/* INC/DEC register, [dec][size 4/8][flags live] */
-extern const emu_fn emu_fast_incdec[2][2][2];
+extern const emu_fn emu_fast_mov_rr[2][FS_N], emu_fast_movi_r[2][FS_N];
+extern const emu_fn emu_fast_mov_rm[FS_N], emu_fast_mov_mr[FS_N];
+extern const emu_fn emu_fast_movi_m[FS_N], emu_fast_lea[FS_N];
+/* MOVZX/MOVSX to a 32/64-bit register: [signed][source 1/2/4][nr][dest 4/8][mem] */
+extern const emu_fn emu_fast_movx[2][3][2][2][2];
+/* INC/DEC register, [nr][dec][size 4/8][flags live] */
+extern const emu_fn emu_fast_incdec[2][2][2][2];
 /* Shifts/rotates of a register by a fixed nonzero count:
- * [ROL, ROR, SHL, SHR, SAR][size 4/8][flags live]; rotates only dead. */
-extern const emu_fn emu_fast_shift[5][2][2];
-/* TEST register forms, [imm][size] */
-extern const emu_fn emu_fast_test[2][FS_N];
-/* SETcc r/m8 per condition, [mem][cc]; CMOVcc r, r/m, [size 4/8][mem][cc] */
-extern const emu_fn emu_fast_setcc[2][16];
-extern const emu_fn emu_fast_cmov[2][2][16];
-/* IMUL r, r/m [, imm] with dead flags: [imm][size 4/8][mem] */
-extern const emu_fn emu_fast_imul[2][2][2];
+ * [nr][ROL, ROR, SHL, SHR, SAR][size 4/8][flags live]; rotates only dead. */
+extern const emu_fn emu_fast_shift[2][5][2][2];
+/* TEST register forms, [nr][imm][size] */
+extern const emu_fn emu_fast_test[2][2][FS_N];
+/* SETcc r/m8 per condition, [nr][mem][cc]; CMOVcc r, r/m, [nr][size 4/8][mem][cc] */
+extern const emu_fn emu_fast_setcc[2][2][16];
+extern const emu_fn emu_fast_cmov[2][2][2][16];
+/* IMUL r, r/m [, imm] with dead flags: [nr][imm][size 4/8][mem] */
+extern const emu_fn emu_fast_imul[2][2][2][2];
 EMU_DECL(op_fast_push64);
 EMU_DECL(op_fast_pop64);
 

@@ -28,6 +28,11 @@ typedef int (*emu_fn)(struct emu_cpu *cpu, const struct emu_insn *i);
 #define I_END 0x20    /* ends the block (decoder internal) */
 #define I_RIPX 0x40   /* RIP-relative whose disp + len overflowed 32 bits */
 #define I_A16 0x80    /* 16-bit addressing (legacy modes): offsets wrap at 64 KiB */
+/* Register-only records of RIP-free fast handlers (fast.c) reuse two
+ * addressing bits: I_LAG: disp is how far RIP lags behind the record;
+ * I_NOADV: the handler leaves RIP there (the next record catches up). */
+#define I_LAG I_RIPX
+#define I_NOADV I_A16
 
 struct emu_insn {
 	emu_fn fn;
