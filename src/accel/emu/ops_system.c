@@ -337,9 +337,11 @@ EMU_OP(op_cli)
 
 /*
  * STI: when it sets IF, interrupts wait until the next instruction is done
- * (the interrupt shadow). That instruction runs here, alone, so that the
- * shadow is over whenever emu_run can return: emu_can_take_interrupt() never
- * sees it. (STI; HLT returns EMU_EXIT_HLT with IF set, as it should.)
+ * (the interrupt shadow). emu_run only returns at block ends, so the
+ * shadow is over whenever it can return (emu_can_take_interrupt() never
+ * sees it) if that instruction runs in the same block; when STI is the
+ * block's last record (the end record has length 0), it runs here, alone.
+ * (STI; HLT returns EMU_EXIT_HLT with IF set, as it should.)
  */
 EMU_OP(op_sti)
 {
@@ -348,9 +350,9 @@ EMU_OP(op_sti)
 	if (cpu->sys.cpl > iopl(cpu))
 		emu_raise_err(cpu, EMU_GP, 0);
 	cpu->rflags |= EMU_IF;
+	if (was || !cpu->sys.on || i[1].len)
+		return emu_next(cpu, i);
 	RIP += i->len;
-	if (was || !cpu->sys.on)
-		return 1;
 	emu_fast_run_single(cpu, emu_ic_lookup(cpu)->insns);
 	cpu->icount++;
 	return 1;
