@@ -114,7 +114,12 @@ static __attribute__((noinline)) int run_blocks(struct emu_cpu *cpu, uint64_t en
 		const struct emu_insn *i = b->insns;
 
 		cpu->icount += b->n;
-		i->fn(cpu, i); /* threaded: returns at the block's last record */
+		/* Threaded: returns 1 from the block's last record. 0 comes from
+		 * a handler written for the old loop ("return 0" to fall through
+		 * instead of emu_next()): the rest of its block did not run, so
+		 * fail loudly (#UD) rather than loop on it. */
+		if (unlikely(!i->fn(cpu, i)))
+			emu_raise(cpu, EMU_UD);
 		if (unlikely(cpu->icount >= end ||
 			     __atomic_load_n(&cpu->exit_request, __ATOMIC_RELAXED)))
 			break;
