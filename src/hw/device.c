@@ -35,7 +35,8 @@ void device_kinds_usage(int fd)
 		if (dprintf(fd, "  %s\n", kinds[i]->usage) < 0)
 			return;
 	}
-	dprintf(fd, "  KIND,...,isolated=on   any kind but remote, in a process of its own\n");
+	dprintf(fd, "  KIND,...,isolated=on[,restart=on]   any kind but remote, in a process of "
+		"its own\n    (restart=on: a new one when it fails; docs/proxy.md)\n");
 }
 
 static int unknown_kind(const struct devspec *s, const struct logger *log)
@@ -71,7 +72,7 @@ static int remote_spec(struct device *dev)
 	for (unsigned i = 0; i < s->nparams; i++) {
 		const struct devspec_param *q = &s->params[i];
 
-		if (strcmp(q->key, "isolated"))
+		if (strcmp(q->key, "isolated") && strcmp(q->key, "restart"))
 			p += snprintf(p, len - (size_t)(p - out), ",%s%s%s", q->key,
 				      q->value ? "=" : "", q->value ? q->value : "");
 	}
@@ -116,6 +117,12 @@ int device_parse(struct device *dev, const char *text, const struct logger *log)
 	}
 	err = devspec_bool(&dev->spec, "isolated", false, &dev->isolated, log);
 	if (!err)
+		err = devspec_bool(&dev->spec, "restart", false, &dev->restart, log);
+	if (!err && dev->restart && !dev->isolated) {
+		log_error(log, "--device %s: restart=on needs isolated=on", text);
+		err = -EINVAL;
+	}
+	if (!err)
 		err = dev->kind->parse(&dev->spec, dev->config, log);
 	if (!err)
 		err = check_all_used(&dev->spec, log);
@@ -134,6 +141,7 @@ static int create_isolated(struct device *dev, const struct dev_host *host)
 	struct proxy_config cfg;
 	int err = proxy_spawn(dev->remote_spec, dev->spec.text, &cfg, host->log);
 
+	cfg.restart = dev->restart;
 	if (!err)
 		err = proxy_create(host, &cfg, (struct proxy **)&dev->state);
 	proxy_config_clear(&cfg);

@@ -103,6 +103,7 @@ struct device {
 	void *config; /* NULL for an isolated device once checked */
 	void *state;  /* NULL until created; a struct proxy if isolated */
 	bool isolated;
+	bool restart;      /* isolated: a new device process when one fails */
 	char *remote_spec; /* isolated: the spec the device process gets */
 };
 

@@ -137,6 +137,13 @@ struct link {
 	unsigned int max_regions;
 	int err;                    /* sticky: the error that broke the link */
 	bool in_call;               /* a reply is awaited: the peer may not leave */
+	/*
+	 * Optional: told once of what broke the link, instead of the log line
+	 * (the proxy reports failures itself, with the device process's fate).
+	 * Called on the failing thread, with the link's lock held.
+	 */
+	void (*on_break)(void *opaque, int err, const char *what);
+	void *break_opaque;
 	pthread_mutex_t lock;       /* one request/reply pair at a time */
 	struct link_rx rx;
 };

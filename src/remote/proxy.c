@@ -5,10 +5,11 @@
 #include "remote/proxy.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <time.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/iobus.h"
@@ -17,10 +18,7 @@
 #include "hw/device.h"
 #include "hw/pci/pci.h"
 #include "remote/link.h"
-
-#define BAR_REG(i) (PCI_BASE_ADDRESS_0 + 4 * (i))
-#define ROM_SIZING 0xfffff800u
-#define CAP_WALK_MAX 48
+#include "remote/proxy_int.h"
 
 struct proxy_bar {
 	struct proxy *p;
@@ -28,16 +26,11 @@ struct proxy_bar {
 	bool memory; /* memory space, else I/O */
 };
 
-/* What discovery found; becomes the local pci_device. */
-struct proxy_found {
-	uint32_t id, class_rev, subsys;
-	uint8_t pin;
-	unsigned cfg_size;
-	struct {
-		enum pci_bar_kind kind;
-		bool prefetch;
-		uint64_t size;
-	} bars[PCI_BAR_COUNT + 1];
+/* Whether the device process is there for the guest (docs/proxy.md, Supervision). */
+enum px_state {
+	PX_LIVE,      /* accesses go over the link */
+	PX_FAILED,    /* reads all ones, writes dropped */
+	PX_RESTORING, /* the same, while a new device process is set up */
 };
 
 struct proxy {
@@ -46,11 +39,22 @@ struct proxy {
 	const struct dev_host *host;
 	char *name;
 	int timeout_ms;
-	pid_t child;
+	unsigned max_regions;
+	pid_t child; /* without a supervisor: ours, reaped at destroy */
 	int irqfd, resamplefd;
-	bool irqfd_added, on_bus, pdev_init;
+	bool irqfd_added, on_bus, pdev_init, locks_init;
 	unsigned cfg_size; /* the device's config space: accesses past it stay local */
 	struct proxy_bar bars[PCI_BAR_COUNT + 1];
+	/*
+	 * Guest accesses (and anything else using the link once attached)
+	 * hold gate for reading and go to the link only while PX_LIVE; the
+	 * supervisor replaces the link holding it for writing. fail_lock
+	 * makes the move out of PX_LIVE and the socket's shutdown one step.
+	 */
+	_Atomic int state;
+	pthread_rwlock_t gate;
+	pthread_mutex_t fail_lock;
+	struct proxy_sup *sup; /* NULL: unsupervised (no event loop) */
 };
 
 static uint32_t ones(unsigned size)
@@ -63,17 +67,9 @@ static uint64_t ones64(unsigned size)
 	return size >= 8 ? ~0ull : (1ull << (8 * size)) - 1;
 }
 
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* ---- requests -------------------------------------------------------------- */
 
-/* Any failure broke the link and was logged there, once. */
+/* Any failure broke the link and was reported once (proxy_fail, or the link while attaching). */
 static int call(struct proxy *p, const struct link_msg *m, uint64_t *v)
 {
 	return link_call(&p->link, m, v, p->timeout_ms);
@@ -102,7 +98,7 @@ static bool past_qemu_end(const struct proxy *p, unsigned off)
 	return p->cfg_size == PCI_CFG_SPACE_SIZE && off + 4 > PCI_CFG_SPACE_SIZE;
 }
 
-static int cfg_read(struct proxy *p, unsigned off, unsigned size, uint32_t *out)
+int px_cfg_read(struct proxy *p, unsigned off, unsigned size, uint32_t *out)
 {
 	unsigned shift = 8 * (off & 3);
 	uint32_t v;
@@ -117,7 +113,7 @@ static int cfg_read(struct proxy *p, unsigned off, unsigned size, uint32_t *out)
 }
 
 /* Past the QEMU end, a short write becomes a read-modify-write of the dword. */
-static int cfg_write(struct proxy *p, unsigned off, unsigned size, uint32_t val)
+int px_cfg_write(struct proxy *p, unsigned off, unsigned size, uint32_t val)
 {
 	unsigned shift = 8 * (off & 3);
 	uint32_t v, mask = ones(size) << shift;
@@ -134,15 +130,35 @@ static int cfg_write(struct proxy *p, unsigned off, unsigned size, uint32_t val)
 
 /* ---- the guest's accesses -------------------------------------------------- */
 
+/* Whether a guest access may use the link; nothing is held when it may not. */
+static bool enter(struct proxy *p)
+{
+	pthread_rwlock_rdlock(&p->gate);
+	if (atomic_load(&p->state) == PX_LIVE)
+		return true;
+	pthread_rwlock_unlock(&p->gate);
+	return false;
+}
+
+static void leave(struct proxy *p)
+{
+	pthread_rwlock_unlock(&p->gate);
+}
+
 static uint32_t px_config_read(struct pci_device *pdev, unsigned off, unsigned size,
 			       uint32_t val)
 {
 	struct proxy *p = pdev->opaque;
 	uint32_t v;
+	int err;
 
 	if (off + size > p->cfg_size)
 		return val;
-	return cfg_read(p, off, size, &v) ? ones(size) : v;
+	if (!enter(p))
+		return ones(size);
+	err = px_cfg_read(p, off, size, &v);
+	leave(p);
+	return err ? ones(size) : v;
 }
 
 /* The local copy already took the write (BARs, COMMAND): now the device. */
@@ -150,8 +166,10 @@ static void px_config_write(struct pci_device *pdev, unsigned off, unsigned size
 {
 	struct proxy *p = pdev->opaque;
 
-	if (off + size <= p->cfg_size)
-		cfg_write(p, off, size, val);
+	if (off + size <= p->cfg_size && enter(p)) {
+		px_cfg_write(p, off, size, val);
+		leave(p);
+	}
 }
 
 static const struct pci_device_ops px_pci_ops = {
@@ -164,13 +182,14 @@ static uint64_t px_bar_read(void *dev, uint64_t offset, unsigned size)
 	struct proxy_bar *b = dev;
 	uint64_t base = pci_bar_base(&b->p->pdev, b->idx), v = 0;
 	struct link_msg m;
+	int err;
 
-	if (!base)
-		return ones64(size); /* moved away under us */
+	if (!base || !enter(b->p))
+		return ones64(size); /* moved away under us, or failed */
 	link_msg_bar(&m, LINK_BAR_READ, base + offset, 0, size, b->memory);
-	if (call(b->p, &m, &v))
-		return ones64(size);
-	return v & ones64(size);
+	err = call(b->p, &m, &v);
+	leave(b->p);
+	return err ? ones64(size) : v & ones64(size);
 }
 
 static void px_bar_write(void *dev, uint64_t offset, uint64_t value, unsigned size)
@@ -178,11 +197,14 @@ static void px_bar_write(void *dev, uint64_t offset, uint64_t value, unsigned si
 	struct proxy_bar *b = dev;
 	uint64_t base = pci_bar_base(&b->p->pdev, b->idx), v;
 	struct link_msg m;
+	int err;
 
-	if (!base)
+	if (!base || !enter(b->p))
 		return;
 	link_msg_bar(&m, LINK_BAR_WRITE, base + offset, value & ones64(size), size, b->memory);
-	if (!call(b->p, &m, &v) && v == UINT64_MAX)
+	err = call(b->p, &m, &v);
+	leave(b->p);
+	if (!err && v == UINT64_MAX)
 		log_debug(b->p->host->log, "%s: the device refused a BAR write at %#llx",
 			  b->p->name, (unsigned long long)(base + offset));
 }
@@ -195,14 +217,14 @@ static const struct io_ops px_bar_ops = {
 /* ---- start-up ---------------------------------------------------------------- */
 
 /* Guest RAM for the device process's DMA: every region, one message. */
-static int share_ram(struct proxy *p, unsigned max_regions)
+static int share_ram(struct proxy *p)
 {
 	const struct guest_memory *mem = p->host->mem;
 	struct link_msg m;
 
-	if (mem->nregions > max_regions) {
+	if (mem->nregions > p->max_regions) {
 		log_error(p->host->log, "%s: guest RAM has %u regions, the device process takes %u",
-			  p->name, mem->nregions, max_regions);
+			  p->name, mem->nregions, p->max_regions);
 		return -E2BIG;
 	}
 	link_msg_sysmem(&m);
@@ -217,44 +239,30 @@ static int share_ram(struct proxy *p, unsigned max_regions)
 	return link_send(&p->link, &m, p->timeout_ms);
 }
 
+static void drain(int fd)
+{
+	uint64_t v;
+
+	while (read(fd, &v, sizeof(v)) == sizeof(v))
+		;
+}
+
+/* The INTx pair: made at attach, the same again for a restarted process. */
 static int send_irqfds(struct proxy *p)
 {
 	struct link_msg m;
 
-	p->irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	p->resamplefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (p->irqfd < 0)
+		p->irqfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (p->resamplefd < 0)
+		p->resamplefd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (p->irqfd < 0 || p->resamplefd < 0)
 		return -errno;
+	/* What a dead process signalled is stale. */
+	drain(p->irqfd);
+	drain(p->resamplefd);
 	link_msg_irqfd(&m, p->irqfd, p->resamplefd);
 	return link_send(&p->link, &m, p->timeout_ms);
-}
-
-/*
- * QEMU 7.2's remote serves what is queued as soon as its machine exists,
- * then resets every device, undoing early config writes (docs/mpqemu.md).
- * A sentinel in the interrupt line register, which reset clears, shows
- * when that is behind us; if it survives settle_ms, the reset came first.
- */
-static int settle(struct proxy *p, int settle_ms)
-{
-	int64_t t0;
-	uint32_t v = 0;
-	int err;
-
-	if (settle_ms <= 0)
-		return 0;
-	err = cfg_write(p, PCI_INTERRUPT_LINE, 1, 0xa5);
-	t0 = now_ms();
-	while (!err && now_ms() - t0 < settle_ms) {
-		usleep(5000);
-		err = cfg_read(p, PCI_INTERRUPT_LINE, 1, &v);
-		if (!err && v == 0) {
-			log_debug(p->host->log, "%s: device reset by its process after %lld ms",
-				  p->name, (long long)(now_ms() - t0));
-			break;
-		}
-	}
-	return err;
 }
 
 static int device_reset(struct proxy *p)
@@ -264,142 +272,6 @@ static int device_reset(struct proxy *p)
 
 	link_msg_reset(&m);
 	return call(p, &m, &v);
-}
-
-/* Writes all ones to a BAR register, reads back, restores. */
-static int size_reg(struct proxy *p, unsigned reg, uint32_t probe, uint32_t *mask)
-{
-	uint32_t orig;
-	int err = cfg_read(p, reg, 4, &orig);
-
-	if (!err)
-		err = cfg_write(p, reg, 4, probe);
-	if (!err)
-		err = cfg_read(p, reg, 4, mask);
-	if (!err)
-		err = cfg_write(p, reg, 4, orig);
-	return err;
-}
-
-static int bad_bar(struct proxy *p, unsigned i, uint32_t v)
-{
-	log_error(p->host->log, "%s: BAR %u of the device reads back %#x after sizing: not a BAR",
-		  p->name, i, v);
-	return -EPROTO;
-}
-
-/* BAR i from its all-ones read-back; *next: the slot after it. */
-static int size_bar(struct proxy *p, struct proxy_found *f, unsigned i, unsigned *next)
-{
-	uint32_t lo, hi = 0;
-	uint64_t mask;
-	int err = size_reg(p, BAR_REG(i), 0xffffffff, &lo);
-
-	*next = i + 1;
-	if (err || lo == 0)
-		return err;
-	if (lo & PCI_BASE_ADDRESS_SPACE_IO) {
-		mask = lo & PCI_BASE_ADDRESS_IO_MASK;
-		if (!(mask >> 16))
-			mask |= 0xffff0000u; /* 16-bit I/O decoders leave the top clear */
-		f->bars[i].kind = PCI_BAR_IO;
-	} else {
-		switch (lo & PCI_BASE_ADDRESS_MEM_TYPE_MASK) {
-		case PCI_BASE_ADDRESS_MEM_TYPE_64:
-			if (i + 1 >= PCI_BAR_COUNT)
-				return bad_bar(p, i, lo);
-			err = size_reg(p, BAR_REG(i + 1), 0xffffffff, &hi);
-			if (err)
-				return err;
-			f->bars[i].kind = PCI_BAR_MEM64;
-			*next = i + 2;
-			break;
-		case PCI_BASE_ADDRESS_MEM_TYPE_32:
-		case PCI_BASE_ADDRESS_MEM_TYPE_1M:
-			f->bars[i].kind = PCI_BAR_MEM32;
-			break;
-		default:
-			return bad_bar(p, i, lo);
-		}
-		f->bars[i].prefetch = lo & PCI_BASE_ADDRESS_MEM_PREFETCH;
-		mask = (uint64_t)hi << 32 | (lo & (uint32_t)PCI_BASE_ADDRESS_MEM_MASK);
-	}
-	if (!mask)
-		return bad_bar(p, i, lo);
-	f->bars[i].size = mask & -mask; /* the lowest address bit that sticks */
-	return 0;
-}
-
-/* The expansion ROM at 0x30, which QEMU 7.2's proxy misses (it sizes 0x28). */
-static int size_rom(struct proxy *p, struct proxy_found *f)
-{
-	uint32_t v, mask;
-	int err = size_reg(p, PCI_ROM_ADDRESS, ROM_SIZING, &v);
-
-	mask = v & (uint32_t)PCI_ROM_ADDRESS_MASK;
-	if (!err && mask) {
-		f->bars[PCI_BAR_ROM].kind = PCI_BAR_MEM32;
-		f->bars[PCI_BAR_ROM].size = mask & -mask;
-	}
-	return err;
-}
-
-/* PCI Express functions have 4 KiB of config space. */
-static int find_cfg_size(struct proxy *p, struct proxy_found *f)
-{
-	uint32_t status, off, hdr;
-	int err = cfg_read(p, PCI_STATUS, 2, &status);
-
-	f->cfg_size = PCI_CFG_SPACE_SIZE;
-	if (err || !(status & PCI_STATUS_CAP_LIST))
-		return err;
-	err = cfg_read(p, PCI_CAPABILITY_LIST, 1, &off);
-	for (unsigned n = 0; !err && n < CAP_WALK_MAX; n++) {
-		off &= ~3u;
-		if (off < PCI_CAP_FIRST || off > PCI_CFG_SPACE_SIZE - 4)
-			break;
-		err = cfg_read(p, off, 2, &hdr);
-		if (!err && (hdr & 0xff) == PCI_CAP_ID_EXP) {
-			f->cfg_size = PCI_CFG_SPACE_EXP_SIZE;
-			break;
-		}
-		off = hdr >> 8;
-	}
-	return err;
-}
-
-static int discover(struct proxy *p, struct proxy_found *f)
-{
-	uint32_t hdr = 0, pin = 0;
-	int err;
-
-	memset(f, 0, sizeof(*f));
-	err = cfg_read(p, PCI_VENDOR_ID, 4, &f->id);
-	if (!err && ((f->id & 0xffff) == 0xffff || (f->id & 0xffff) == 0)) {
-		log_error(p->host->log, "%s: no PCI function answers (IDs %08x)", p->name, f->id);
-		return -ENODEV;
-	}
-	if (!err)
-		err = cfg_read(p, PCI_CLASS_REVISION, 4, &f->class_rev);
-	if (!err)
-		err = cfg_read(p, PCI_HEADER_TYPE, 1, &hdr);
-	if (!err && (hdr & 0x7f) != PCI_HEADER_TYPE_NORMAL) {
-		log_error(p->host->log, "%s: header type %#x: only plain functions can be proxied",
-			  p->name, hdr);
-		return -ENOTSUP;
-	}
-	if (!err)
-		err = cfg_read(p, PCI_SUBSYSTEM_VENDOR_ID, 4, &f->subsys);
-	if (!err)
-		err = cfg_read(p, PCI_INTERRUPT_PIN, 1, &pin);
-	f->pin = pin <= 4 ? (uint8_t)pin : 0;
-	for (unsigned i = 0; !err && i < PCI_BAR_COUNT;)
-		err = size_bar(p, f, i, &i);
-	if (!err)
-		err = size_rom(p, f);
-	if (!err)
-		err = find_cfg_size(p, f);
-	return err;
 }
 
 static int build_pdev(struct proxy *p, const struct proxy_found *f)
@@ -438,15 +310,15 @@ static int program_device(struct proxy *p)
 		bool high = i > 0 && p->pdev.bars[i - 1].kind == PCI_BAR_MEM64;
 
 		if (p->pdev.bars[i].kind || high)
-			err = cfg_write(p, BAR_REG(i), 4, pci_cfg_get(&p->pdev, BAR_REG(i), 4));
+			err = px_cfg_write(p, BAR_REG(i), 4, pci_cfg_get(&p->pdev, BAR_REG(i), 4));
 	}
 	if (!err && p->pdev.bars[PCI_BAR_ROM].kind)
-		err = cfg_write(p, PCI_ROM_ADDRESS, 4, pci_cfg_get(&p->pdev, PCI_ROM_ADDRESS, 4));
+		err = px_cfg_write(p, PCI_ROM_ADDRESS, 4, pci_cfg_get(&p->pdev, PCI_ROM_ADDRESS, 4));
 	if (!err)
-		err = cfg_write(p, PCI_INTERRUPT_LINE, 1,
+		err = px_cfg_write(p, PCI_INTERRUPT_LINE, 1,
 				pci_cfg_get(&p->pdev, PCI_INTERRUPT_LINE, 1));
 	if (!err)
-		err = cfg_write(p, PCI_COMMAND, 2, pci_cfg_get(&p->pdev, PCI_COMMAND, 2));
+		err = px_cfg_write(p, PCI_COMMAND, 2, pci_cfg_get(&p->pdev, PCI_COMMAND, 2));
 	return err;
 }
 
@@ -471,22 +343,43 @@ static int wire_intx(struct proxy *p)
 	return err;
 }
 
-static int start(struct proxy *p, const struct proxy_config *cfg)
+/*
+ * Extensions negotiated with the device process (issue 7: capabilities,
+ * ioeventfd doorbells, MSI-X routes, heartbeat) belong here: this runs at
+ * attach and again for every restarted device process, after its reset.
+ */
+static int negotiate(struct proxy *p)
 {
-	struct proxy_found f;
-	int err;
+	(void)p;
+	return 0;
+}
 
-	err = share_ram(p, cfg->max_regions);
+/* What attach and a restart share: RAM, the INTx pair, a reset, extensions. */
+static int connect_device(struct proxy *p, int settle_ms)
+{
+	int err = share_ram(p);
+
 	if (!err)
 		err = send_irqfds(p);
 	if (err == -EPIPE) /* the link logs a peer leaving between calls as normal */
 		log_error(p->host->log, "%s: the device process closed its link", p->name);
 	if (!err)
-		err = settle(p, cfg->settle_ms);
+		err = px_settle(p, settle_ms);
 	if (!err)
 		err = device_reset(p);
 	if (!err)
-		err = discover(p, &f);
+		err = negotiate(p);
+	return err;
+}
+
+static int start(struct proxy *p, int settle_ms)
+{
+	struct proxy_found f;
+	int err;
+
+	err = connect_device(p, settle_ms);
+	if (!err)
+		err = px_discover(p, &f);
 	if (!err)
 		err = build_pdev(p, &f);
 	if (err)
@@ -506,6 +399,193 @@ static int start(struct proxy *p, const struct proxy_config *cfg)
 			 p->name, f.id & 0xffff, f.id >> 16, f.class_rev >> 8, p->pdev.devfn >> 3,
 			 f.pin, f.pin ? p->pdev.gsi : 0);
 	return err;
+}
+
+/* ---- failure ------------------------------------------------------------------ */
+
+/* The link broke (on the thread that used it): the proxy's failure, reported once. */
+static void on_break(void *opaque, int err, const char *what)
+{
+	enum proxy_fail_kind kind = PROXY_FAIL_EOF;
+
+	if (err == -ETIMEDOUT)
+		kind = PROXY_FAIL_TIMEOUT;
+	else if (err == -EBADMSG)
+		kind = PROXY_FAIL_PROTOCOL;
+	proxy_fail(opaque, kind, what);
+}
+
+static void supervise_link(struct proxy *p)
+{
+	p->link.on_break = on_break;
+	p->link.break_opaque = p;
+	atomic_store(&p->state, PX_LIVE);
+	if (p->sup)
+		sup_watch_link(p->sup, p->link.fd);
+}
+
+void proxy_fail(struct proxy *p, enum proxy_fail_kind kind, const char *what)
+{
+	bool first;
+
+	pthread_mutex_lock(&p->fail_lock);
+	first = atomic_load(&p->state) == PX_LIVE;
+	if (first) {
+		atomic_store(&p->state, PX_FAILED);
+		/* Whoever waits for a reply fails now, not at its timeout. */
+		if (p->link.fd >= 0)
+			shutdown(p->link.fd, SHUT_RDWR);
+	}
+	pthread_mutex_unlock(&p->fail_lock);
+	if (!first)
+		return;
+	/* Our own process's exit status, soon known, says more than a closed socket. */
+	if (kind != PROXY_FAIL_EOF || !sup_take_eof(p->sup))
+		px_report(p, kind == PROXY_FAIL_EOF ? "the device process closed its link" : what);
+	if (p->sup)
+		sup_notify(p->sup);
+}
+
+bool proxy_failed(struct proxy *p)
+{
+	return atomic_load(&p->state) != PX_LIVE;
+}
+
+unsigned proxy_generation(struct proxy *p)
+{
+	return p->sup ? sup_generation(p->sup) : 1;
+}
+
+const char *px_name(const struct proxy *p)
+{
+	return p->name;
+}
+
+const struct logger *px_log(const struct proxy *p)
+{
+	return p->host->log;
+}
+
+void px_report(struct proxy *p, const char *what)
+{
+	log_error(p->host->log, "%s: device failed: %s", p->name, what);
+}
+
+void px_unwire(struct proxy *p)
+{
+	const struct dev_host *h = p->host;
+
+	/* Extensions: MSI routes and doorbells of the device go here too. */
+	if (p->irqfd_added && h->del_irqfd)
+		h->del_irqfd(h->opaque, p->irqfd, p->pdev.gsi);
+	p->irqfd_added = false;
+}
+
+/* Once no access is inside the old link (gate), the new one takes its place. */
+static int swap_link(struct proxy *p, int fd)
+{
+	int err;
+
+	pthread_rwlock_wrlock(&p->gate);
+	pthread_mutex_lock(&p->fail_lock);
+	link_destroy(&p->link);
+	err = link_init(&p->link, fd, LINK_ROLE_PROXY, p->host->log, p->name);
+	if (err) {
+		close(fd);
+		p->link.fd = -1;
+	}
+	p->link.max_regions = p->max_regions;
+	pthread_mutex_unlock(&p->fail_lock);
+	pthread_rwlock_unlock(&p->gate);
+	return err;
+}
+
+/* A restarted process must be the same device: the guest's driver is bound to it. */
+static int same_device(struct proxy *p)
+{
+	uint32_t id = 0, class_rev = 0;
+	int err = px_cfg_read(p, PCI_VENDOR_ID, 4, &id);
+
+	if (!err)
+		err = px_cfg_read(p, PCI_CLASS_REVISION, 4, &class_rev);
+	if (!err && (id != pci_cfg_get(&p->pdev, PCI_VENDOR_ID, 4) ||
+		     class_rev != pci_cfg_get(&p->pdev, PCI_CLASS_REVISION, 4))) {
+		log_error(p->host->log, "%s: the new device process has another device "
+			  "(IDs %08x, class %08x)", p->name, id, class_rev);
+		err = -ENODEV;
+	}
+	return err;
+}
+
+int px_restore(struct proxy *p, int fd)
+{
+	int timeout_ms = p->timeout_ms, err;
+
+	atomic_store(&p->state, PX_RESTORING);
+	err = swap_link(p, fd);
+	/* As at attach: the new process may still be coming up. */
+	if (p->timeout_ms < PROXY_START_TIMEOUT_MS)
+		p->timeout_ms = PROXY_START_TIMEOUT_MS;
+	if (!err)
+		err = connect_device(p, 0);
+	if (!err)
+		err = same_device(p);
+	if (!err)
+		err = wire_intx(p);
+	/* The BARs and COMMAND as the guest left them in the local copy. */
+	if (!err)
+		err = program_device(p);
+	p->timeout_ms = timeout_ms;
+	if (err) {
+		atomic_store(&p->state, PX_FAILED);
+		return err;
+	}
+	supervise_link(p);
+	return 0;
+}
+
+/* ---- life ---------------------------------------------------------------------- */
+
+static int init_locks(struct proxy *p)
+{
+	pthread_rwlockattr_t attr;
+	int err;
+
+	/* A failed device must not starve the supervisor of its write lock. */
+	pthread_rwlockattr_init(&attr);
+	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	err = -pthread_rwlock_init(&p->gate, &attr);
+	pthread_rwlockattr_destroy(&attr);
+	if (err)
+		return err;
+	err = -pthread_mutex_init(&p->fail_lock, NULL);
+	if (err) {
+		pthread_rwlock_destroy(&p->gate);
+		return err;
+	}
+	p->locks_init = true;
+	return 0;
+}
+
+static int attach(struct proxy *p, struct proxy_config *cfg)
+{
+	int err;
+
+	p->max_regions = cfg->max_regions ? cfg->max_regions : LINK_QEMU_MAX_REGIONS;
+	p->link.max_regions = p->max_regions;
+	/* A device process started just before us may still be coming up. */
+	if (p->timeout_ms < PROXY_START_TIMEOUT_MS)
+		p->timeout_ms = PROXY_START_TIMEOUT_MS;
+	err = start(p, cfg->settle_ms);
+	p->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : PROXY_TIMEOUT_MS;
+	if (!err)
+		err = sup_create(p, p->host, p->name, p->child, cfg, &p->sup);
+	if (err)
+		return err;
+	if (p->sup)
+		p->child = 0; /* the supervisor's now */
+	supervise_link(p);
+	return 0;
 }
 
 int proxy_create(const struct dev_host *host, struct proxy_config *cfg, struct proxy **out)
@@ -528,8 +608,10 @@ int proxy_create(const struct dev_host *host, struct proxy_config *cfg, struct p
 	cfg->name = NULL;
 	if (!p->name)
 		p->name = strdup("remote");
-	err = p->name ? link_init(&p->link, cfg->fd, LINK_ROLE_PROXY, host->log, p->name)
-		      : -ENOMEM;
+	p->link.fd = -1;
+	err = p->name ? init_locks(p) : -ENOMEM;
+	if (!err)
+		err = link_init(&p->link, cfg->fd, LINK_ROLE_PROXY, host->log, p->name);
 	if (err) {
 		p->link.fd = -1;
 		proxy_destroy(p);
@@ -537,12 +619,7 @@ int proxy_create(const struct dev_host *host, struct proxy_config *cfg, struct p
 		return err;
 	}
 	cfg->fd = -1;
-	p->link.max_regions = cfg->max_regions ? cfg->max_regions : LINK_QEMU_MAX_REGIONS;
-	/* A device process started just before us may still be coming up. */
-	if (p->timeout_ms < PROXY_START_TIMEOUT_MS)
-		p->timeout_ms = PROXY_START_TIMEOUT_MS;
-	err = start(p, cfg);
-	p->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : PROXY_TIMEOUT_MS;
+	err = attach(p, cfg);
 	if (err) {
 		proxy_destroy(p);
 		return err;
@@ -560,10 +637,13 @@ void proxy_destroy(struct proxy *p)
 	h = p->host;
 	if (p->on_bus)
 		pci_host_remove(h->pci, &p->pdev);
-	if (p->irqfd_added && h->del_irqfd)
-		h->del_irqfd(h->opaque, p->irqfd, p->pdev.gsi);
+	px_unwire(p);
+	if (p->sup)
+		sup_watch_link(p->sup, -1);
 	/* The device process ends when its link closes. */
 	link_destroy(&p->link);
+	if (p->sup)
+		sup_destroy(p->sup, proxy_failed(p));
 	if (p->child > 0)
 		proxy_reap(p->child, p->name, PROXY_REAP_MS, h->log);
 	if (p->irqfd >= 0)
@@ -572,6 +652,10 @@ void proxy_destroy(struct proxy *p)
 		close(p->resamplefd);
 	if (p->pdev_init)
 		pci_device_destroy(&p->pdev);
+	if (p->locks_init) {
+		pthread_mutex_destroy(&p->fail_lock);
+		pthread_rwlock_destroy(&p->gate);
+	}
 	free(p->name);
 	free(p);
 }

@@ -17,14 +17,18 @@
  * forwarded. The local copy of other registers is never shown to the guest.
  * BAR accesses become BAR_READ/BAR_WRITE with absolute bus addresses.
  *
- * A link that breaks (timeout, garbage, the process died) is logged once;
- * from then on reads return all ones and writes are dropped, and the VM
- * keeps running.
+ * A link that breaks (timeout, garbage, the process died) puts the proxy in
+ * its failed state: reads return all ones, writes are dropped, INTx is
+ * lowered, one log line names the device and the cause, and the VM keeps
+ * running. With an event loop the proxy is supervised (proxy_sup.c): a
+ * hang-up of its link or the end of a device process it started is noticed
+ * while idle too, and with restart=on a new device process takes over.
  */
 #ifndef REMOTE_PROXY_H
 #define REMOTE_PROXY_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 struct dev_host;
@@ -41,6 +45,11 @@ struct proxy;
 #define PROXY_SETTLE_MS 300
 /* How long a device process we started may take to leave once its link closed. */
 #define PROXY_REAP_MS 2000
+/* How long a failed device process that closed its link may take to exit (its status says why). */
+#define PROXY_EXIT_GRACE_MS 500
+/* restart=on: at most this many restarts of one device within the window. */
+#define PROXY_RESTART_MAX 3
+#define PROXY_RESTART_WINDOW_MS 60000
 
 struct proxy_config {
 	int fd;           /* the link's socket: the proxy's once created, -1 after */
@@ -51,7 +60,18 @@ struct proxy_config {
 	/* Regions one SYNC_SYSMEM may carry: 7 for a QEMU peer, 8 for ours. */
 	unsigned max_regions;
 	pid_t child;      /* isolated=on: the device process we started, or 0 */
+	char *spec;       /* isolated=on: its --device, to start another (owned) */
+	bool restart;     /* restart=on: start another when it fails */
 	const struct logger *log;
+};
+
+/* Why a device failed, for proxy_fail(). */
+enum proxy_fail_kind {
+	PROXY_FAIL_EOF,          /* the link closed (a process of ours: its exit status says why) */
+	PROXY_FAIL_TIMEOUT,      /* a request went unanswered */
+	PROXY_FAIL_PROTOCOL,     /* a bad message */
+	PROXY_FAIL_UNRESPONSIVE, /* liveness check (heartbeat) */
+	PROXY_FAIL_EXITED,       /* the device process we started ended */
 };
 
 /* --device remote,fd=N | remote,socket=PATH */
@@ -64,6 +84,20 @@ void proxy_destroy(struct proxy *p);
 struct pci_device *proxy_pci(struct proxy *p);
 
 /*
+ * The failed state's one entry, from any thread that may use the link (a
+ * vCPU inside an access, the event loop; the heartbeat uses
+ * PROXY_FAIL_UNRESPONSIVE): the first call wins. Requests in flight end at
+ * once (the socket is shut down), guest reads return all ones from now on,
+ * one log line names the device and `what` (for a process of ours that
+ * closed its link: its exit status, once known). The event loop then lowers
+ * INTx, kills and reaps our device process, and restarts it if asked to.
+ */
+void proxy_fail(struct proxy *p, enum proxy_fail_kind kind, const char *what);
+bool proxy_failed(struct proxy *p);
+/* Device processes started for this proxy so far, the first included (tests). */
+unsigned proxy_generation(struct proxy *p);
+
+/*
  * isolated=on: starts `splitvm remote --link fd=3 --device spec
  * --log-level L` (this binary, logging as log does) on a socketpair with
  * only its end, stdin from /dev/null and stdout on stderr; fills cfg for
@@ -73,6 +107,8 @@ int proxy_spawn(const char *spec, const char *name, struct proxy_config *cfg,
 		const struct logger *log);
 /* Waits up to timeout_ms for the child to end, then kills it; logs a failure. */
 void proxy_reap(pid_t pid, const char *name, int timeout_ms, const struct logger *log);
+/* "exited with status 1", "killed by signal 9 (SIGKILL)": a wait status in words. */
+void proxy_status_text(int status, char *buf, size_t len);
 void proxy_config_clear(struct proxy_config *cfg);
 
 #endif

@@ -40,7 +40,8 @@ void proxy_config_clear(struct proxy_config *cfg)
 	cfg->child = 0;
 	free(cfg->path);
 	free(cfg->name);
-	cfg->path = cfg->name = NULL;
+	free(cfg->spec);
+	cfg->path = cfg->name = cfg->spec = NULL;
 }
 
 /* ---- --device remote,... ------------------------------------------------------ */
@@ -251,9 +252,10 @@ int proxy_spawn(const char *spec, const char *name, struct proxy_config *cfg,
 	cfg->settle_ms = 0;                /* our own remote does not reset itself */
 	cfg->max_regions = LINK_MAX_FDS;   /* and takes every region there can be */
 	cfg->name = strdup(name);
+	cfg->spec = strdup(spec); /* for a restart */
 	log_debug(log, "%s: device process %d: splitvm remote --link %s --device %s", name,
 		  (int)pid, link_arg, spec);
-	return cfg->name ? 0 : -ENOMEM;
+	return cfg->name && cfg->spec ? 0 : -ENOMEM;
 fail:
 	log_error(log, "%s: cannot start its device process: %s", name, strerror(-err));
 	close(sv[0]);
@@ -264,13 +266,30 @@ fail:
 	return err;
 }
 
+void proxy_status_text(int status, char *buf, size_t len)
+{
+	const char *abbrev;
+
+	if (WIFEXITED(status)) {
+		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
+	} else if (WIFSIGNALED(status)) {
+		abbrev = sigabbrev_np(WTERMSIG(status));
+		snprintf(buf, len, "killed by signal %d (SIG%s)%s", WTERMSIG(status),
+			 abbrev ? abbrev : "?", WCOREDUMP(status) ? ", core dumped" : "");
+	} else {
+		snprintf(buf, len, "ended with wait status %#x", (unsigned)status);
+	}
+}
+
 static void describe_status(const char *name, int status, const struct logger *log)
 {
-	if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
-		log_warn(log, "%s: device process exited with status %d", name,
-			 WEXITSTATUS(status));
-	else if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
-		log_warn(log, "%s: device process killed by signal %d", name, WTERMSIG(status));
+	char how[64];
+
+	if ((WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
+	    (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL))
+		return;
+	proxy_status_text(status, how, sizeof(how));
+	log_warn(log, "%s: device process %s", name, how);
 }
 
 void proxy_reap(pid_t pid, const char *name, int timeout_ms, const struct logger *log)

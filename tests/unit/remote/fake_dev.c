@@ -162,6 +162,24 @@ static bool misbehave(struct fake_dev *f)
 	}
 }
 
+/* A FAKE_CTL write: answered, except by the ends it asks for. */
+static bool control(struct fake_dev *f, uint32_t what)
+{
+	switch (what) {
+	case FAKE_CTL_EXIT:
+		_exit(3);
+	case FAKE_CTL_HANG:
+		f->mode = FAKE_HANG_BAR;
+		break;
+	case FAKE_CTL_CLOSE:
+		shutdown(f->link.fd, SHUT_RDWR);
+		return false;
+	default:
+		break;
+	}
+	return link_send_ret(&f->link, 0, false, 1000) == 0;
+}
+
 /* One request; false when the link should end. */
 static bool handle(struct fake_dev *f, struct link_msg *m)
 {
@@ -180,6 +198,8 @@ static bool handle(struct fake_dev *f, struct link_msg *m)
 		return link_send_ret(&f->link, 0, true, 1000) == 0;
 	case LINK_PCI_CFGREAD:
 	case LINK_PCI_CFGWRITE:
+		if (m->cmd == LINK_PCI_CFGWRITE && m->data.conf.addr == FAKE_CTL)
+			return control(f, m->data.conf.val);
 		ret = cfg_access(f, m->cmd, &m->data.conf);
 		break;
 	case LINK_BAR_READ:

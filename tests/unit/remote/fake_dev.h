@@ -22,6 +22,15 @@ enum fake_mode {
 	FAKE_WRONG_BAR,   /* answers BAR_READ with a request of its own */
 };
 
+/*
+ * A config write here changes the fake's behaviour (supervision tests):
+ * FAKE_CTL_EXIT ends the process with status 3 (only in a process of its
+ * own), FAKE_CTL_HANG stops answering BAR reads, FAKE_CTL_CLOSE shuts the
+ * link down without a reply.
+ */
+#define FAKE_CTL 0xf0
+enum { FAKE_CTL_EXIT = 1, FAKE_CTL_HANG = 2, FAKE_CTL_CLOSE = 3 };
+
 #define FAKE_BAR_REGS 7 /* 0x10..0x24 and the ROM at 0x30 */
 #define FAKE_MAGIC 0x5a5a000000000000ull /* BAR reads return this | address */
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -107,11 +108,36 @@ int px_env_create(struct px_env *e, int timeout_ms)
 	return err;
 }
 
+void px_env_supervise(struct px_env *e)
+{
+	assert_int_equal(evloop_init(&e->loop), 0);
+	e->has_loop = true;
+	e->host.loop = &e->loop;
+}
+
+bool px_env_run(struct px_env *e, int ms, bool (*done)(struct px_env *e, const void *arg),
+		const void *arg)
+{
+	struct timespec t0, t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if (done && done(e, arg))
+			return true;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if ((t.tv_sec - t0.tv_sec) * 1000 + (t.tv_nsec - t0.tv_nsec) / 1000000 >= ms)
+			return false;
+		assert_true(evloop_run_once(&e->loop, 10) >= 0);
+	}
+}
+
 void px_env_free(struct px_env *e)
 {
 	proxy_destroy(e->px);
 	if (e->fake_running)
 		fake_join(&e->fake);
+	if (e->has_loop)
+		evloop_destroy(&e->loop);
 	pci_host_destroy(&e->pci);
 	iobus_destroy(&e->mmio);
 	iobus_destroy(&e->pio);

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/evloop.h"
 #include "core/iobus.h"
 #include "core/log.h"
 #include "core/memory.h"
@@ -23,6 +24,8 @@ struct px_env {
 	struct iobus pio, mmio;
 	struct pci_host pci;
 	struct dev_host host;
+	struct evloop loop; /* after px_env_supervise() */
+	bool has_loop;
 	struct fake_dev fake;
 	bool fake_running;
 	struct proxy *px;
@@ -43,6 +46,11 @@ struct proxy_config px_env_config(struct px_env *e, int fd, int timeout_ms);
 int px_env_create(struct px_env *e, int timeout_ms);
 /* Destroys the proxy, joins the fake, checks no fd stayed open. */
 void px_env_free(struct px_env *e);
+/* Gives the host an event loop: proxies created from now on are supervised. */
+void px_env_supervise(struct px_env *e);
+/* Runs the loop until done(e, arg) or ms pass; whether done. */
+bool px_env_run(struct px_env *e, int ms, bool (*done)(struct px_env *e, const void *arg),
+		const void *arg);
 /* Everything logged so far. */
 const char *px_env_log(struct px_env *e);
 unsigned px_env_log_lines(struct px_env *e);

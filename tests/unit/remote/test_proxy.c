@@ -232,7 +232,7 @@ static void test_garbage(void **state)
 
 static void test_peer_dies(void **state)
 {
-	broken_link(FAKE_CLOSE_BAR, "peer closed");
+	broken_link(FAKE_CLOSE_BAR, "closed its link");
 	(void)state;
 }
 
