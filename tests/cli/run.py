@@ -139,6 +139,8 @@ def bad_input_cases(c):
          "x.sock"),
         ("isolated-bad-value", k + ["--device", "virtio-rng,isolated=sometimes"], "sometimes"),
         ("isolated-bad-option", k + ["--device", "virtio-rng,isolated=on,speed=9"], "speed"),
+        ("restart-not-isolated", k + ["--device", "virtio-rng,restart=on"], "isolated=on"),
+        ("restart-bad-value", k + ["--device", "virtio-rng,isolated=on,restart=maybe"], "maybe"),
         ("cpus-0", k + ["--cpus", "0"], "--cpus"),
         ("cpus-65", k + ["--cpus", "65"], "65"),
         ("cpus-text", k + ["--cpus", "two"], "two"),
@@ -400,6 +402,112 @@ def test_pty_sigterm(c, accel):
     return verdict(t.check(t.wait(5), clean=lambda s: s >= 0))
 
 
+def children_of(pid):
+    """{pid: command line} of the processes whose parent is pid."""
+    out = {}
+    for d in os.listdir("/proc"):
+        if not d.isdigit():
+            continue
+        try:
+            with open(f"/proc/{d}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{d}/cmdline", "rb") as f:
+                cmd = f.read().replace(b"\0", b" ").decode("utf-8", "replace")
+        except OSError:
+            continue
+        # the field after the parenthesised name: state, then the parent's pid
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            out[int(d)] = cmd
+    return out
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+class VmmRun:
+    """splitvm run with its console and log on pipes, read as they come."""
+
+    def __init__(self, argv):
+        self.proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, start_new_session=True)
+        self.out, self.err = b"", b""
+
+    def wait_for(self, what, seconds, where="err"):
+        """Reads both pipes until `what` shows on one of them (where) or time is up."""
+        end = time.monotonic() + seconds
+        while what.encode() not in getattr(self, where) and time.monotonic() < end:
+            ready, _, _ = select.select([self.proc.stdout, self.proc.stderr], [], [], 0.1)
+            for f in ready:
+                data = os.read(f.fileno(), 65536)
+                if f is self.proc.stdout:
+                    self.out += data
+                else:
+                    self.err += data
+            if not ready and self.proc.poll() is not None:
+                break
+        return what.encode() in getattr(self, where)
+
+    def text(self):
+        return svt.clean(self.err)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            svt.kill_group(self.proc)
+        self.proc.wait()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+def device_pids(vmm, kind):
+    return [p for p, cmd in children_of(vmm.proc.pid).items() if f"--device {kind}" in cmd]
+
+
+def test_supervision(c, accel):
+    """Device processes killed under a running VM (issue 7): one log line
+    each, the VM runs on; restart=on starts another; none outlives a VMM
+    killed with SIGKILL (PR_SET_PDEATHSIG)."""
+    rng, con = "virtio-rng,isolated=on,restart=on", "virtio-console,file=/dev/null,isolated=on"
+    vmm = VmmRun([c.splitvm, "run", "--kernel", c.hang, "--accel", accel.name,
+                  "--device", rng, "--device", con])
+    try:
+        return verdict(supervise_steps(vmm, rng, con))
+    finally:
+        vmm.kill()
+
+
+def supervise_steps(vmm, rng, con):
+    if not vmm.wait_for("hang: halting forever", TIMEOUT, "out"):
+        return "the guest never printed its line: " + vmm.text()
+    first, consoles = device_pids(vmm, "virtio-rng"), device_pids(vmm, "virtio-console")
+    if len(first) != 1 or len(consoles) != 1:
+        return f"expected one device process of each kind, found {children_of(vmm.proc.pid)}"
+    os.kill(first[0], signal.SIGKILL)
+    line = f"{rng}: device failed: device process {first[0]} killed by signal 9 (SIGKILL)"
+    if not vmm.wait_for(line, 10) or not vmm.wait_for("restarted", 10):
+        return f"no line {line!r} and restart: {vmm.text()!r}"
+    os.kill(consoles[0], signal.SIGKILL)
+    line = f"{con}: device failed: device process {consoles[0]} killed by signal 9 (SIGKILL)"
+    if not vmm.wait_for(line, 10):
+        return f"no line {line!r}: {vmm.text()!r}"
+    time.sleep(0.3)
+    if vmm.proc.poll() is not None:
+        return f"the VMM ended (status {vmm.proc.returncode}): {vmm.text()!r}"
+    second = device_pids(vmm, "virtio-rng")
+    if len(second) != 1 or second == first or device_pids(vmm, "virtio-console"):
+        return f"expected one new rng process and no console one: {children_of(vmm.proc.pid)}"
+    vmm.proc.kill()  # SIGKILL to the VMM alone, not its group
+    vmm.proc.wait()
+    end = time.monotonic() + 5
+    while alive(second[0]) and time.monotonic() < end:
+        time.sleep(0.05)
+    return f"device process {second[0]} outlived its VMM" if alive(second[0]) else None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--splitvm", required=True)
@@ -434,7 +542,8 @@ def main():
         record("module-bad-abi", test_module_bad_abi(c))
         accel = svt.best_accel(svt.probe_accels(splitvm))
         for name, test in (("pty-reset", test_pty_reset), ("pty-ctrl-a-x", test_pty_ctrl_a_x),
-                           ("pty-sigterm", test_pty_sigterm)):
+                           ("pty-sigterm", test_pty_sigterm),
+                           ("supervision", test_supervision)):
             if accel:
                 record(f"{accel.name}/{name}", test(c, accel))
             else:
