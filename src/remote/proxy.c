@@ -33,6 +33,15 @@ enum px_state {
 	PX_RESTORING, /* the same, while a new device process is set up */
 };
 
+/* A BAR location the guest wrote while the device was failed. */
+struct px_latch {
+	uint64_t addr, val;
+	unsigned size; /* 0: unused */
+	bool memory;
+};
+
+#define PX_LATCHES 16
+
 struct proxy {
 	struct pci_device pdev;
 	struct link link;
@@ -53,7 +62,9 @@ struct proxy {
 	 */
 	_Atomic int state;
 	pthread_rwlock_t gate;
-	pthread_mutex_t fail_lock;
+	pthread_mutex_t fail_lock; /* also for the latches */
+	struct px_latch latch[PX_LATCHES];
+	unsigned latch_next;
 	struct proxy_sup *sup; /* NULL: unsupervised (no event loop) */
 };
 
@@ -177,19 +188,61 @@ static const struct pci_device_ops px_pci_ops = {
 	.config_write = px_config_write,
 };
 
+/*
+ * A failed device reads all ones, except where the guest wrote since: that
+ * reads back, so that a driver's reset handshake ends. Linux's virtio_pci
+ * writes 0 to device_status and waits for 0, for ever, at unbind and at
+ * every reboot (virtio_dev_shutdown); all ones alone would hang the guest.
+ */
+static bool latch_load(struct proxy *p, uint64_t addr, unsigned size, bool memory,
+		       uint64_t *v)
+{
+	bool hit = false;
+
+	pthread_mutex_lock(&p->fail_lock);
+	for (unsigned i = 0; i < PX_LATCHES && !hit; i++) {
+		const struct px_latch *l = &p->latch[i];
+
+		hit = l->size == size && l->addr == addr && l->memory == memory;
+		if (hit)
+			*v = l->val;
+	}
+	pthread_mutex_unlock(&p->fail_lock);
+	return hit;
+}
+
+static void latch_store(struct proxy *p, uint64_t addr, unsigned size, bool memory, uint64_t v)
+{
+	unsigned i;
+
+	pthread_mutex_lock(&p->fail_lock);
+	for (i = 0; i < PX_LATCHES; i++)
+		if (p->latch[i].size == size && p->latch[i].addr == addr &&
+		    p->latch[i].memory == memory)
+			break;
+	if (i == PX_LATCHES)
+		i = p->latch_next++ % PX_LATCHES; /* the oldest goes */
+	p->latch[i] = (struct px_latch){ addr, v, size, memory };
+	pthread_mutex_unlock(&p->fail_lock);
+}
+
 static uint64_t px_bar_read(void *dev, uint64_t offset, unsigned size)
 {
 	struct proxy_bar *b = dev;
 	uint64_t base = pci_bar_base(&b->p->pdev, b->idx), v = 0;
 	struct link_msg m;
-	int err;
+	int err = -EPIPE;
 
-	if (!base || !enter(b->p))
-		return ones64(size); /* moved away under us, or failed */
-	link_msg_bar(&m, LINK_BAR_READ, base + offset, 0, size, b->memory);
-	err = call(b->p, &m, &v);
-	leave(b->p);
-	return err ? ones64(size) : v & ones64(size);
+	if (!base)
+		return ones64(size); /* moved away under us */
+	if (enter(b->p)) {
+		link_msg_bar(&m, LINK_BAR_READ, base + offset, 0, size, b->memory);
+		err = call(b->p, &m, &v);
+		leave(b->p);
+	}
+	if (err && !latch_load(b->p, base + offset, size, b->memory, &v))
+		v = UINT64_MAX;
+	return v & ones64(size);
 }
 
 static void px_bar_write(void *dev, uint64_t offset, uint64_t value, unsigned size)
@@ -197,14 +250,19 @@ static void px_bar_write(void *dev, uint64_t offset, uint64_t value, unsigned si
 	struct proxy_bar *b = dev;
 	uint64_t base = pci_bar_base(&b->p->pdev, b->idx), v;
 	struct link_msg m;
-	int err;
+	int err = -EPIPE;
 
-	if (!base || !enter(b->p))
+	if (!base)
 		return;
-	link_msg_bar(&m, LINK_BAR_WRITE, base + offset, value & ones64(size), size, b->memory);
-	err = call(b->p, &m, &v);
-	leave(b->p);
-	if (!err && v == UINT64_MAX)
+	value &= ones64(size);
+	if (enter(b->p)) {
+		link_msg_bar(&m, LINK_BAR_WRITE, base + offset, value, size, b->memory);
+		err = call(b->p, &m, &v);
+		leave(b->p);
+	}
+	if (err)
+		latch_store(b->p, base + offset, size, b->memory, value);
+	else if (v == UINT64_MAX)
 		log_debug(b->p->host->log, "%s: the device refused a BAR write at %#llx",
 			  b->p->name, (unsigned long long)(base + offset));
 }
@@ -489,6 +547,7 @@ static int swap_link(struct proxy *p, int fd)
 	pthread_rwlock_wrlock(&p->gate);
 	pthread_mutex_lock(&p->fail_lock);
 	link_destroy(&p->link);
+	memset(p->latch, 0, sizeof(p->latch)); /* the new process answers */
 	err = link_init(&p->link, fd, LINK_ROLE_PROXY, p->host->log, p->name);
 	if (err) {
 		close(fd);

@@ -34,8 +34,12 @@ class Unsupported(Exception):
 # ---- what a plan may attach ------------------------------------------------
 
 class Disk:
-    def __init__(self, path, serial, readonly=False, bus="virtio"):
+    """restart: isolated=on,restart=on (splitvm starts a new device process
+    when one fails; issue 7)."""
+
+    def __init__(self, path, serial, readonly=False, bus="virtio", restart=False):
         self.path, self.serial, self.readonly, self.bus = path, serial, readonly, bus
+        self.restart = restart
 
 
 class Nic:
@@ -77,6 +81,9 @@ class Plan:
     kernel_args: more words for the command line, e.g. module options
     (init passes MODULE.PARAM=VALUE to insmod as modprobe would).
     netns: the name of a network namespace (ip netns) the VMM runs in.
+    log_expect: [(name, regex)]: each must match a line of the VMM's stderr.
+    own_processes: the plan acts on splitvm's device processes (isolated=on):
+    other VMMs cannot run it.
     """
 
     def __init__(self, test, cpus=1, mem="256M", params=None, devices=(), expect=None,
@@ -93,6 +100,8 @@ class Plan:
         self.modules = modules
         self.helpers = []  # processes a VMM starts beside it (RemoteQemu)
         self.isolated = False  # splitvm: every device in a process of its own
+        self.log_expect = []
+        self.own_processes = False
 
     def append(self):
         words = [BASE_APPEND] + ([] if self.shell else [f"splitvm.test={self.test}"])
@@ -120,6 +129,8 @@ class Qemu:
         return ["-M", "pc"]
 
     def argv(self, image, plan):
+        if plan.own_processes:
+            raise Unsupported("the case acts on splitvm's device processes")
         argv = [self.binary, "-accel", "tcg"] + self.machine(plan) + [
                 "-cpu", self.cpu, "-m", plan.mem, "-smp", str(plan.cpus),
                 "-nodefaults", "-no-user-config", "-display", "none", "-serial", "stdio",
@@ -256,7 +267,7 @@ class Splitvm:
                 "--append", plan.append(), "--mem", plan.mem, "--cpus", str(plan.cpus)]
         try:
             for d in plan.devices:
-                spec = self.device_process(d, plan) or self.isolate(self.device(d), plan)
+                spec = self.device_process(d, plan) or self.isolate(self.device(d), plan, d)
                 argv += ["--device", spec]
         except BaseException:
             for h in plan.helpers:
@@ -264,8 +275,9 @@ class Splitvm:
             raise
         return argv
 
-    def isolate(self, spec, plan):
-        """spec with isolated=on if the plan says so (issue 6)."""
+    def isolate(self, spec, plan, d=None):
+        """spec with isolated=on if the plan says so (issue 6), and
+        restart=on if the device asks (issue 7)."""
         if not plan.isolated or spec.startswith("remote,"):
             return spec
         if self.has_remote is None:
@@ -273,7 +285,7 @@ class Splitvm:
             self.has_remote = r.status == 0
         if not self.has_remote:
             raise Unsupported("this splitvm has no `splitvm remote` for isolated=on")
-        return spec + ",isolated=on"
+        return spec + ",isolated=on" + (",restart=on" if getattr(d, "restart", False) else "")
 
     @staticmethod
     def device_process(d, plan):
@@ -466,6 +478,9 @@ def verdict(result, plan):
     for name, why in result.host_results.items():
         if why:
             problems.append(f"host: {name}: {why}")
+    for name, pattern in plan.log_expect:
+        if not re.search(pattern, result.stderr, re.M):
+            problems.append(f"VMM log: no {name} line (/{pattern}/)")
     if not result.timed_out:
         for name, check in plan.host_checks:
             why = check()

@@ -28,7 +28,8 @@ def main():
     ap.add_argument("--splitvm", help=argparse.SUPPRESS)
     opts = ap.parse_args()
     names = suite.selected(opts, [n for n in cases.CASES
-                                  if not n.startswith("boot-") and n not in cases.INTEROP_CASES])
+                                  if not n.startswith("boot-") and n not in cases.INTEROP_CASES
+                                  and n not in cases.SPLITVM_ONLY_CASES])
     return suite.run_suite([e2e.Qemu(opts.qemu, opts.cpu)], names, opts, "e2e-qemu")
 
 

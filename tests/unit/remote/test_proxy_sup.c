@@ -136,6 +136,7 @@ static void check_failed_as(struct px_env *e, const char *name, const char *caus
 			    unsigned lines)
 {
 	struct pci_device *pdev = proxy_pci(e->px);
+	uint64_t b1, zero = 0, v = 0xff;
 
 	px_env_run(e, 100, never, NULL); /* whatever the loop still has to do */
 	print_message("  %s", px_env_log(e));
@@ -148,6 +149,15 @@ static void check_failed_as(struct px_env *e, const char *name, const char *caus
 	assert_non_null(strstr(px_env_log(e), cause));
 	assert_int_equal(px_env_log_lines(e), lines);
 	assert_int_equal(e->ndel, e->nadd); /* INTx unwired */
+	/* What the guest writes now reads back (a reset handshake ends), nothing else. */
+	b1 = pci_bar_base(pdev, 1);
+	iobus_access(&e->mmio, b1 + 0x14, &zero, 1, true);
+	iobus_access(&e->mmio, b1 + 0x14, &v, 1, false);
+	assert_int_equal(v, 0);
+	v = 0;
+	iobus_access(&e->mmio, b1 + 0x14, &v, 4, false);
+	assert_int_equal(v, 0xffffffff);
+	assert_int_equal(px_env_log_lines(e), lines);
 }
 
 static void check_failed(struct px_env *e, const char *cause, unsigned lines)
