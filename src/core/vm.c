@@ -204,6 +204,24 @@ static int dev_del_ioeventfd(void *opaque, const struct accel_ioeventfd *ev)
 	return vm->accel.ops->vm->del_ioeventfd(vm->accel.vm, ev);
 }
 
+static int dev_add_irqfd(void *opaque, int fd, unsigned gsi, int resample_fd)
+{
+	struct vm *vm = opaque;
+
+	if (!vm->accel.vm)
+		return -ENODEV;
+	return vm->accel.ops->vm->add_irqfd(vm->accel.vm, fd, gsi, resample_fd);
+}
+
+static int dev_del_irqfd(void *opaque, int fd, unsigned gsi)
+{
+	struct vm *vm = opaque;
+
+	if (!vm->accel.vm)
+		return -ENODEV;
+	return vm->accel.ops->vm->del_irqfd(vm->accel.vm, fd, gsi);
+}
+
 /* On the PCI host, before the platform tables that list their interrupts. */
 static int create_devices(struct vm *vm)
 {
@@ -216,6 +234,8 @@ static int create_devices(struct vm *vm)
 		.signal_msi = dev_signal_msi,
 		.add_ioeventfd = dev_add_ioeventfd,
 		.del_ioeventfd = dev_del_ioeventfd,
+		.add_irqfd = dev_add_irqfd,
+		.del_irqfd = dev_del_irqfd,
 	};
 	for (unsigned i = 0; i < vm->ndevices; i++) {
 		int err = device_create(&vm->devices[i], &vm->dev_host);

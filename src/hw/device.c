@@ -9,6 +9,7 @@
 
 #include "core/log.h"
 #include "hw/virtio/devices.h"
+#include "remote/proxy.h"
 
 /* Kinds join this table as they are written. */
 static const struct device_kind *const kinds[] = {
@@ -16,6 +17,7 @@ static const struct device_kind *const kinds[] = {
 	&virtio_rng_kind,
 	&virtio_console_kind,
 	&virtio_net_kind,
+	&remote_kind,
 	NULL,
 };
 
@@ -33,6 +35,7 @@ void device_kinds_usage(int fd)
 		if (dprintf(fd, "  %s\n", kinds[i]->usage) < 0)
 			return;
 	}
+	dprintf(fd, "  KIND,...,isolated=on   any kind but remote, in a process of its own\n");
 }
 
 static int unknown_kind(const struct devspec *s, const struct logger *log)
@@ -55,6 +58,44 @@ static int check_all_used(const struct devspec *s, const struct logger *log)
 	return 0;
 }
 
+/* The spec without isolated=on, as `splitvm remote --device` takes it. */
+static int remote_spec(struct device *dev)
+{
+	const struct devspec *s = &dev->spec;
+	size_t len = strlen(s->text) + 1;
+	char *out = malloc(len), *p = out;
+
+	if (!out)
+		return -ENOMEM;
+	p += snprintf(p, len, "%s", s->kind);
+	for (unsigned i = 0; i < s->nparams; i++) {
+		const struct devspec_param *q = &s->params[i];
+
+		if (strcmp(q->key, "isolated"))
+			p += snprintf(p, len - (size_t)(p - out), ",%s%s%s", q->key,
+				      q->value ? "=" : "", q->value ? q->value : "");
+	}
+	dev->remote_spec = out;
+	return 0;
+}
+
+/*
+ * The spec was valid here; the device process opens its files itself, so
+ * what parsing acquired (files, listening sockets) is given back now.
+ */
+static int isolate(struct device *dev, const struct logger *log)
+{
+	if (dev->kind == &remote_kind) {
+		log_error(log, "--device %s: a remote device is isolated already", dev->spec.text);
+		return -EINVAL;
+	}
+	if (dev->kind->config_free)
+		dev->kind->config_free(dev->config);
+	free(dev->config);
+	dev->config = NULL;
+	return remote_spec(dev);
+}
+
 int device_parse(struct device *dev, const char *text, const struct logger *log)
 {
 	int err;
@@ -73,9 +114,13 @@ int device_parse(struct device *dev, const char *text, const struct logger *log)
 		err = -ENOMEM;
 		goto fail;
 	}
-	err = dev->kind->parse(&dev->spec, dev->config, log);
+	err = devspec_bool(&dev->spec, "isolated", false, &dev->isolated, log);
+	if (!err)
+		err = dev->kind->parse(&dev->spec, dev->config, log);
 	if (!err)
 		err = check_all_used(&dev->spec, log);
+	if (!err && dev->isolated)
+		err = isolate(dev, log);
 	if (err)
 		goto fail;
 	return 0;
@@ -84,9 +129,29 @@ fail:
 	return err;
 }
 
+static int create_isolated(struct device *dev, const struct dev_host *host)
+{
+	struct proxy_config cfg;
+	int err = proxy_spawn(dev->remote_spec, dev->spec.text, &cfg, host->log);
+
+	if (!err)
+		err = proxy_create(host, &cfg, (struct proxy **)&dev->state);
+	proxy_config_clear(&cfg);
+	return err;
+}
+
 int device_create(struct device *dev, const struct dev_host *host)
 {
-	int err = dev->kind->create(host, dev->config, &dev->state);
+	int err;
+
+	/* A proxy needs a VMM's interrupts: a device process cannot host one. */
+	if ((dev->isolated || dev->kind == &remote_kind) && !host->add_irqfd) {
+		log_error(host->log, "--device %s: no other device process can be reached from "
+			  "here", dev->spec.text);
+		return -EINVAL;
+	}
+	err = dev->isolated ? create_isolated(dev, host)
+			    : dev->kind->create(host, dev->config, &dev->state);
 
 	if (err)
 		log_error(host->log, "--device %s: cannot create the device: %s", dev->spec.text,
@@ -101,9 +166,13 @@ const struct device_sandbox *device_sandbox(const struct device *dev)
 
 void device_destroy(struct device *dev)
 {
-	if (dev->state)
+	if (dev->state && dev->isolated)
+		proxy_destroy(dev->state);
+	else if (dev->state)
 		dev->kind->destroy(dev->state);
 	dev->state = NULL;
+	free(dev->remote_spec);
+	dev->remote_spec = NULL;
 	if (dev->config && dev->kind && dev->kind->config_free)
 		dev->kind->config_free(dev->config);
 	free(dev->config);

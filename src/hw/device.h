@@ -71,6 +71,13 @@ struct dev_host {
 	 */
 	int (*add_ioeventfd)(void *opaque, const struct accel_ioeventfd *ev);
 	int (*del_ioeventfd)(void *opaque, const struct accel_ioeventfd *ev);
+	/*
+	 * Interrupts that bypass this process: fd raises gsi; with a
+	 * resample_fd (>= 0) the line is level-triggered, lowered at the
+	 * guest's EOI, which then signals resample_fd. NULL where there is none.
+	 */
+	int (*add_irqfd)(void *opaque, int fd, unsigned gsi, int resample_fd);
+	int (*del_irqfd)(void *opaque, int fd, unsigned gsi);
 };
 
 struct device_kind {
@@ -92,11 +99,18 @@ struct device_kind {
 	const struct device_sandbox *(*sandbox)(const void *config);
 };
 
+/*
+ * isolated=on (any kind): the VMM parses the spec to check it, releases
+ * what parsing acquired, and at creation starts `splitvm remote` with the
+ * spec minus isolated=on, behind a proxy (src/remote/proxy.h).
+ */
 struct device {
 	const struct device_kind *kind;
 	struct devspec spec;
-	void *config;
-	void *state; /* NULL until created */
+	void *config; /* NULL for an isolated device once checked */
+	void *state;  /* NULL until created; a struct proxy if isolated */
+	bool isolated;
+	char *remote_spec; /* isolated: the spec the device process gets */
 };
 
 const struct device_kind *device_kind_find(const char *name);

@@ -12,8 +12,10 @@ import selectors
 import shlex
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "pylib"))
@@ -89,6 +91,8 @@ class Plan:
         self.replies = list(replies)
         self.host_checks = list(host_checks)
         self.modules = modules
+        self.helpers = []  # processes a VMM starts beside it (RemoteQemu)
+        self.isolated = False  # splitvm: every device in a process of its own
 
     def append(self):
         words = [BASE_APPEND] + ([] if self.shell else [f"splitvm.test={self.test}"])
@@ -152,6 +156,51 @@ class Qemu:
         raise Unsupported(f"no QEMU option for {type(d).__name__}")
 
 
+class RemoteQemu:
+    """QEMU 7.2 as the device process of one disk on an LSI53C895A SCSI
+    controller (`-machine x-remote`), on a socketpair whose other end splitvm
+    takes as `--device remote,fd=N`. It ends when splitvm closes the link;
+    finish() waits for that, then kills it."""
+
+    def __init__(self, binary, d):
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        drive = f"file={d.path},if=none,id=d0,format=raw" + (",readonly=on" if d.readonly else "")
+        self.argv = [binary, "-machine", "x-remote", "-nodefaults", "-no-user-config",
+                     "-display", "none", "-device", "lsi53c895a,id=lsi0", "-drive", drive,
+                     "-device", f"scsi-hd,drive=d0,bus=lsi0.0,serial={d.serial}",
+                     "-object", f"x-remote-object,id=robj0,devid=lsi0,fd={theirs.fileno()}"]
+        self.err = tempfile.TemporaryFile()
+        try:
+            self.proc = subprocess.Popen(self.argv, pass_fds=[theirs.fileno()],
+                                         stdin=subprocess.DEVNULL, stdout=self.err,
+                                         stderr=self.err, start_new_session=True)
+        finally:
+            theirs.close()
+        self.sock = ours
+        self.fd = ours.fileno()
+
+    def handed_over(self):
+        """The VMM has its copy: ours would keep the link open after it ends."""
+        if self.sock:
+            self.sock.close()
+            self.sock = None
+
+    def finish(self, timeout=10):
+        """Its stderr (and how it ended, if not by itself with status 0)."""
+        self.handed_over()
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            svt.kill_group(self.proc)
+            self.proc.wait()
+        self.err.seek(0)
+        text = svt.clean(self.err.read())
+        self.err.close()
+        if self.proc.returncode:
+            text += f"\n(QEMU device process: status {self.proc.returncode})"
+        return text.strip()
+
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -196,6 +245,7 @@ class Splitvm:
     def __init__(self, binary, accel):
         self.binary, self.accel = binary, accel
         self.name = f"splitvm-{accel.name}"
+        self.has_remote = None
 
     def unavailable(self):
         return None if self.accel.usable else self.accel.skip_reason()
@@ -204,9 +254,39 @@ class Splitvm:
         argv = [self.binary, "run", "--accel", self.accel.name, "--boot-timer",
                 "--kernel", image["kernel"], "--initrd", image["initrd"],
                 "--append", plan.append(), "--mem", plan.mem, "--cpus", str(plan.cpus)]
-        for d in plan.devices:
-            argv += ["--device", self.device(d)]
+        try:
+            for d in plan.devices:
+                spec = self.device_process(d, plan) or self.isolate(self.device(d), plan)
+                argv += ["--device", spec]
+        except BaseException:
+            for h in plan.helpers:
+                h.finish(0)
+            raise
         return argv
+
+    def isolate(self, spec, plan):
+        """spec with isolated=on if the plan says so (issue 6)."""
+        if not plan.isolated or spec.startswith("remote,"):
+            return spec
+        if self.has_remote is None:
+            r = svt.run([self.binary, "remote", "--help"], 20)
+            self.has_remote = r.status == 0
+        if not self.has_remote:
+            raise Unsupported("this splitvm has no `splitvm remote` for isolated=on")
+        return spec + ",isolated=on"
+
+    @staticmethod
+    def device_process(d, plan):
+        """remote,fd=N for a device only another process has, or None.
+        No SCSI controller of our own: QEMU's, in its own process (issue 6)."""
+        if not (isinstance(d, Disk) and d.bus == "scsi"):
+            return None
+        qemu = shutil.which("qemu-system-x86_64")
+        if not qemu:
+            raise Unsupported("qemu-system-x86_64 (the SCSI device process) not installed")
+        helper = RemoteQemu(qemu, d)
+        plan.helpers.append(helper)
+        return f"remote,fd={helper.fd}"
 
     @staticmethod
     def device(d):
@@ -271,8 +351,13 @@ def boot(argv, plan, timeout):
         argv = ["ip", "netns", "exec", plan.netns] + list(argv)
     result = Boot(argv)
     start = time.monotonic()
-    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, start_new_session=True,
+                                pass_fds=[h.fd for h in plan.helpers])
+    finally:
+        for h in plan.helpers:
+            h.handed_over()
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ, "out")
     sel.register(proc.stderr, selectors.EVENT_READ, "err")
@@ -306,11 +391,13 @@ def boot(argv, plan, timeout):
                 f.close()
             except OSError:
                 pass
+        helper_err = [h.finish() for h in plan.helpers]
     if partial:
         result.lines.append((time.monotonic() - start, svt.clean(partial)))
     result.seconds = time.monotonic() - start
     result.status = proc.returncode
     result.stderr = svt.clean(b"".join(err))
+    result.stderr += "".join(f"\n{t}" for t in helper_err if t)
     return result
 
 

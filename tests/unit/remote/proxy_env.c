@@ -1,0 +1,144 @@
+#include "proxy_env.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+int px_count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n - 1;
+}
+
+static int add_irqfd(void *opaque, int fd, unsigned gsi, int resample_fd)
+{
+	struct px_env *e = opaque;
+
+	e->nadd++;
+	e->irq_fd = fd;
+	e->irq_gsi = gsi;
+	e->irq_resample = resample_fd;
+	return 0;
+}
+
+static int del_irqfd(void *opaque, int fd, unsigned gsi)
+{
+	struct px_env *e = opaque;
+
+	e->ndel++;
+	assert_int_equal(fd, e->irq_fd);
+	assert_int_equal(gsi, e->irq_gsi);
+	return 0;
+}
+
+struct px_env *px_env_new(unsigned nregions)
+{
+	struct px_env *e = calloc(1, sizeof(*e));
+	const struct mem_range ranges[2] = { { gpa(0), 1 << 20 }, { gpa(1ull << 32), 1 << 20 } };
+	struct pci_host_config pc = {
+		.pio = &e->pio, .mmio = &e->mmio, .log = &e->log,
+		.io_base = 0xc000, .io_size = 0x4000,
+		.mem32_base = 0xc0000000, .mem32_size = 0x20000000,
+		.mem64_base = 1ull << 39, .mem64_size = 1ull << 39,
+		.intx_gsi_base = 16, .intx_gsi_count = 8,
+	};
+	int pipefd[2];
+
+	assert_non_null(e);
+	e->base_fds = px_count_fds();
+	assert_int_equal(pipe2(pipefd, O_CLOEXEC | O_NONBLOCK), 0);
+	e->log = (struct logger){ .level = LOG_WARN, .fd = pipefd[1] };
+	e->log_rd = pipefd[0];
+	assert_int_equal(guest_memory_init(&e->mem, ranges, nregions), 0);
+	assert_int_equal(iobus_init(&e->pio, "pio", &e->log), 0);
+	assert_int_equal(iobus_init(&e->mmio, "mmio", &e->log), 0);
+	assert_int_equal(pci_host_init(&e->pci, &pc), 0);
+	e->host = (struct dev_host){
+		.log = &e->log, .mem = &e->mem, .pci = &e->pci, .opaque = e,
+		.add_irqfd = add_irqfd, .del_irqfd = del_irqfd,
+	};
+	e->irq_fd = e->irq_resample = -1;
+	fake_init(&e->fake);
+	return e;
+}
+
+int px_env_fake_link(struct px_env *e)
+{
+	int sv[2];
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	fake_start(&e->fake, sv[1]);
+	assert_true(e->fake.started);
+	e->fake_running = true;
+	return sv[0];
+}
+
+struct proxy_config px_env_config(struct px_env *e, int fd, int timeout_ms)
+{
+	return (struct proxy_config){
+		.fd = fd,
+		.name = strdup("test-proxy"),
+		.timeout_ms = timeout_ms,
+		.max_regions = LINK_QEMU_MAX_REGIONS,
+		.log = &e->log,
+	};
+}
+
+int px_env_create(struct px_env *e, int timeout_ms)
+{
+	struct proxy_config cfg = px_env_config(e, px_env_fake_link(e), timeout_ms);
+	int err = proxy_create(&e->host, &cfg, &e->px);
+
+	proxy_config_clear(&cfg);
+	return err;
+}
+
+void px_env_free(struct px_env *e)
+{
+	proxy_destroy(e->px);
+	if (e->fake_running)
+		fake_join(&e->fake);
+	pci_host_destroy(&e->pci);
+	iobus_destroy(&e->mmio);
+	iobus_destroy(&e->pio);
+	guest_memory_destroy(&e->mem);
+	close(e->log.fd);
+	close(e->log_rd);
+	assert_int_equal(px_count_fds(), e->base_fds);
+	free(e);
+}
+
+const char *px_env_log(struct px_env *e)
+{
+	size_t cap = sizeof(e->logbuf) - 1;
+	ssize_t n;
+
+	while (e->loglen < cap && (n = read(e->log_rd, e->logbuf + e->loglen, cap - e->loglen)) > 0)
+		e->loglen += (size_t)n;
+	e->logbuf[e->loglen] = 0;
+	return e->logbuf;
+}
+
+unsigned px_env_log_lines(struct px_env *e)
+{
+	const char *s = px_env_log(e);
+	unsigned n = 0;
+
+	for (; *s; s++)
+		n += *s == '\n';
+	return n;
+}

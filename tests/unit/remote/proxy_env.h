@@ -1,0 +1,51 @@
+/* What the proxy tests share: a PCI host, guest RAM, a dev_host, a fake device. */
+#ifndef TESTS_PROXY_ENV_H
+#define TESTS_PROXY_ENV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/iobus.h"
+#include "core/log.h"
+#include "core/memory.h"
+#include "fake_dev.h"
+#include "hw/device.h"
+#include "hw/pci/pci.h"
+#include "remote/proxy.h"
+
+struct px_env {
+	struct logger log; /* into a pipe the test reads back */
+	int log_rd;
+	char logbuf[16384];
+	size_t loglen;
+	struct guest_memory mem;
+	struct iobus pio, mmio;
+	struct pci_host pci;
+	struct dev_host host;
+	struct fake_dev fake;
+	bool fake_running;
+	struct proxy *px;
+	int base_fds;
+	/* add_irqfd/del_irqfd calls */
+	unsigned nadd, ndel;
+	int irq_fd, irq_resample;
+	unsigned irq_gsi;
+};
+
+/* Host, RAM (1 region of 1 MiB, or 2: a second at 4 GiB) and a fresh fake. */
+struct px_env *px_env_new(unsigned nregions);
+/* A socketpair with the fake serving one end; the other end for the proxy. */
+int px_env_fake_link(struct px_env *e);
+/* A proxy config for fd with a short timeout and no settling. */
+struct proxy_config px_env_config(struct px_env *e, int fd, int timeout_ms);
+/* fake_link + config + proxy_create: the error of proxy_create. */
+int px_env_create(struct px_env *e, int timeout_ms);
+/* Destroys the proxy, joins the fake, checks no fd stayed open. */
+void px_env_free(struct px_env *e);
+/* Everything logged so far. */
+const char *px_env_log(struct px_env *e);
+unsigned px_env_log_lines(struct px_env *e);
+int px_count_fds(void);
+
+#endif
