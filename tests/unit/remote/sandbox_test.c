@@ -64,6 +64,26 @@ static int wait_child(pid_t pid)
 	return status;
 }
 
+int st_fork(int (*fn)(void *), void *arg)
+{
+	pid_t pid;
+
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(fn(arg));
+	return wait_child(pid);
+}
+
+int st_run_here(const char *spec, enum st_mode mode, int (*fn)(void *), void *arg)
+{
+	unsigned applied;
+	int rc = child_setup(spec, mode, &applied);
+
+	return rc ? rc : fn(arg);
+}
+
 int st_run(const char *spec, enum st_mode mode, int (*fn)(void *), void *arg)
 {
 	pid_t pid;
@@ -71,12 +91,8 @@ int st_run(const char *spec, enum st_mode mode, int (*fn)(void *), void *arg)
 	fflush(NULL);
 	pid = fork();
 	assert_true(pid >= 0);
-	if (pid == 0) {
-		unsigned applied;
-		int rc = child_setup(spec, mode, &applied);
-
-		_exit(rc ? rc : fn(arg));
-	}
+	if (pid == 0)
+		_exit(st_run_here(spec, mode, fn, arg));
 	return wait_child(pid);
 }
 

@@ -17,6 +17,11 @@ enum st_mode {
  * status. Returns the child's wait status (killed after 10 s).
  */
 int st_run(const char *spec, enum st_mode mode, int (*fn)(void *), void *arg);
+/* The same in the calling process (a child already): fn's result, or 90+. */
+int st_run_here(const char *spec, enum st_mode mode, int (*fn)(void *), void *arg);
+
+/* Forks a child returning fn(arg) as its exit status; its wait status. */
+int st_fork(int (*fn)(void *), void *arg);
 
 /* A sandboxed child that waits until st_stop(). */
 struct st_child {

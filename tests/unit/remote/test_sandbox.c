@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -29,6 +30,8 @@
 
 #include <cmocka.h>
 
+#include "core/evloop.h"
+#include "hw/block/aio.h"
 #include "hw/device.h"
 #include "hw/net/backend.h"
 #include "remote/remote.h"
@@ -126,6 +129,79 @@ static int try_netlink_socket(void *arg)
 	return socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, 0) >= 0 ? 1 : 2;
 }
 
+/* ---- in a child of their own ---- */
+
+struct pid1_arg {
+	const char *spec;
+	pid_t parent;
+};
+
+/* PID 1 of a new PID namespace, sandboxed, makes a forbidden call. */
+static int pid1_child(void *opaque)
+{
+	struct pid1_arg *a = opaque;
+	pid_t pid;
+	int status;
+
+	if (unshare(CLONE_NEWPID) < 0 && unshare(CLONE_NEWUSER | CLONE_NEWPID) < 0)
+		return 77; /* no PID namespace here */
+	pid = fork();
+	if (pid == 0)
+		_exit(st_run_here(a->spec, ST_FULL, try_kill_parent, &a->parent));
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return 1;
+	return WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS ? 0 : 2;
+}
+
+static void noop_ready(void *opaque)
+{
+}
+
+static int wait_reap(struct blk_aio *a, struct blk_aio_req *req)
+{
+	struct blk_aio_req *got;
+
+	assert_int_equal(blk_aio_queue(a, req), 0);
+	blk_aio_submit(a);
+	blk_aio_wait(a);
+	got = blk_aio_reap(a);
+	return got == req ? req->result : -EIO;
+}
+
+/*
+ * virtio-blk's io_uring, set up before the sandbox and used after it: a
+ * write, a flush (the kernel runs it on an io-wq worker thread, which
+ * RLIMIT_NPROC must allow), a read back.
+ */
+static int blk_uring_child(void *opaque)
+{
+	static char buf[65536], back[65536];
+	struct logger log = LOGGER_DEFAULT;
+	struct evloop loop;
+	struct blk_aio a;
+	struct iovec iov = { buf, sizeof(buf) };
+	struct blk_aio_req req = { .op = BLK_AIO_WRITE, .iov = &iov, .iovcnt = 1 };
+	struct blk_aio_config cfg = { .depth = 8, .mode = BLK_AIO_URING, .loop = &loop,
+				      .ready = noop_ready, .log = &log };
+
+	cfg.fd = open(opaque, O_RDWR | O_CLOEXEC);
+	if (cfg.fd < 0 || evloop_init(&loop) || blk_aio_init(&a, &cfg))
+		return 77; /* no io_uring here */
+	if (sandbox_apply(device_kind_find("virtio-blk")->sandbox(NULL), &log, NULL))
+		return 93;
+	memset(buf, 0x5a, sizeof(buf));
+	if (wait_reap(&a, &req))
+		return 10;
+	req = (struct blk_aio_req){ .op = BLK_AIO_FLUSH };
+	if (wait_reap(&a, &req))
+		return 11;
+	iov = (struct iovec){ back, sizeof(back) };
+	req = (struct blk_aio_req){ .op = BLK_AIO_READ, .iov = &iov, .iovcnt = 1 };
+	if (wait_reap(&a, &req))
+		return 12;
+	return memcmp(buf, back, sizeof(buf)) ? 13 : 0;
+}
+
 /* ---- the tests ---- */
 
 static void assert_sigsys(int status)
@@ -216,6 +292,32 @@ static void test_blk_threads(void **state)
 	st_blk_cleanup(spec);
 }
 
+/* The same as PID 1 of its own PID namespace, as a VMM starts it (sandbox_fork). */
+static void test_pid1_killed(void **state)
+{
+	struct pid1_arg a = { "virtio-rng", getpid() };
+	int status = st_fork(pid1_child, &a);
+
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+		skip();
+	assert_exit0(status);
+}
+
+static void test_blk_uring(void **state)
+{
+	char spec[128], path[128];
+	int status;
+
+	st_blk_spec(spec, sizeof(spec));
+	snprintf(path, sizeof(path), "%.*s", (int)strcspn(strstr(spec, "file=") + 5, ","),
+		 strstr(spec, "file=") + 5);
+	status = st_fork(blk_uring_child, path);
+	st_blk_cleanup(spec);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+		skip();
+	assert_exit0(status);
+}
+
 /* virtio-net,user keeps the host's network (slirp), not other sockets. */
 static void test_user_net(void **state)
 {
@@ -270,6 +372,18 @@ static void test_splitvm_remote(void **state)
 	assert_exit0(st_remote_stop(&rp));
 }
 
+/* SIGTERM from the VMM reaches PID 1 of its namespace: the device is destroyed, status 0. */
+static void test_splitvm_remote_sigterm(void **state)
+{
+	struct st_remote rp;
+
+	if (!getenv("SPLITVM"))
+		skip();
+	st_remote_start(&rp, getenv("SPLITVM"), "virtio-rng", true);
+	assert_int_equal(kill(rp.pid, SIGTERM), 0);
+	assert_exit0(st_remote_stop(&rp));
+}
+
 /* --sandbox off: for debugging, nothing of it applies. */
 static void test_splitvm_remote_off(void **state)
 {
@@ -294,10 +408,13 @@ int main(void)
 		cmocka_unit_test(test_socket_kills),
 		cmocka_unit_test(test_exec_kills),
 		cmocka_unit_test(test_forbidden_call_kills),
+		cmocka_unit_test(test_pid1_killed),
 		cmocka_unit_test(test_blk_threads),
+		cmocka_unit_test(test_blk_uring),
 		cmocka_unit_test(test_user_net),
 		cmocka_unit_test(test_status),
 		cmocka_unit_test(test_splitvm_remote),
+		cmocka_unit_test(test_splitvm_remote_sigterm),
 		cmocka_unit_test(test_splitvm_remote_off),
 	};
 
