@@ -36,6 +36,9 @@ struct sb {
 };
 
 static void note(struct sb *s, const char *what, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void note(struct sb *s, const char *what, const char *fmt, ...)
 {
 	char why[160];
 	va_list ap;
