@@ -49,7 +49,7 @@ static void note(struct sb *s, const char *what, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	n = snprintf(s->missing + s->len, s->cap - s->len, "%s%s (%s)", s->len ? ", " : "",
+	n = snprintf(s->missing + s->len, s->cap - s->len, "%s%s: %s", s->len ? "; " : "",
 		     what, why);
 	if (n > 0)
 		s->len += (size_t)n < s->cap - s->len ? (size_t)n : s->cap - s->len - 1;
@@ -92,8 +92,8 @@ static void note_userns(struct sb *s, int err)
 	else if (err == ENOSPC || err == EUSERS)
 		note(s, "user namespace", "the limit of user namespaces is reached");
 	else if (err == EPERM)
-		note(s, "user namespace", "not permitted here (a container's seccomp profile or "
-		     "an LSM)");
+		note(s, "user namespace", "not permitted here (a container's seccomp profile, "
+		     "an LSM?)");
 	else
 		note(s, "user namespace", "%s", strerror(err));
 }
@@ -134,22 +134,31 @@ static void enter_userns(struct sb *s)
 static void enter_namespaces(struct sb *s)
 {
 	static const struct { int flag; unsigned bit; const char *name; } ns[] = {
-		{ CLONE_NEWNS, SANDBOX_MOUNTNS, "mount namespace" },
-		{ CLONE_NEWIPC, SANDBOX_IPCNS, "IPC namespace" },
-		{ CLONE_NEWUTS, SANDBOX_UTSNS, "UTS namespace" },
-		{ CLONE_NEWNET, SANDBOX_NETNS, "network namespace" },
+		{ CLONE_NEWNS, SANDBOX_MOUNTNS, "mount" },
+		{ CLONE_NEWIPC, SANDBOX_IPCNS, "IPC" },
+		{ CLONE_NEWUTS, SANDBOX_UTSNS, "UTS" },
+		{ CLONE_NEWNET, SANDBOX_NETNS, "network" },
 	};
+	char denied[64] = "";
 
 	for (size_t i = 0; i < sizeof(ns) / sizeof(ns[0]); i++) {
+		char what[32];
+
 		if (ns[i].flag == CLONE_NEWNET && s->kind && s->kind->host_net)
 			continue; /* documented per kind: user-mode networking */
-		if (unshare(ns[i].flag) == 0)
+		if (unshare(ns[i].flag) == 0) {
 			s->applied |= ns[i].bit;
-		else if (errno == EPERM && !(s->applied & SANDBOX_USERNS))
-			note(s, ns[i].name, "needs a user namespace or CAP_SYS_ADMIN");
-		else
-			note(s, ns[i].name, "%s", strerror(errno));
+		} else if (errno == EPERM && !(s->applied & SANDBOX_USERNS)) {
+			/* The usual reason for all of them: said once. */
+			snprintf(denied + strlen(denied), sizeof(denied) - strlen(denied), "%s%s",
+				 *denied ? ", " : "", ns[i].name);
+		} else {
+			snprintf(what, sizeof(what), "%s namespace", ns[i].name);
+			note(s, what, "%s", strerror(errno));
+		}
 	}
+	if (*denied)
+		note(s, "namespaces", "%s: need a user namespace or CAP_SYS_ADMIN", denied);
 }
 
 /* An empty file at path in the new root, the host's file bound over it read-only. */
