@@ -310,7 +310,8 @@ static const struct sandbox_rule blk_rules[] = {
 
 static const struct device_sandbox blk_sandbox = {
 	SANDBOX_RULES(blk_rules),
-	.max_threads = 64,
+	.max_files = 128,  /* up to 16 queues: a doorbell and an interrupt fd each */
+	.max_threads = 64, /* two workers, the kernel's io_uring workers */
 };
 
 static const struct device_sandbox *blk_sandbox_for(const void *config)

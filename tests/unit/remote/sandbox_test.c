@@ -165,6 +165,17 @@ void st_assert_field(const char *text, const char *field, const char *value)
 		fail_msg("%s %.*s, expected %s", field, (int)strcspn(p, "\n"), p, value);
 }
 
+void st_assert_limit(const char *text, const char *name, unsigned long value)
+{
+	const char *p = strstr(text, name);
+	unsigned long soft, hard;
+
+	if (!p || sscanf(p + strlen(name), " %lu %lu", &soft, &hard) != 2)
+		fail_msg("no numeric limit '%s' in /proc/PID/limits", name);
+	if (soft != value || hard != value)
+		fail_msg("%s: %lu/%lu, expected %lu", name, soft, hard, value);
+}
+
 void st_assert_ns(pid_t pid, const char *type, bool own)
 {
 	char mine[64], theirs[64];

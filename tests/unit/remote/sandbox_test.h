@@ -37,6 +37,8 @@ int st_stop(struct st_child *c);
 void st_read_proc(pid_t pid, const char *name, char *buf, size_t len);
 /* Asserts that the line "FIELD\tVALUE" is in text. */
 void st_assert_field(const char *text, const char *field, const char *value);
+/* Asserts that /proc/PID/limits text has soft and hard limit value for name. */
+void st_assert_limit(const char *text, const char *name, unsigned long value);
 /* Asserts that pid is (or is not) in a namespace of its own of that type. */
 void st_assert_ns(pid_t pid, const char *type, bool own);
 

@@ -352,6 +352,9 @@ static void test_status(void **state)
 	st_assert_field(status, "CapPrm:", "0000000000000000");
 	if (c.applied & SANDBOX_CAPS)
 		st_assert_field(status, "CapBnd:", "0000000000000000");
+	st_read_proc(c.pid, "limits", status, sizeof(status));
+	st_assert_limit(status, "Max open files", 64);
+	st_assert_limit(status, "Max core file size", 0);
 	st_assert_ns(c.pid, "user", c.applied & SANDBOX_USERNS);
 	st_assert_ns(c.pid, "mnt", c.applied & SANDBOX_MOUNTNS);
 	st_assert_ns(c.pid, "net", c.applied & SANDBOX_NETNS);
