@@ -31,7 +31,7 @@ struct sb {
 	const struct device_sandbox *kind;
 	unsigned applied;
 	bool root_user; /* uid 0 before any user namespace */
-	char *missing;  /* "what (why), ..." */
+	char *missing;  /* "what: why; ..." */
 	size_t len, cap;
 };
 
@@ -98,37 +98,55 @@ static void note_userns(struct sb *s, int err)
 		note(s, "user namespace", "%s", strerror(err));
 }
 
-/* Our own IDs map to themselves: files keep their owners, nothing is gained. */
-static int map_ids(uid_t uid, gid_t gid)
+/* Async-signal-safe: a decimal number into buf, NUL-terminated. */
+static char *put_uint(char *p, unsigned v)
 {
-	char line[40];
-	int err;
+	char tmp[12];
+	int n = 0;
 
-	snprintf(line, sizeof(line), "%u %u 1", (unsigned)uid, (unsigned)uid);
-	err = write_file("/proc/self/uid_map", line);
-	if (!err)
-		err = write_file("/proc/self/setgroups", "deny");
-	if (!err) {
-		snprintf(line, sizeof(line), "%u %u 1", (unsigned)gid, (unsigned)gid);
-		err = write_file("/proc/self/gid_map", line);
-	}
-	return err;
+	do
+		tmp[n++] = (char)('0' + v % 10);
+	while ((v /= 10));
+	while (n)
+		*p++ = tmp[--n];
+	*p = 0;
+	return p;
+}
+
+/*
+ * In a new user namespace, our own IDs map to themselves: files keep their
+ * owners, nothing is gained. Async-signal-safe (sandbox_fork's child).
+ */
+static bool map_ids(uid_t uid, gid_t gid)
+{
+	char line[40], *p;
+
+	p = put_uint(line, uid);
+	*p++ = ' ';
+	p = put_uint(p, uid);
+	p[0] = ' ', p[1] = '1', p[2] = 0;
+	if (write_file("/proc/self/uid_map", line) < 0 ||
+	    write_file("/proc/self/setgroups", "deny") < 0)
+		return false;
+	p = put_uint(line, gid);
+	*p++ = ' ';
+	p = put_uint(p, gid);
+	p[0] = ' ', p[1] = '1', p[2] = 0;
+	return write_file("/proc/self/gid_map", line) == 0;
 }
 
 static void enter_userns(struct sb *s)
 {
 	uid_t uid = geteuid();
 	gid_t gid = getegid();
-	int err;
 
 	if (unshare(CLONE_NEWUSER) < 0) {
 		note_userns(s, errno);
 		return;
 	}
 	s->applied |= SANDBOX_USERNS;
-	err = map_ids(uid, gid);
-	if (err)
-		note(s, "user ID map", "%s", strerror(-err));
+	if (!map_ids(uid, gid))
+		note(s, "user ID map", "%s", strerror(errno));
 }
 
 static void enter_namespaces(struct sb *s)
@@ -401,40 +419,6 @@ void sandbox_close_inherited(int keep)
 	close_range((unsigned)keep + 1, ~0u, 0);
 }
 
-/* Async-signal-safe: a decimal number into buf, NUL-terminated. */
-static char *put_uint(char *p, unsigned v)
-{
-	char tmp[12];
-	int n = 0;
-
-	do
-		tmp[n++] = (char)('0' + v % 10);
-	while ((v /= 10));
-	while (n)
-		*p++ = tmp[--n];
-	*p = 0;
-	return p;
-}
-
-/* In the child of clone(CLONE_NEWUSER): our IDs map to themselves (as map_ids). */
-static bool child_map_ids(uid_t uid, gid_t gid)
-{
-	char line[40], *p;
-
-	p = put_uint(line, uid);
-	*p++ = ' ';
-	p = put_uint(p, uid);
-	p[0] = ' ', p[1] = '1', p[2] = 0;
-	if (write_file("/proc/self/uid_map", line) < 0 ||
-	    write_file("/proc/self/setgroups", "deny") < 0)
-		return false;
-	p = put_uint(line, gid);
-	*p++ = ' ';
-	p = put_uint(p, gid);
-	p[0] = ' ', p[1] = '1', p[2] = 0;
-	return write_file("/proc/self/gid_map", line) == 0;
-}
-
 pid_t sandbox_fork(void)
 {
 	uid_t uid = geteuid();
@@ -450,7 +434,7 @@ pid_t sandbox_fork(void)
 	if (pid < 0)
 		return errno == EAGAIN ? pid : fork();
 	/* exec keeps no capability in the new namespace: the IDs must be mapped. */
-	if (pid == 0 && !child_map_ids(uid, gid))
+	if (pid == 0 && !map_ids(uid, gid))
 		_exit(127);
 	return pid;
 }
