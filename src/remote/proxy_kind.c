@@ -271,6 +271,9 @@ static void describe_status(const char *name, int status, const struct logger *l
 	if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
 		log_warn(log, "%s: device process exited with status %d", name,
 			 WEXITSTATUS(status));
+	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		log_warn(log, "%s: device process killed by SIGSYS: a system call its sandbox "
+			 "does not allow (docs/remote.md)", name);
 	else if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
 		log_warn(log, "%s: device process killed by signal %d", name, WTERMSIG(status));
 }
