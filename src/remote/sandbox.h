@@ -44,8 +44,9 @@ int sandbox_isolate(const struct device_sandbox *kind, unsigned *applied, char *
 
 /*
  * Everything, to the calling process, which must be single-threaded (a
- * kind's worker threads start later). Logs one info line on what could not
- * be applied. 0, or -errno (logged) if the filter or no_new_privs failed.
+ * kind's worker threads start later), then sheds the pages only its
+ * start-up used. Logs one info line on what could not be applied. 0, or
+ * -errno (logged) if the filter or no_new_privs failed.
  */
 int sandbox_apply(const struct device_sandbox *kind, const struct logger *log,
 		  unsigned *applied);
