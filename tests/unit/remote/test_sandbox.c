@@ -230,31 +230,33 @@ static void assert_exit0(int status)
 			 WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
 }
 
+static void check_rules(const char *who, const struct device_sandbox *sb)
+{
+	char bad[64] = "";
+
+	assert_non_null(sb);
+	if (sandbox_check_rules(sb, bad, sizeof(bad)))
+		fail_msg("%s: unknown system call %s", who, bad);
+}
+
+/* Every kind has a list, and every name in it is a system call here. */
 static void test_rules_resolve(void **state)
 {
 	static const char *const specs[] = { "virtio-rng", "virtio-net,user" };
-	char bad[64] = "";
+	static const char *const fixed[] = { "virtio-blk", "virtio-console" };
+	struct logger log = LOGGER_DEFAULT;
 	struct device dev;
 
 	for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]); i++) {
-		struct logger log = LOGGER_DEFAULT;
-
 		assert_int_equal(device_parse(&dev, specs[i], &log), 0);
-		assert_non_null(device_sandbox(&dev));
-		if (sandbox_check_rules(device_sandbox(&dev), bad, sizeof(bad)))
-			fail_msg("%s: unknown system call %s", specs[i], bad);
+		check_rules(specs[i], device_sandbox(&dev));
 		device_destroy(&dev);
 	}
-	for (const char *const *k = (const char *const[]){ "virtio-blk", "virtio-console",
-							      NULL }; *k; k++) {
-		const struct device_kind *kind = device_kind_find(*k);
-
-		assert_non_null(kind->sandbox);
-		if (sandbox_check_rules(kind->sandbox(NULL), bad, sizeof(bad)))
-			fail_msg("%s: unknown system call %s", *k, bad);
-	}
-	assert_int_equal(sandbox_check_rules(&net_tap_sandbox, bad, sizeof(bad)), 0);
-	assert_int_equal(sandbox_check_rules(NULL, bad, sizeof(bad)), 0);
+	/* Their lists do not depend on the config (whose files we lack here). */
+	for (size_t i = 0; i < sizeof(fixed) / sizeof(fixed[0]); i++)
+		check_rules(fixed[i], device_kind_find(fixed[i])->sandbox(NULL));
+	check_rules("virtio-net,tap", &net_tap_sandbox);
+	assert_int_equal(sandbox_check_rules(NULL, (char[8]){ 0 }, 8), 0);
 }
 
 /* (a) Isolated only: no host file, no program to exec; sandboxed: killed. */
