@@ -435,6 +435,9 @@ int sandbox_apply(const struct device_sandbox *kind, const struct logger *log,
 
 	if (__lsan_do_leak_check)
 		__lsan_do_leak_check();
+	if (!kind)
+		log_warn(log, "remote: sandbox: the device kind lists no system calls: only the "
+			 "machine's are allowed (docs/remote.md)");
 	read_status(&data, &threads);
 	find_clean_file_maps(&shed);
 	isolate(&s);
