@@ -363,56 +363,6 @@ static void drop_caps(struct sb *s)
 		note(s, "capability bounding set", "no CAP_SETPCAP");
 }
 
-/* ---- start-up pages ------------------------------------------------------------- */
-
-#define MAX_SHED 128
-
-/* Mapped file text and read-only data no write ever touched, found before /proc goes. */
-struct shed {
-	unsigned n;
-	struct { uintptr_t lo, hi; } r[MAX_SHED];
-};
-
-static void find_clean_file_maps(struct shed *sh)
-{
-	FILE *f = fopen("/proc/self/smaps", "re");
-	char line[512], perms[8] = "", path[8];
-	unsigned long lo = 0, hi = 0, anon;
-	bool candidate = false;
-
-	sh->n = 0;
-	if (!f)
-		return;
-	while (fgets(line, sizeof(line), f) && sh->n < MAX_SHED) {
-		char *dash = strchr(line, '-'), *space = strchr(line, ' ');
-
-		if (dash && space && dash < space) {
-			path[0] = 0;
-			if (sscanf(line, "%lx-%lx %7s %*s %*s %*s %7s", &lo, &hi, perms, path) < 3)
-				lo = hi = 0;
-			/* Private, not writable, a file: its pages can always be read again. */
-			candidate = path[0] == '/' && perms[3] == 'p' && perms[1] != 'w';
-		} else if (candidate && sscanf(line, "Anonymous: %lu", &anon) == 1 && !anon) {
-			sh->r[sh->n].lo = lo;
-			sh->r[sh->n++].hi = hi;
-		}
-	}
-	fclose(f);
-}
-
-/*
- * A device process mostly waits: library and program pages only its
- * start-up touched (the dynamic loader, the device's setup, namespaces and
- * the filter) leave its resident set; the page cache keeps them, and what
- * serving needs comes back on first use. Pages with a private copy
- * (relocations) are never dropped: they would lose their contents.
- */
-static void shed_startup_pages(const struct shed *sh)
-{
-	for (unsigned i = 0; i < sh->n; i++)
-		madvise((void *)sh->r[i].lo, sh->r[i].hi - sh->r[i].lo, MADV_DONTNEED);
-}
-
 /* ---- all of it ------------------------------------------------------------------ */
 
 /*
@@ -428,7 +378,6 @@ int sandbox_apply(const struct device_sandbox *kind, const struct logger *log,
 	char missing[512] = "";
 	struct sb s = { .kind = kind, .missing = missing, .cap = sizeof(missing),
 			.root_user = geteuid() == 0 };
-	struct shed shed;
 	uint64_t data;
 	unsigned threads;
 	int err;
@@ -439,7 +388,6 @@ int sandbox_apply(const struct device_sandbox *kind, const struct logger *log,
 		log_warn(log, "remote: sandbox: the device kind lists no system calls: only the "
 			 "machine's are allowed (docs/remote.md)");
 	read_status(&data, &threads);
-	find_clean_file_maps(&shed);
 	isolate(&s);
 	set_limits(&s, data, threads);
 	drop_caps(&s);
@@ -452,7 +400,6 @@ int sandbox_apply(const struct device_sandbox *kind, const struct logger *log,
 	if (err)
 		return err;
 	s.applied |= SANDBOX_SECCOMP;
-	shed_startup_pages(&shed);
 	if (*missing)
 		log_info(log, "remote: sandbox: not applied: %s", missing);
 	else
