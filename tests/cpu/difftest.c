@@ -33,7 +33,7 @@ struct ctx {
 	unsigned long states, mismatches, skipped;
 	bool fp;  /* SSE/MMX form: FP-flavoured random values */
 	uint64_t mem_target;  /* this state's memory operand, or 0 */
-	bool pair;  /* the variant is CMP/TEST + Jcc: run it as a block (fused) */
+	unsigned budget;  /* 0: one instruction (emu_step); else run as a block (emu_run) */
 };
 
 static uint64_t addr(const struct ctx *c, unsigned off)
@@ -232,6 +232,8 @@ static uint64_t defined_flags(const struct variant *v, const struct regs *in)
 	unsigned c, bits = v->sz * 8;
 	uint64_t m;
 
+	if (v->seq_fl)
+		return v->seq_fl - 1 == FL_LOGIC ? ARITH & ~EMU_AF : ARITH;
 	switch (f->fl) {
 	case FL_LOGIC: return ARITH & ~EMU_AF;
 	case FL_MUL: return EMU_CF | EMU_OF;
@@ -280,7 +282,7 @@ static void run_emu(struct ctx *c, const struct regs *in, struct regs *out, int 
 	memcpy(cpu->xmm, in->xmm, sizeof(in->xmm));
 	cpu->segbase[1] = c->fsbase;
 	cpu->segbase[2] = c->gsbase;
-	*rc = c->pair ? emu_run(cpu, 2) : emu_step(cpu);
+	*rc = c->budget ? emu_run(cpu, c->budget) : emu_step(cpu);
 	memcpy(out->gpr, cpu->r, sizeof(out->gpr));
 	out->rflags = emu_get_rflags(cpu);
 	out->pad = cpu->r[EMU_RIP];
@@ -352,7 +354,7 @@ static void report(struct ctx *c, const struct variant *v, const struct regs *in
 static void check(struct ctx *c, const struct variant *v, const struct regs *in,
 		  const struct native_result *nat, const struct regs *emu, int rc)
 {
-	uint64_t fm = defined_flags(v, in) | EMU_DF;
+	uint64_t fm = (defined_flags(v, in) & ~(v->seq_noaf ? EMU_AF : 0)) | EMU_DF;
 	uint64_t end = addr(c, INSN_OFF) + v->len;
 	int landed = emu->pad == end ? 1 : emu->pad == end + BRANCH_REL ? 2 : -1;
 	const char *why;
@@ -403,32 +405,68 @@ static void run_state(struct ctx *c, const struct variant *v)
 	check(c, v, &in, &nat, &emu, rc);
 }
 
+/* The forms the interpreter may fuse with a following Jcc. */
+static bool fusable(const struct form *f)
+{
+	static const char *const names[] = {
+		"cmp ", "test ", "add ", "sub ", "and ", "or ", "xor ", "inc ", "dec ",
+	};
+
+	for (unsigned k = 0; k < sizeof(names) / sizeof(names[0]); k++)
+		if (!strncmp(f->name, names[k], strlen(names[k])))
+			return true;
+	return false;
+}
+
 /*
- * CMP and TEST forms again, each followed by a Jcc (every condition) whose
- * target is the branch landing: the interpreter runs the pair as one fused
- * handler when it can, so the pair is compared as one instruction would be.
+ * CMP, TEST, ALU and INC/DEC forms again, each followed by a Jcc (every
+ * condition) whose target is the branch landing, then jmp $+2: the
+ * interpreter runs the pair as one fused handler when it can, so the pair
+ * is compared as one instruction would be. A Jcc does not end its block:
+ * the budget of 2 stops after the pair either way (not taken, the jmp ends
+ * the same block).
  */
 static void run_pairs(struct ctx *c, const struct form *f, unsigned sz, unsigned nvariants,
 		      unsigned nstates)
 {
-	if (strncmp(f->name, "cmp ", 4) && strncmp(f->name, "test ", 5))
+	if (!fusable(f))
 		return;
-	c->pair = true;
+	c->budget = 2;
 	for (unsigned n = 0; n < 2 * nvariants; n++) {
 		struct variant v;
 
 		make_variant(&c->g, f, sz, c->area, &v);
-		if (v.len + 2 > sizeof(v.b))
+		if (v.len + 4 > sizeof(v.b))
 			continue;
 		v.b[v.len] = (uint8_t)(0x70 + n % 16);
-		v.b[v.len + 1] = BRANCH_REL;
-		v.len += 2;
+		v.b[v.len + 1] = BRANCH_REL + 2;
+		v.b[v.len + 2] = 0xeb; /* jmp $+2 */
+		v.b[v.len + 3] = 0x00;
+		v.len += 4;
 		native_place(c->area, v.b, v.len);
 		emu_icache_flush(c->cpu);
 		for (unsigned s = 0; s < (nstates + 3) / 4; s++)
 			run_state(c, &v);
 	}
-	c->pair = false;
+	c->budget = 0;
+}
+
+/* Integer forms inside blocks with flag setters, readers and killers. */
+static void run_seqs(struct ctx *c, const struct form *f, unsigned sz, unsigned nvariants,
+		     unsigned nstates)
+{
+	for (unsigned n = 0; n < 2 * nvariants; n++) {
+		struct variant v;
+
+		make_variant(&c->g, f, sz, c->area, &v);
+		if (!make_seq(&c->g, &v, &c->budget))
+			continue;
+		native_place(c->area, v.b, v.len);
+		emu_icache_flush(c->cpu);
+		for (unsigned s = 0; s < (nstates + 7) / 8; s++)
+			run_state(c, &v);
+	}
+	c->budget = 0;
 }
 
 /*
@@ -599,6 +637,8 @@ int main(int argc, char **argv)
 					run_state(&c, &v);
 			}
 			run_pairs(&c, f, sz, nvariants, nstates);
+			if (k < nforms && f->su != SU_X87)
+				run_seqs(&c, f, sz, nvariants, nstates);
 			if (c.mismatches != before)
 				printf("FAILED %s (size %u): %lu mismatches\n", f->name, sz,
 				       c.mismatches - before);

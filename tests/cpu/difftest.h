@@ -15,7 +15,7 @@ enum { AM_BASE, AM_SIB, AM_RIP, AM_ABS, AM_NOBASE, AM_RSP, AM_BASE2 };
 
 struct variant {
 	const struct form *f;
-	uint8_t b[16];
+	uint8_t b[32];     /* the form, or a sequence around it (seq.c) */
 	unsigned len, sz;
 	int reg, rm, opreg;
 	bool mem, fs, a32, lock, force_rex, has_rex;
@@ -25,7 +25,13 @@ struct variant {
 	uint64_t imm;
 	unsigned imm_len;
 	uint64_t t_fixed;  /* memory target for RIP/absolute/moffs forms */
+	unsigned seq_fl;   /* in a sequence: FL_* + 1 of the last flag writer after the form */
+	bool seq_noaf;     /* in a sequence: AF may be the setter's undefined one */
 };
+
+/* seq.c: v becomes a block around its form (setter, reader, killer); false
+ * if none fits. *budget: the instructions emu_run must run. */
+bool make_seq(struct rng *g, struct variant *v, unsigned *budget);
 
 /* fpstate.c: random x87/MMX/SSE state with FP edge values, and the
  * per-state setups of the SSE forms (t: memory operand address or 0). */

@@ -88,6 +88,26 @@ static inline void reg_wr(struct emu_cpu *cpu, unsigned off, unsigned sz, uint64
 #define RIP (cpu->r[EMU_RIP])
 #define RSP (cpu->r[4])
 
+/*
+ * A Jcc does not end its block: not taken, the block goes on; taken, it
+ * leaves with RIP at the target, and the rest of the block (counted into
+ * icount when the block was entered) does not run.
+ */
+static inline int emu_jcc_taken(struct emu_cpu *cpu, const struct emu_insn *jcc, uint64_t rip)
+{
+	cpu->icount -= jcc->sz2;
+	RIP = rip;
+	return 1;
+}
+
+/* Fall through: step RIP past i and run the next record (a tail call, so
+ * the run loop is only re-entered at a block's end). */
+static inline int emu_next(struct emu_cpu *cpu, const struct emu_insn *i)
+{
+	RIP += i->len;
+	return i[1].fn(cpu, i + 1);
+}
+
 /* ---- effective address ---- */
 
 static inline uint64_t ea(const struct emu_cpu *cpu, const struct emu_insn *i)
@@ -138,52 +158,142 @@ static inline void flags_set(struct emu_cpu *cpu, uint64_t mask, uint64_t val)
 	cpu->rflags = (f & ~mask) | (val & mask);
 }
 
+#define EMU_ALWAYS_INLINE inline __attribute__((always_inline))
+
+/*
+ * CF when it needs no call: 0 or 1, else -1 (SBB, shifts). Fast handlers
+ * hand their record to the generic handler on -1, so their own path keeps
+ * no stack frame. SUB/CMP/NEG: a and b are of the operation's size.
+ */
+static EMU_ALWAYS_INLINE int cf_quick(const struct emu_cpu *cpu)
+{
+	const struct emu_lflags *lf = &cpu->lf;
+
+	/* tests, not a switch: no jump table, the usual cases first */
+	if (lf->op == LF_SUB)
+		return lf->a < lf->b;
+	if (lf->op == LF_ADD)
+		return (((lf->a & lf->b) | ((lf->a | lf->b) & ~lf->res)) >> (lf->sz * 8 - 1)) & 1;
+	if (lf->op == LF_NONE)
+		return cpu->rflags & EMU_CF;
+	if (lf->op == LF_LOGIC)
+		return 0;
+	if (lf->op == LF_INC || lf->op == LF_DEC)
+		return lf->cf;
+	return -1;
+}
+
 static inline bool get_cf(const struct emu_cpu *cpu)
 {
-	if (cpu->lf.op == LF_NONE)
-		return cpu->rflags & EMU_CF;
-	return emu_lf_cf(&cpu->lf);
+	int cf = cf_quick(cpu);
+
+	return cf >= 0 ? cf : emu_lf_cf(&cpu->lf);
+}
+
+/* Condition cc (0..15 as in Jcc) after a - b = r of size sz (CMP, SUB). */
+static EMU_ALWAYS_INLINE bool cc_sub(unsigned cc, unsigned sz, uint64_t a, uint64_t b, uint64_t r)
+{
+	unsigned top = sz * 8 - 1, sh = 63 - top;
+	bool v;
+
+	switch (cc >> 1) {
+	case 0: v = (((a ^ b) & (a ^ r)) >> top) & 1; break;
+	case 1: v = a < b; break;
+	case 2: v = r == 0; break;
+	case 3: v = a <= b; break;
+	case 4: v = (r >> top) & 1; break;
+	case 5: v = !__builtin_parityll(r & 0xff); break;
+	case 6: v = (int64_t)(a << sh) < (int64_t)(b << sh); break;
+	default: v = (int64_t)(a << sh) <= (int64_t)(b << sh); break;
+	}
+	return v ^ (cc & 1);
+}
+
+/* ... after a + b (+ carry in) = r (ADD, ADC). */
+static EMU_ALWAYS_INLINE bool cc_add(unsigned cc, unsigned sz, uint64_t a, uint64_t b, uint64_t r)
+{
+	unsigned top = sz * 8 - 1;
+	bool c = (((a & b) | ((a | b) & ~r)) >> top) & 1, o = (((a ^ r) & (b ^ r)) >> top) & 1;
+	bool s = (r >> top) & 1, v;
+
+	switch (cc >> 1) {
+	case 0: v = o; break;
+	case 1: v = c; break;
+	case 2: v = r == 0; break;
+	case 3: v = c || r == 0; break;
+	case 4: v = s; break;
+	case 5: v = !__builtin_parityll(r & 0xff); break;
+	case 6: v = s != o; break;
+	default: v = r == 0 || s != o; break;
+	}
+	return v ^ (cc & 1);
+}
+
+/* ... after a logic result r (AND, OR, XOR, TEST): CF = OF = 0. */
+static EMU_ALWAYS_INLINE bool cc_logic(unsigned cc, unsigned sz, uint64_t r)
+{
+	bool s = (r >> (sz * 8 - 1)) & 1, v;
+
+	switch (cc >> 1) {
+	case 0: case 1: v = false; break;
+	case 2: case 3: v = r == 0; break;
+	case 4: case 6: v = s; break;
+	case 5: v = !__builtin_parityll(r & 0xff); break;
+	default: v = r == 0 || s; break;
+	}
+	return v ^ (cc & 1);
+}
+
+/* ... from the folded arithmetic flags f. */
+static EMU_ALWAYS_INLINE bool cc_flags(unsigned cc, uint64_t f)
+{
+	bool v;
+
+	switch (cc >> 1) {
+	case 0: v = f & EMU_OF; break;
+	case 1: v = f & EMU_CF; break;
+	case 2: v = f & EMU_ZF; break;
+	case 3: v = f & (EMU_CF | EMU_ZF); break;
+	case 4: v = f & EMU_SF; break;
+	case 5: v = f & EMU_PF; break;
+	case 6: v = !(f & EMU_SF) != !(f & EMU_OF); break;
+	default: v = (f & EMU_ZF) || (!(f & EMU_SF) != !(f & EMU_OF)); break;
+	}
+	return v ^ (cc & 1);
+}
+
+/*
+ * Condition cc from the lazy state when that needs no call: 0 or 1, else -1
+ * (then emu_cond_slow folds). With cc constant, each case is a few
+ * instructions. ZF and SF come from the result whatever the operation.
+ */
+static EMU_ALWAYS_INLINE int cond_quick(const struct emu_cpu *cpu, unsigned cc)
+{
+	const struct emu_lflags *lf = &cpu->lf;
+
+	if (lf->op == LF_SUB)
+		return cc_sub(cc, lf->sz, lf->a, lf->b, lf->res);
+	if (lf->op == LF_LOGIC)
+		return cc_logic(cc, lf->sz, lf->res);
+	if (lf->op == LF_ADD)
+		return cc_add(cc, lf->sz, lf->a, lf->b, lf->res);
+	if (lf->op == LF_NONE)
+		return cc_flags(cc, cpu->rflags);
+	if ((cc >> 1) == 2)
+		return (lf->res == 0) ^ (cc & 1);
+	if ((cc >> 1) == 4)
+		return ((lf->res >> (lf->sz * 8 - 1)) & 1) ^ (cc & 1);
+	return -1;
 }
 
 bool emu_cond_slow(struct emu_cpu *cpu, unsigned cc);
 
-/* Condition codes 0..15 as in Jcc; CMP and logic results without folding. */
+/* Condition codes 0..15 as in Jcc. */
 static inline bool emu_cond(struct emu_cpu *cpu, unsigned cc)
 {
-	const struct emu_lflags *lf = &cpu->lf;
-	bool r;
+	int r = cond_quick(cpu, cc);
 
-	if (lf->op == LF_SUB) {
-		unsigned sh = 64 - lf->sz * 8;
-
-		switch (cc >> 1) {
-		case 1: r = lf->a < lf->b; break;
-		case 2: r = lf->res == 0; break;
-		case 3: r = lf->a <= lf->b; break;
-		case 4: r = (lf->res >> (lf->sz * 8 - 1)) & 1; break;
-		case 6: r = (int64_t)(lf->a << sh) < (int64_t)(lf->b << sh); break;
-		case 7: r = (int64_t)(lf->a << sh) <= (int64_t)(lf->b << sh); break;
-		default: return emu_cond_slow(cpu, cc);
-		}
-		return r ^ (cc & 1);
-	}
-	if (lf->op == LF_LOGIC) {
-		switch (cc >> 1) {
-		case 0: case 1: r = false; break;
-		case 2: case 3: r = lf->res == 0; break;
-		case 4: case 6: r = (lf->res >> (lf->sz * 8 - 1)) & 1; break;
-		case 7: r = lf->res == 0 || ((lf->res >> (lf->sz * 8 - 1)) & 1); break;
-		default: return emu_cond_slow(cpu, cc);
-		}
-		return r ^ (cc & 1);
-	}
-	/* ZF and SF come from the result alone whatever the operation (ADD +
-	 * JNZ closes most counted loops). */
-	if (lf->op != LF_NONE && ((cc >> 1) == 2 || (cc >> 1) == 4)) {
-		r = (cc >> 1) == 2 ? lf->res == 0 : (lf->res >> (lf->sz * 8 - 1)) & 1;
-		return r ^ (cc & 1);
-	}
-	return emu_cond_slow(cpu, cc);
+	return r >= 0 ? r : emu_cond_slow(cpu, cc);
 }
 
 #endif

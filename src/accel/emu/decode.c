@@ -286,9 +286,10 @@ void dec_one_byte(struct dstate *d, struct emu_insn *i, unsigned b)
 		dec_rm_form(d, i, op_imul3, d->osz);
 		i->imm = dec_simm(d, b == 0x6b ? 1 : imm_size(d->osz));
 		break;
-	case 0x70 ... 0x7f:
+	case 0x70 ... 0x7f: /* not I_END: a block goes on after a Jcc not taken */
 		i->op = b & 15;
-		branch_rel(d, i, op_jcc, 1);
+		i->imm = dec_simm(d, 1);
+		i->fn = op_jcc;
 		break;
 	case 0x80: case 0x81: case 0x83:
 		grp1(d, i, b);

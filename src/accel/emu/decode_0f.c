@@ -140,11 +140,10 @@ void dec_0f(struct dstate *d, struct emu_insn *i, unsigned b)
 		dec_rm_form(d, i, op_cmovcc, d->osz);
 		i->op = b & 15;
 		break;
-	case 0x80 ... 0x8f:
+	case 0x80 ... 0x8f: /* not I_END: a block goes on after a Jcc not taken */
 		i->op = b & 15;
 		i->imm = dec_simm(d, 4);
 		i->fn = op_jcc;
-		i->flags |= I_END;
 		break;
 	case 0x90 ... 0x9f:
 		dec_rm_form(d, i, op_setcc, 1);

@@ -69,8 +69,8 @@ bool dec_system_one(struct dstate *d, struct emu_insn *i, unsigned b)
 	case 0xfa:
 		i->fn = op_cli;
 		return true;
-	case 0xfb:
-		fn_end(i, op_sti);
+	case 0xfb: /* not I_END: see op_sti */
+		i->fn = op_sti;
 		return true;
 	}
 	return false;

@@ -118,10 +118,12 @@ static __attribute__((noinline)) int run_blocks(struct emu_cpu *cpu, uint64_t en
 		const struct emu_insn *i = b->insns;
 
 		cpu->icount += b->n;
-		while (!i->fn(cpu, i)) {
-			RIP += i->len;
-			i++;
-		}
+		/* Threaded: returns 1 from the block's last record. 0 comes from
+		 * a handler written for the old loop ("return 0" to fall through
+		 * instead of emu_next()): the rest of its block did not run, so
+		 * fail loudly (#UD) rather than loop on it. */
+		if (unlikely(!i->fn(cpu, i)))
+			emu_raise(cpu, EMU_UD);
 		if (unlikely(cpu->icount >= end ||
 			     __atomic_load_n(&cpu->exit_request, __ATOMIC_RELAXED)))
 			break;
@@ -155,13 +157,8 @@ int emu_run(struct emu_cpu *cpu, uint64_t max_insns)
 /* One record alone: a fused pair would run two instructions. */
 static __attribute__((noinline)) int step_one(struct emu_cpu *cpu)
 {
-	const struct emu_insn *i;
-
 	emu_code_boundary(cpu);
-	i = emu_ic_lookup(cpu)->insns;
-
-	if (!emu_fast_single(i)(cpu, i))
-		RIP += i->len;
+	emu_fast_run_single(cpu, emu_ic_lookup(cpu)->insns);
 	cpu->icount++;
 	emu_code_boundary(cpu);
 	return EMU_EXIT_NONE;

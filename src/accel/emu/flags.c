@@ -77,20 +77,7 @@ uint64_t emu_lf_arith(const struct emu_lflags *lf)
 
 bool emu_cond_slow(struct emu_cpu *cpu, unsigned cc)
 {
-	uint64_t f = flags_get(cpu);
-	bool r;
-
-	switch (cc >> 1) {
-	case 0: r = f & EMU_OF; break;
-	case 1: r = f & EMU_CF; break;
-	case 2: r = f & EMU_ZF; break;
-	case 3: r = f & (EMU_CF | EMU_ZF); break;
-	case 4: r = f & EMU_SF; break;
-	case 5: r = f & EMU_PF; break;
-	case 6: r = !(f & EMU_SF) != !(f & EMU_OF); break;
-	default: r = (f & EMU_ZF) || (!(f & EMU_SF) != !(f & EMU_OF)); break;
-	}
-	return r ^ (cc & 1);
+	return cc_flags(cc, flags_get(cpu));
 }
 
 uint64_t emu_get_rflags(struct emu_cpu *cpu)

@@ -60,9 +60,10 @@ bool emu_ic_page_is_code(const struct emu_icache *ic, unsigned region, uint64_t 
 void emu_ic_invalidate_page(struct emu_icache *ic, unsigned region, uint64_t page);
 
 /* Decoded records rewritten for speed (fast.c): specialised handlers per
- * form, compare-and-branch pairs fused. emu_fast_single() gives the handler
- * that runs one record alone (a fused record executes two instructions). */
+ * form, compare-and-branch pairs fused. emu_fast_run_single() runs the
+ * record i alone (a fused record's compare only; no fall-through into the
+ * next record). */
 void emu_fast_block(struct emu_insn *insns, unsigned n);
-emu_fn emu_fast_single(const struct emu_insn *i);
+void emu_fast_run_single(struct emu_cpu *cpu, const struct emu_insn *i);
 
 #endif

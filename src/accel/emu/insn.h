@@ -2,10 +2,12 @@
  * The decoded-instruction record and the handler convention.
  *
  * A handler executes one decoded instruction with RIP still pointing at it.
- * It returns 0 to fall through (the run loop adds len to RIP and runs the
- * next record of the block) or 1 when it has set RIP itself (branches, REP
- * chunks, anything that must end the block). Faults never return: they
- * unwind to the run loop through emu_raise().
+ * Dispatch is threaded: a handler that falls through ends with
+ * emu_next() (cpu.h), which adds len to RIP and tail-calls the next record's
+ * handler; one that has set RIP itself (branches, REP chunks, anything that
+ * must end the block) returns 1, which goes back to the run loop (every
+ * block ends with such a record). Faults never return: they unwind to the
+ * run loop through emu_raise().
  */
 #ifndef EMU_INSN_H
 #define EMU_INSN_H
@@ -26,6 +28,11 @@ typedef int (*emu_fn)(struct emu_cpu *cpu, const struct emu_insn *i);
 #define I_END 0x20    /* ends the block (decoder internal) */
 #define I_RIPX 0x40   /* RIP-relative whose disp + len overflowed 32 bits */
 #define I_A16 0x80    /* 16-bit addressing (legacy modes): offsets wrap at 64 KiB */
+/* Register-only records of RIP-free fast handlers (fast.c) reuse two
+ * addressing bits: I_LAG: disp is how far RIP lags behind the record;
+ * I_NOADV: the handler leaves RIP there (the next record catches up). */
+#define I_LAG I_RIPX
+#define I_NOADV I_A16
 
 struct emu_insn {
 	emu_fn fn;
@@ -41,7 +48,8 @@ struct emu_insn {
 	uint8_t seg;    /* 0, 1 = FS, 2 = GS */
 	uint8_t flags;
 	uint8_t op;     /* sub-operation: ALU op, condition code, group digit */
-	uint8_t sz2;    /* second size (MOVZX/MOVSX source, string, SSE) */
+	uint8_t sz2;    /* second size (MOVZX/MOVSX source, string, SSE); Jcc: the
+			 * records after it in its block (emu_jcc_taken) */
 	uint8_t xreg;   /* SSE: ModRM.reg xmm index */
 };
 

@@ -20,15 +20,24 @@ void emu_mem_write_buf(struct emu_cpu *cpu, uint64_t va, const void *buf, unsign
 /* Drop this vCPU's write tags for a host page; true if it held any. */
 bool emu_tlb_drop_write(struct emu_cpu *cpu, uintptr_t host_page);
 
+_Static_assert(sizeof(struct emu_tlb_entry) == 32, "tlb_entry() scales by 32");
+
+/* The entry's byte offset straight from va (shift and mask: the hot path). */
 static inline struct emu_tlb_entry *tlb_entry(struct emu_cpu *cpu, uint64_t va)
 {
-	return &cpu->tlb[(va >> 12) & (EMU_TLB_SIZE - 1)];
+	uintptr_t off = (va >> (12 - 5)) & ((EMU_TLB_SIZE - 1) << 5);
+
+	return (struct emu_tlb_entry *)((char *)cpu->tlb + off);
 }
 
-/* True if [va, va+sz) lies in the page tagged by tag. */
+/*
+ * True if [va, va+sz) lies in the page tagged by tag (the entry of va's
+ * page): one compare with the page of the last byte, since a crossing
+ * access ends in the next page, which never shares an entry with va's.
+ */
 static inline bool tlb_hit(uint64_t tag, uint64_t va, unsigned sz)
 {
-	return tag == (va & EMU_PAGE_MASK) && (va & ~EMU_PAGE_MASK) <= EMU_PAGE_SIZE - sz;
+	return tag == ((va + sz - 1) & EMU_PAGE_MASK);
 }
 
 static inline uint64_t mem_rd(struct emu_cpu *cpu, uint64_t va, unsigned sz)

@@ -179,7 +179,7 @@ EMU_OP(op_rdmsr)
 		emu_raise_err(cpu, EMU_GP, 0);
 	cpu->r[0] = (uint32_t)v;
 	cpu->r[2] = v >> 32;
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_wrmsr)
@@ -188,7 +188,7 @@ EMU_OP(op_wrmsr)
 	need_cpl0(cpu);
 	if (emu_msr_set(cpu, (uint32_t)cpu->r[1], (uint32_t)cpu->r[0] | cpu->r[2] << 32))
 		emu_raise_err(cpu, EMU_GP, 0);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* Power-on values (SDM vol. 3 table 9-1). */

@@ -9,6 +9,40 @@
 /* ALU ops in opcode order (i->op) */
 enum { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_CMP };
 
+/*
+ * One ALU operation on operands of size sz (a already of that size, b
+ * masked here); c is the carry in of ADC/SBB. Sets the lazy flags when fl
+ * (the flagless fast handlers pass false). With op, sz and fl constant it
+ * folds to the operation alone.
+ */
+static inline uint64_t alu_calc(struct emu_cpu *cpu, unsigned op, unsigned sz,
+				uint64_t a, uint64_t b, unsigned c, bool fl)
+{
+	uint64_t m = sz_mask(sz), r;
+	unsigned lf = LF_LOGIC;
+
+	b &= m;
+	switch (op) {
+	case ALU_ADD: r = a + b; lf = LF_ADD; break;
+	case ALU_ADC: r = a + b + c; lf = LF_ADD; break;
+	case ALU_SBB: r = a - b - c; lf = c ? LF_SBB : LF_SUB; break;
+	case ALU_SUB: case ALU_CMP: r = a - b; lf = LF_SUB; break;
+	case ALU_OR: r = a | b; break;
+	case ALU_AND: r = a & b; break;
+	default: r = a ^ b; break;
+	}
+	r &= m;
+	if (fl)
+		set_lf(cpu, lf, sz, r, a, b);
+	return r;
+}
+
+/* The carry into op: CF for ADC/SBB, else 0. */
+static inline unsigned alu_carry(struct emu_cpu *cpu, unsigned op)
+{
+	return (op == ALU_ADC || op == ALU_SBB) ? get_cf(cpu) : 0;
+}
+
 /* ops_alu.c */
 EMU_DECL(op_alu_rm_r);
 EMU_DECL(op_alu_r_rm);

@@ -2,54 +2,17 @@
 #include "accel/emu/mem.h"
 #include "accel/emu/ops.h"
 
-/* One ALU operation on values of size sz; sets the lazy flags. */
+/* The generic forms always set the lazy flags. */
 static inline uint64_t alu(struct emu_cpu *cpu, unsigned op, unsigned sz,
 			   uint64_t a, uint64_t b, unsigned c)
 {
-	uint64_t m = sz_mask(sz), r;
-
-	b &= m;
-	switch (op) {
-	case ALU_ADD:
-		r = (a + b) & m;
-		set_lf(cpu, LF_ADD, sz, r, a, b);
-		return r;
-	case ALU_ADC:
-		r = (a + b + c) & m;
-		set_lf(cpu, LF_ADD, sz, r, a, b);
-		return r;
-	case ALU_SBB:
-		r = (a - b - c) & m;
-		set_lf(cpu, c ? LF_SBB : LF_SUB, sz, r, a, b);
-		return r;
-	case ALU_SUB:
-	case ALU_CMP:
-		r = (a - b) & m;
-		set_lf(cpu, LF_SUB, sz, r, a, b);
-		return r;
-	case ALU_OR:
-		r = a | b;
-		break;
-	case ALU_AND:
-		r = a & b;
-		break;
-	default:
-		r = a ^ b;
-		break;
-	}
-	set_lf(cpu, LF_LOGIC, sz, r, 0, 0);
-	return r;
-}
-
-static inline unsigned carry_in(struct emu_cpu *cpu, unsigned op)
-{
-	return (op == ALU_ADC || op == ALU_SBB) ? get_cf(cpu) : 0;
+	return alu_calc(cpu, op, sz, a, b, c, true);
 }
 
 /* r/m (memory) op= b, with LOCK done as a compare-and-swap loop. */
 static void alu_mem(struct emu_cpu *cpu, const struct emu_insn *i, uint64_t b)
 {
-	unsigned sz = i->sz, c = carry_in(cpu, i->op);
+	unsigned sz = i->sz, c = alu_carry(cpu, i->op);
 	uint64_t va = ea(cpu, i), old, r;
 	struct emu_rmw m;
 	void *p;
@@ -76,19 +39,19 @@ static void alu_mem(struct emu_cpu *cpu, const struct emu_insn *i, uint64_t b)
 	{									\
 		unsigned sz = i->sz;						\
 		uint64_t r = alu(cpu, OP, sz, reg_rd(cpu, i->rm, sz),		\
-				 reg_rd(cpu, i->reg, sz), carry_in(cpu, OP));	\
+				 reg_rd(cpu, i->reg, sz), alu_carry(cpu, OP));	\
 		if (OP != ALU_CMP)						\
 			reg_wr(cpu, i->rm, sz, r);				\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}									\
 	static EMU_OP(op_##name##_r_imm)					\
 	{									\
 		unsigned sz = i->sz;						\
 		uint64_t r = alu(cpu, OP, sz, reg_rd(cpu, i->rm, sz), i->imm,	\
-				 carry_in(cpu, OP));				\
+				 alu_carry(cpu, OP));				\
 		if (OP != ALU_CMP)						\
 			reg_wr(cpu, i->rm, sz, r);				\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}
 
 ALU_REG_OPS(add, ALU_ADD)
@@ -113,24 +76,24 @@ const emu_fn emu_alu_r_imm[8] = {
 EMU_OP(op_alu_rm_r)
 {
 	alu_mem(cpu, i, reg_rd(cpu, i->reg, i->sz));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_alu_rm_imm)
 {
 	alu_mem(cpu, i, i->imm);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_alu_r_rm)
 {
 	unsigned sz = i->sz;
 	uint64_t b = rm_rd(cpu, i, sz);
-	uint64_t r = alu(cpu, i->op, sz, reg_rd(cpu, i->reg, sz), b, carry_in(cpu, i->op));
+	uint64_t r = alu(cpu, i->op, sz, reg_rd(cpu, i->reg, sz), b, alu_carry(cpu, i->op));
 
 	if (i->op != ALU_CMP)
 		reg_wr(cpu, i->reg, sz, r);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_test_rm_r)
@@ -138,7 +101,7 @@ EMU_OP(op_test_rm_r)
 	uint64_t r = rm_rd(cpu, i, i->sz) & reg_rd(cpu, i->reg, i->sz);
 
 	set_lf(cpu, LF_LOGIC, i->sz, r, 0, 0);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_test_rm_imm)
@@ -146,7 +109,7 @@ EMU_OP(op_test_rm_imm)
 	uint64_t r = rm_rd(cpu, i, i->sz) & i->imm & sz_mask(i->sz);
 
 	set_lf(cpu, LF_LOGIC, i->sz, r, 0, 0);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* Unary read-modify-write on r/m; LOCK via compare-and-swap. */
@@ -185,17 +148,17 @@ EMU_OP(op_incdec)
 	else
 		UNARY_RMW(a - 1, set_lf(cpu, LF_DEC, sz, r, a, 1));
 	cpu->lf.cf = cf;
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_not)
 {
 	UNARY_RMW(~a, (void)0);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_neg)
 {
 	UNARY_RMW(0 - a, set_lf(cpu, LF_SUB, sz, r, 0, a));
-	return 0;
+	return emu_next(cpu, i);
 }

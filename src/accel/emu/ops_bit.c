@@ -28,7 +28,7 @@ EMU_OP(op_bt)
 		if (i->op != BT)
 			reg_wr(cpu, i->rm, sz, bt_apply(i->op, v, bit));
 		flags_set(cpu, EMU_CF, (v & bit) ? EMU_CF : 0);
-		return 0;
+		return emu_next(cpu, i);
 	}
 	uint64_t va = ea(cpu, i);
 
@@ -49,7 +49,7 @@ EMU_OP(op_bt)
 		rmw_end(cpu, &m);
 	}
 	flags_set(cpu, EMU_CF, (v & bit) ? EMU_CF : 0);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* BSF/BSR: a zero source sets ZF and leaves the destination alone. */
@@ -59,11 +59,11 @@ EMU_OP(op_bsf)
 
 	if (!v) {
 		flags_set(cpu, EMU_ZF, EMU_ZF);
-		return 0;
+		return emu_next(cpu, i);
 	}
 	reg_wr(cpu, i->reg, i->sz, (uint64_t)__builtin_ctzll(v));
 	flags_set(cpu, EMU_ZF, 0);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_bsr)
@@ -72,11 +72,11 @@ EMU_OP(op_bsr)
 
 	if (!v) {
 		flags_set(cpu, EMU_ZF, EMU_ZF);
-		return 0;
+		return emu_next(cpu, i);
 	}
 	reg_wr(cpu, i->reg, i->sz, (uint64_t)(63 - __builtin_clzll(v)));
 	flags_set(cpu, EMU_ZF, 0);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 static void cnt_result(struct emu_cpu *cpu, const struct emu_insn *i, uint64_t r, bool zero_src)
@@ -90,7 +90,7 @@ EMU_OP(op_tzcnt)
 	uint64_t v = rm_rd(cpu, i, i->sz);
 
 	cnt_result(cpu, i, v ? (uint64_t)__builtin_ctzll(v) : i->sz * 8u, !v);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_lzcnt)
@@ -98,7 +98,7 @@ EMU_OP(op_lzcnt)
 	uint64_t v = rm_rd(cpu, i, i->sz);
 
 	cnt_result(cpu, i, v ? (uint64_t)(__builtin_clzll(v) - (64 - i->sz * 8)) : i->sz * 8u, !v);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_popcnt)
@@ -107,5 +107,5 @@ EMU_OP(op_popcnt)
 
 	reg_wr(cpu, i->reg, i->sz, (uint64_t)__builtin_popcountll(v));
 	flags_set(cpu, EMU_ARITH, v ? 0 : EMU_ZF);
-	return 0;
+	return emu_next(cpu, i);
 }

@@ -5,8 +5,9 @@
 
 EMU_OP(op_jcc)
 {
-	RIP += i->len + (emu_cond(cpu, i->op) ? i->imm : 0);
-	return 1;
+	if (!emu_cond(cpu, i->op))
+		return emu_next(cpu, i);
+	return emu_jcc_taken(cpu, i, RIP + i->len + i->imm);
 }
 
 EMU_OP(op_jmp)
@@ -77,7 +78,7 @@ EMU_OP(op_loop)
 EMU_OP(op_push_r)
 {
 	push(cpu, i->sz, reg_rd(cpu, i->reg, i->sz));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_pop_r)
@@ -85,19 +86,19 @@ EMU_OP(op_pop_r)
 	uint64_t v = pop(cpu, i->sz);
 
 	reg_wr(cpu, i->reg, i->sz, v);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_push_imm)
 {
 	push(cpu, i->sz, i->imm);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_push_rm)
 {
 	push(cpu, i->sz, rm_rd(cpu, i, i->sz));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* POP r/m: the address is computed with RSP already incremented. */
@@ -108,14 +109,14 @@ EMU_OP(op_pop_rm)
 	if (!(i->flags & I_MEM)) {
 		RSP = old + i->sz;
 		reg_wr(cpu, i->rm, i->sz, v);
-		return 0;
+		return emu_next(cpu, i);
 	}
 	RSP = old + i->sz;
 	va = ea(cpu, i);
 	RSP = old;
 	mem_wr(cpu, va, i->sz, v);
 	RSP = old + i->sz;
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_leave)
@@ -124,14 +125,14 @@ EMU_OP(op_leave)
 
 	RSP = cpu->r[5] + i->sz;
 	reg_wr(cpu, 5 * 8, i->sz, v);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* RF and VM always read as 0 in the pushed image. */
 EMU_OP(op_pushf)
 {
 	push(cpu, i->sz, flags_get(cpu) & ~0x30000ull);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 #define POPF_MASK (EMU_ARITH | EMU_TF | EMU_IF | EMU_DF | 0x3000u | 0x4000u | EMU_AC | EMU_ID)
@@ -156,13 +157,13 @@ EMU_OP(op_popf)
 EMU_OP(op_lahf)
 {
 	reg_wr(cpu, 1, 1, (flags_get(cpu) & 0xff) | 2);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_sahf)
 {
 	flags_set(cpu, EMU_SF | EMU_ZF | EMU_AF | EMU_PF | EMU_CF, reg_rd(cpu, 1, 1));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_flagop)
@@ -177,14 +178,14 @@ EMU_OP(op_flagop)
 	default: f |= EMU_DF; break;
 	}
 	cpu->rflags = f;
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_nop)
 {
 	(void)cpu;
 	(void)i;
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_cpuid)
@@ -196,7 +197,7 @@ EMU_OP(op_cpuid)
 	cpu->r[3] = out[1];
 	cpu->r[1] = out[2];
 	cpu->r[2] = out[3];
-	return 0;
+	return emu_next(cpu, i);
 }
 
 static uint64_t tsc(const struct emu_cpu *cpu)
@@ -206,24 +207,29 @@ static uint64_t tsc(const struct emu_cpu *cpu)
 	return __builtin_ia32_rdtsc() + cpu->tsc_offset;
 }
 
-EMU_OP(op_rdtsc)
+/* EDX:EAX = TSC, or #GP with CR4.TSD outside ring 0. */
+static void rdtsc(struct emu_cpu *cpu)
 {
 	uint64_t t;
 
 	if (unlikely(cpu->cr4 & CR4_TSD) && cpu->sys.cpl)
 		emu_raise_err(cpu, EMU_GP, 0);
 	t = tsc(cpu);
-
 	cpu->r[0] = (uint32_t)t;
 	cpu->r[2] = t >> 32;
-	return 0;
+}
+
+EMU_OP(op_rdtsc)
+{
+	rdtsc(cpu);
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_rdtscp)
 {
-	op_rdtsc(cpu, i);
+	rdtsc(cpu);
 	cpu->r[1] = (uint32_t)cpu->sys.tsc_aux;
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_hlt)

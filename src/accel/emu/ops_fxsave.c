@@ -61,7 +61,7 @@ EMU_OP(op_fxsave)
 
 	fx_build(cpu, img, i->sz == 8);
 	emu_mem_write_buf(cpu, va, img, FX_USED);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_fxrstor)
@@ -75,7 +75,7 @@ EMU_OP(op_fxrstor)
 	if (mxcsr & ~MXCSR_VALID)
 		sse_gp(cpu);
 	fx_load(cpu, img, i->sz == 8);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_ldmxcsr)
@@ -87,14 +87,14 @@ EMU_OP(op_ldmxcsr)
 	if (v & ~MXCSR_VALID)
 		sse_gp(cpu);
 	cpu->mxcsr = v;
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_stmxcsr)
 {
 	sse_check(cpu);
 	mem_wr(cpu, ea(cpu, i), 4, cpu->mxcsr);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* EMMS: every x87 register empty; TOP = 0 as well (as AMD hardware does). */
@@ -104,5 +104,5 @@ EMU_OP(op_emms)
 	sse_check(cpu);
 	cpu->ftw = 0;
 	cpu->fsw &= (uint16_t)~0x3800u;
-	return 0;
+	return emu_next(cpu, i);
 }

@@ -57,14 +57,14 @@ EMU_OP(op_in)
 {
 	io_check(cpu, port_of(cpu, i), i->sz);
 	reg_wr(cpu, 0, i->sz, port_in(cpu, port_of(cpu, i), i->sz));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_out)
 {
 	io_check(cpu, port_of(cpu, i), i->sz);
 	port_out(cpu, port_of(cpu, i), i->sz, (uint32_t)reg_rd(cpu, 0, i->sz));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 static uint64_t areg(const struct emu_cpu *cpu, const struct emu_insn *i, unsigned n)
@@ -128,7 +128,7 @@ static int string_io(struct emu_cpu *cpu, const struct emu_insn *i, bool out)
 			outs_one(cpu, i);
 		else
 			ins_one(cpu, i);
-		return 0;
+		return emu_next(cpu, i);
 	}
 	for (unsigned n = 0; n < REP_CHUNK; n++) {
 		uint64_t c = areg(cpu, i, 1);

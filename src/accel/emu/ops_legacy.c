@@ -72,7 +72,7 @@ static uint64_t lpop(struct emu_cpu *cpu, unsigned sz)
 EMU_OP(op_l_push_r)
 {
 	lpush(cpu, i->sz, reg_rd(cpu, i->reg, i->sz));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_l_pop_r)
@@ -80,19 +80,19 @@ EMU_OP(op_l_pop_r)
 	uint64_t v = lpop(cpu, i->sz);
 
 	reg_wr(cpu, i->reg, i->sz, v);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_l_push_imm)
 {
 	lpush(cpu, i->sz, i->imm);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_l_push_rm)
 {
 	lpush(cpu, i->sz, rm_rd(cpu, i, i->sz));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* POP r/m: a memory destination's address uses the incremented SP. */
@@ -109,13 +109,13 @@ EMU_OP(op_l_pop_rm)
 	} else {
 		reg_wr(cpu, i->rm, i->sz, v);
 	}
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_l_push_sreg)
 {
 	lpush(cpu, i->sz, cpu->seg[i->op].sel);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_l_pop_sreg)
@@ -124,7 +124,7 @@ EMU_OP(op_l_pop_sreg)
 
 	emu_load_sreg(cpu, i->op, (uint16_t)v);
 	sp_set(cpu, sp_wrap(cpu, sp + i->sz));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* PUSHA: AX CX DX BX, SP as before the first push, BP SI DI. */
@@ -134,7 +134,7 @@ EMU_OP(op_l_pusha)
 
 	for (unsigned r = 0; r < 8; r++)
 		lpush(cpu, i->sz, r == 4 ? sp0 : reg_rd(cpu, r * 8, i->sz));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* POPA: the reverse; the saved SP is skipped. */
@@ -146,13 +146,13 @@ EMU_OP(op_l_popa)
 		if (r != 4)
 			reg_wr(cpu, r * 8, i->sz, v);
 	}
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_l_pushf)
 {
 	lpush(cpu, i->sz, flags_get(cpu) & ~0x30000ull);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 #define POPF_MASK (EMU_ARITH | EMU_TF | EMU_IF | EMU_DF | 0x3000u | 0x4000u | EMU_AC | EMU_ID)
@@ -176,7 +176,7 @@ EMU_OP(op_l_leave)
 
 	sp_set(cpu, sp_wrap(cpu, bp + i->sz));
 	reg_wr(cpu, 5 * 8, i->sz, v);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* ---- near branches ---- */
@@ -325,13 +325,13 @@ EMU_OP(op_l_mov_rm_sreg)
 		mem_wr(cpu, ea(cpu, i), 2, sel);
 	else
 		reg_wr(cpu, i->rm, i->sz, sel);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_l_mov_sreg_rm)
 {
 	emu_load_sreg(cpu, i->op, (uint16_t)rm_rd(cpu, i, 2));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* LES/LDS/LSS/LFS/LGS r, m16:16/32. */
@@ -342,7 +342,7 @@ EMU_OP(op_l_lxs)
 
 	emu_load_sreg(cpu, i->op, sel);
 	reg_wr(cpu, i->reg, i->sz, off);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* LEA: the offset only, wrapped to the address size. */
@@ -351,7 +351,7 @@ EMU_OP(op_l_lea)
 	uint64_t a = cpu->r[i->base] + (cpu->r[i->index] << i->scale) + (int64_t)i->disp;
 
 	reg_wr(cpu, i->reg, i->sz, (i->flags & I_A16) ? (uint16_t)a : (uint32_t)a);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* ---- system ---- */
@@ -370,13 +370,13 @@ static void load_dtr(struct emu_cpu *cpu, const struct emu_insn *i, struct emu_d
 EMU_OP(op_l_lgdt)
 {
 	load_dtr(cpu, i, &cpu->gdtr);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_l_lidt)
 {
 	load_dtr(cpu, i, &cpu->idtr);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* LMSW: CR0 bits 0-3; it can set PE but never clear it. */
@@ -392,7 +392,7 @@ EMU_OP(op_l_lmsw)
 EMU_OP(op_l_mov_from_cr)
 {
 	reg_wr(cpu, i->rm, 4, emu_legacy_get_cr(cpu, i->op));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* Ends the block: the mode or the translation may change. */
@@ -413,7 +413,7 @@ EMU_OP(op_l_rdmsr)
 		emu_raise_err(cpu, EMU_GP, 0);
 	cpu->r[0] = (uint32_t)v;
 	cpu->r[2] = v >> 32;
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_l_wrmsr)
@@ -428,7 +428,7 @@ EMU_OP(op_l_cli)
 {
 	(void)i;
 	cpu->rflags &= ~(uint64_t)EMU_IF;
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* Ends the block (decoder): an interrupt may only enter after the next one. */
@@ -436,5 +436,5 @@ EMU_OP(op_l_sti)
 {
 	(void)i;
 	cpu->rflags |= EMU_IF;
-	return 0;
+	return emu_next(cpu, i);
 }

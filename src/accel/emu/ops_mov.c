@@ -6,37 +6,37 @@
 EMU_OP(op_mov_r_r)
 {
 	reg_wr(cpu, i->rm, i->sz, reg_rd(cpu, i->reg, i->sz));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_mov_r_m)
 {
 	reg_wr(cpu, i->reg, i->sz, mem_rd(cpu, ea(cpu, i), i->sz));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_mov_m_r)
 {
 	mem_wr(cpu, ea(cpu, i), i->sz, reg_rd(cpu, i->reg, i->sz));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_mov_rm_r)
 {
 	rm_wr(cpu, i, i->sz, reg_rd(cpu, i->reg, i->sz));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_mov_r_rm)
 {
 	reg_wr(cpu, i->reg, i->sz, rm_rd(cpu, i, i->sz));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_mov_rm_imm)
 {
 	rm_wr(cpu, i, i->sz, i->imm);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 static uint64_t moffs_addr(const struct emu_cpu *cpu, const struct emu_insn *i)
@@ -51,13 +51,13 @@ static uint64_t moffs_addr(const struct emu_cpu *cpu, const struct emu_insn *i)
 EMU_OP(op_mov_acc_moffs)
 {
 	reg_wr(cpu, 0, i->sz, mem_rd(cpu, moffs_addr(cpu, i), i->sz));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_mov_moffs_acc)
 {
 	mem_wr(cpu, moffs_addr(cpu, i), i->sz, reg_rd(cpu, 0, i->sz));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* LEA: the offset only, no segment base. */
@@ -70,19 +70,19 @@ EMU_OP(op_lea)
 	if (i->flags & I_A32)
 		a = (uint32_t)a;
 	reg_wr(cpu, i->reg, i->sz, a);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_movzx)
 {
 	reg_wr(cpu, i->reg, i->sz, rm_rd(cpu, i, i->sz2));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_movsx)
 {
 	reg_wr(cpu, i->reg, i->sz, (uint64_t)sext(rm_rd(cpu, i, i->sz2), i->sz2));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 static uint64_t xchg_atomic(void *p, unsigned sz, uint64_t v)
@@ -112,7 +112,7 @@ EMU_OP(op_xchg)
 		reg_wr(cpu, i->rm, sz, v);
 	}
 	reg_wr(cpu, i->reg, sz, old);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_cmpxchg)
@@ -139,7 +139,7 @@ EMU_OP(op_cmpxchg)
 	set_lf(cpu, LF_SUB, sz, (acc - cur) & sz_mask(sz), acc, cur);
 	if (cur != acc)
 		reg_wr(cpu, 0, sz, cur);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 static bool cas16(void *p, uint64_t *lo, uint64_t *hi, uint64_t nlo, uint64_t nhi)
@@ -194,7 +194,7 @@ EMU_OP(op_cmpxchg16b)
 		}
 	}
 	flags_set(cpu, EMU_ZF, ok ? EMU_ZF : 0);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_xadd)
@@ -221,7 +221,7 @@ EMU_OP(op_xadd)
 		reg_wr(cpu, i->rm, sz, (old + src) & m);
 	}
 	set_lf(cpu, LF_ADD, sz, (old + src) & m, old, src);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_cbw)
@@ -229,7 +229,7 @@ EMU_OP(op_cbw)
 	unsigned half = i->sz / 2;
 
 	reg_wr(cpu, 0, i->sz, (uint64_t)sext(reg_rd(cpu, 0, half), half));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_cwd)
@@ -237,7 +237,7 @@ EMU_OP(op_cwd)
 	uint64_t a = reg_rd(cpu, 0, i->sz);
 
 	reg_wr(cpu, 2 * 8, i->sz, (a & sz_sign(i->sz)) ? ~0ull : 0);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_bswap)
@@ -251,7 +251,7 @@ EMU_OP(op_bswap)
 	else
 		v = 0; /* undefined for 16-bit; hardware gives 0 */
 	reg_wr(cpu, i->rm, i->sz, v);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* The source is read (and may fault) whatever the condition; a 32-bit
@@ -264,11 +264,11 @@ EMU_OP(op_cmovcc)
 		reg_wr(cpu, i->reg, i->sz, v);
 	else if (i->sz == 4)
 		reg_wr(cpu, i->reg, 4, reg_rd(cpu, i->reg, 4));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_setcc)
 {
 	rm_wr(cpu, i, 1, emu_cond(cpu, i->op));
-	return 0;
+	return emu_next(cpu, i);
 }

@@ -28,7 +28,7 @@ EMU_OP(op_mul)
 
 	put_wide(cpu, sz, p);
 	set_cf_of(cpu, (p >> (sz * 8)) != 0);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_imul1)
@@ -38,7 +38,7 @@ EMU_OP(op_imul1)
 
 	put_wide(cpu, sz, (u128)p);
 	set_cf_of(cpu, p != sext((uint64_t)p & sz_mask(sz), sz));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 static uint64_t imul_trunc(struct emu_cpu *cpu, unsigned sz, uint64_t a, uint64_t b)
@@ -55,7 +55,7 @@ EMU_OP(op_imul2)
 	uint64_t b = rm_rd(cpu, i, sz);
 
 	reg_wr(cpu, i->reg, sz, imul_trunc(cpu, sz, reg_rd(cpu, i->reg, sz), b));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_imul3)
@@ -63,7 +63,7 @@ EMU_OP(op_imul3)
 	unsigned sz = i->sz;
 
 	reg_wr(cpu, i->reg, sz, imul_trunc(cpu, sz, rm_rd(cpu, i, sz), i->imm & sz_mask(sz)));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* The double-width dividend: AX for bytes, rDX:rAX otherwise. */
@@ -98,7 +98,7 @@ EMU_OP(op_div)
 	if (q > sz_mask(sz))
 		emu_raise(cpu, EMU_DE);
 	put_divres(cpu, sz, (uint64_t)q, (uint64_t)(n % d));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_idiv)
@@ -116,5 +116,5 @@ EMU_OP(op_idiv)
 	if (q > (s128)(sz_mask(sz) >> 1) || q < -(s128)(sz_mask(sz) >> 1) - 1)
 		emu_raise(cpu, EMU_DE);
 	put_divres(cpu, sz, (uint64_t)q, (uint64_t)(n % d));
-	return 0;
+	return emu_next(cpu, i);
 }

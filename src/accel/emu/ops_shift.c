@@ -98,13 +98,13 @@ EMU_OP(op_shift)
 
 		/* a 32-bit destination is written (zero-extended) even for count 0 */
 		reg_wr(cpu, i->rm, sz, c ? shift(cpu, i->op, sz, v, c) : v);
-		return 0;
+		return emu_next(cpu, i);
 	}
 	p = rmw_begin(cpu, &m, ea(cpu, i), sz);
 	if (c)
 		st(p, sz, shift(cpu, i->op, sz, ld(p, sz), c));
 	rmw_end(cpu, &m);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* SHLD/SHRD: CF is the last bit out of the destination, OF (count 1) a sign
@@ -142,11 +142,11 @@ EMU_OP(op_shxd)
 		uint64_t v = reg_rd(cpu, i->rm, sz);
 
 		reg_wr(cpu, i->rm, sz, c ? shxd(cpu, i->op, sz, v, s, c) : v);
-		return 0;
+		return emu_next(cpu, i);
 	}
 	p = rmw_begin(cpu, &m, ea(cpu, i), sz);
 	if (c)
 		st(p, sz, shxd(cpu, i->op, sz, ld(p, sz), s, c));
 	rmw_end(cpu, &m);
-	return 0;
+	return emu_next(cpu, i);
 }

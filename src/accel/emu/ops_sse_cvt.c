@@ -40,7 +40,7 @@ SSE_HOST_OP(cvttpd2dq, "cvttpd2dq")
 		}								\
 		mxcsr_done(cpu, m);						\
 		memcpy(cpu->xmm[i->xreg].b, &d, 16);				\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}
 
 CVT_FROM_INT(cvtsi2ss, "cvtsi2ss")
@@ -68,7 +68,7 @@ CVT_FROM_INT(cvtsi2sd, "cvtsi2sd")
 		}								\
 		mxcsr_done(cpu, m);						\
 		reg_wr(cpu, i->reg, i->op, r);					\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}
 
 CVT_TO_INT(cvtss2si, "cvtss2si")
@@ -101,7 +101,7 @@ CVT_TO_INT(cvttsd2si, "cvttsd2si")
 				 : "cc");					\
 		mxcsr_done(cpu, m_out);						\
 		flags_set(cpu, EMU_ARITH, (f >> 8) & (EMU_ZF | EMU_PF | EMU_CF)); \
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}
 
 COMI(comiss, "comiss")

@@ -46,7 +46,7 @@ SSE_HOST_OP(rcpss, "rcpss")
 		m = HOST_FP_IMM(insn, p, d, s, mxcsr_run(cpu));			\
 		mxcsr_done(cpu, m);						\
 		memcpy(cpu->xmm[i->xreg].b, &d, 16);				\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}
 
 #define FP_CMP8(name)								\

@@ -27,7 +27,7 @@
 		vsrc(cpu, i, s);						\
 		fn(vreg(cpu, i->xreg, i->sz2), s, i->sz2);			\
 		vdone(cpu, i);							\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}
 
 #define LANE_OP(op, T, expr) LANEWISE(f_##op, T, expr) VEC_HANDLER(op_##op, f_##op)

@@ -15,7 +15,7 @@ EMU_OP(op_movu_load)
 		vmem_rd(cpu, ea(cpu, i), d, 16);
 	else
 		memcpy(d, cpu->xmm[i->rm].b, 16);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_movu_store)
@@ -27,7 +27,7 @@ EMU_OP(op_movu_store)
 		vmem_wr(cpu, ea(cpu, i), s, 16);
 	else
 		memcpy(cpu->xmm[i->rm].b, s, 16);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* MOVAPS/MOVAPD/MOVDQA load */
@@ -40,7 +40,7 @@ EMU_OP(op_mova_load)
 		vmem_rd(cpu, vea_strict(cpu, i), d, 16);
 	else
 		memcpy(d, cpu->xmm[i->rm].b, 16);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* MOVAPS/MOVAPD/MOVDQA store, MOVNTPS/MOVNTPD/MOVNTDQ */
@@ -53,7 +53,7 @@ EMU_OP(op_mova_store)
 		vmem_wr(cpu, vea_strict(cpu, i), s, 16);
 	else
 		memcpy(cpu->xmm[i->rm].b, s, 16);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* MOVSS/MOVSD xmm, m32/m64: the rest of the register is cleared. */
@@ -64,7 +64,7 @@ EMU_OP(op_movs_load)
 	sse_check(cpu);
 	vmem_rd(cpu, ea(cpu, i), v, i->sz);
 	memcpy(cpu->xmm[i->xreg].b, v, 16);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* MOVSS/MOVSD/MOVLPS/MOVLPD/MOVQ m32/m64, xmm */
@@ -72,7 +72,7 @@ EMU_OP(op_movs_store)
 {
 	sse_check(cpu);
 	vmem_wr(cpu, ea(cpu, i), cpu->xmm[i->xreg].b, i->sz);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* Register forms of MOVSS/MOVSD: the low element only. */
@@ -80,14 +80,14 @@ EMU_OP(op_movss_rr)
 {
 	sse_check(cpu);
 	cpu->xmm[i->xreg].d[0] = cpu->xmm[i->rm].d[0];
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_movsd_rr)
 {
 	sse_check(cpu);
 	cpu->xmm[i->xreg].q[0] = cpu->xmm[i->rm].q[0];
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* MOVLPS/MOVLPD xmm, m64 */
@@ -95,7 +95,7 @@ EMU_OP(op_movlo_load)
 {
 	sse_check(cpu);
 	vmem_rd(cpu, ea(cpu, i), &cpu->xmm[i->xreg].q[0], 8);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* MOVHPS/MOVHPD xmm, m64 */
@@ -103,14 +103,14 @@ EMU_OP(op_movhi_load)
 {
 	sse_check(cpu);
 	vmem_rd(cpu, ea(cpu, i), &cpu->xmm[i->xreg].q[1], 8);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_movlo_store)
 {
 	sse_check(cpu);
 	vmem_wr(cpu, ea(cpu, i), &cpu->xmm[i->xreg].q[0], 8);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* MOVHPS/MOVHPD m64, xmm */
@@ -118,21 +118,21 @@ EMU_OP(op_movhi_store)
 {
 	sse_check(cpu);
 	vmem_wr(cpu, ea(cpu, i), &cpu->xmm[i->xreg].q[1], 8);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_movhlps)
 {
 	sse_check(cpu);
 	cpu->xmm[i->xreg].q[0] = cpu->xmm[i->rm].q[1];
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_movlhps)
 {
 	sse_check(cpu);
 	cpu->xmm[i->xreg].q[1] = cpu->xmm[i->rm].q[0];
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* MOVD/MOVQ mm/xmm, r/m32/64: zero-extended into the vector register. */
@@ -147,7 +147,7 @@ EMU_OP(op_movd_v_g)
 	memset(d, 0, i->sz2);
 	memcpy(d, &v, i->sz);
 	vdone(cpu, i);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* MOVD/MOVQ r/m32/64, mm/xmm */
@@ -160,7 +160,7 @@ EMU_OP(op_movd_g_v)
 	rm_wr(cpu, i, i->sz, v);
 	if (i->sz2 == 8)
 		mmx_enter(cpu);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* MOVQ xmm, xmm/m64 (F3 0F 7E): the high half is cleared. */
@@ -174,7 +174,7 @@ EMU_OP(op_movq_x_xm)
 	else
 		v[0] = cpu->xmm[i->rm].q[0];
 	memcpy(cpu->xmm[i->xreg].q, v, 16);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* MOVQ xmm/m64, xmm (66 0F D6) */
@@ -189,7 +189,7 @@ EMU_OP(op_movq_xm_x)
 		cpu->xmm[i->rm].q[0] = v;
 		cpu->xmm[i->rm].q[1] = 0;
 	}
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* MOVQ mm, mm/m64 */
@@ -204,7 +204,7 @@ EMU_OP(op_movq_mm_m)
 		v = cpu->fpr[i->rm].mant;
 	cpu->fpr[i->xreg].mant = v;
 	mmx_written(cpu, i->xreg);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* MOVQ mm/m64, mm and MOVNTQ */
@@ -220,7 +220,7 @@ EMU_OP(op_movq_m_mm)
 		cpu->fpr[i->rm].mant = v;
 		mmx_written(cpu, i->rm);
 	}
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* MOVDQ2Q mm, xmm */
@@ -229,7 +229,7 @@ EMU_OP(op_movdq2q)
 	sse_check(cpu);
 	cpu->fpr[i->xreg].mant = cpu->xmm[i->rm].q[0];
 	mmx_written(cpu, i->xreg);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* MOVQ2DQ xmm, mm */
@@ -239,14 +239,14 @@ EMU_OP(op_movq2dq)
 	cpu->xmm[i->xreg].q[0] = cpu->fpr[i->rm].mant;
 	cpu->xmm[i->xreg].q[1] = 0;
 	mmx_enter(cpu);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* MOVNTI m32/64, r */
 EMU_OP(op_movnti)
 {
 	mem_wr(cpu, ea(cpu, i), i->sz, reg_rd(cpu, i->reg, i->sz));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* Sign masks into a GPR (zero-extended to 64 bits). */
@@ -261,7 +261,7 @@ EMU_OP(op_pmovmskb)
 	reg_wr(cpu, i->reg, 4, m);
 	if (i->sz2 == 8)
 		mmx_enter(cpu);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_movmskps)
@@ -273,7 +273,7 @@ EMU_OP(op_movmskps)
 	for (unsigned k = 0; k < 4; k++)
 		m |= (s->d[k] >> 31) << k;
 	reg_wr(cpu, i->reg, 4, m);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_movmskpd)
@@ -282,7 +282,7 @@ EMU_OP(op_movmskpd)
 
 	sse_check(cpu);
 	reg_wr(cpu, i->reg, 4, (s->q[0] >> 63) | (s->q[1] >> 63) << 1);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* PEXTRW r32, mm/xmm, imm8 (register source only) */
@@ -295,7 +295,7 @@ EMU_OP(op_pextrw)
 	reg_wr(cpu, i->reg, 4, w);
 	if (i->sz2 == 8)
 		mmx_enter(cpu);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* PINSRW mm/xmm, r32/m16, imm8 */
@@ -307,7 +307,7 @@ EMU_OP(op_pinsrw)
 	w = (uint16_t)((i->flags & I_MEM) ? mem_rd(cpu, ea(cpu, i), 2) : reg_rd(cpu, i->rm, 2));
 	memcpy(vreg(cpu, i->xreg, i->sz2) + 2 * (i->imm & (i->sz2 / 2 - 1)), &w, 2);
 	vdone(cpu, i);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* MASKMOVQ/MASKMOVDQU: bytes of xreg whose mask byte (rm) has its top bit
@@ -331,5 +331,5 @@ EMU_OP(op_maskmov)
 	vmem_wr(cpu, va, buf, i->sz2);
 	if (i->sz2 == 8)
 		mmx_enter(cpu);
-	return 0;
+	return emu_next(cpu, i);
 }

@@ -13,7 +13,7 @@
 		vsrc(cpu, i, s);						\
 		fn(vreg(cpu, i->xreg, i->sz2), s, i->sz2, (unsigned)i->imm);	\
 		vdone(cpu, i);							\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}
 
 /* Interleave elements of e bytes from the low (hi = 0) or high half. */
@@ -189,14 +189,14 @@ SHIFT_LANES(sh_srad, int32_t, a >> c, a >> 31)
 		memcpy(&c, s, 8);						\
 		fn(vreg(cpu, i->xreg, i->sz2), i->sz2, c);			\
 		vdone(cpu, i);							\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}									\
 	EMU_OP(op_##op##_i)							\
 	{									\
 		sse_check(cpu);							\
 		fn(vreg(cpu, i->xreg, i->sz2), i->sz2, i->imm);			\
 		vdone(cpu, i);							\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}
 
 SHIFT_OPS(psrlw, sh_srlw)
@@ -218,7 +218,7 @@ EMU_OP(op_psrldq)
 	if (c < 16)
 		memcpy(r, d + c, 16 - c);
 	memcpy(d, r, 16);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_pslldq)
@@ -230,5 +230,5 @@ EMU_OP(op_pslldq)
 	if (c < 16)
 		memcpy(r + c, d, 16 - c);
 	memcpy(d, r, 16);
-	return 0;
+	return emu_next(cpu, i);
 }

@@ -107,7 +107,7 @@ static int string_op(struct emu_cpu *cpu, const struct emu_insn *i, unsigned kin
 
 	if (!(i->flags & (I_REP | I_REPNE))) {
 		one(cpu, i, kind);
-		return 0;
+		return emu_next(cpu, i);
 	}
 	while (done < REP_CHUNK) {
 		uint64_t c = areg(cpu, i, 1);

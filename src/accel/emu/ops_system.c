@@ -88,7 +88,7 @@ EMU_OP(op_mov_from_cr)
 {
 	check_cr(cpu, i->op);
 	reg_wr(cpu, i->rm, 8, get_cr(cpu, i->op));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* Ends the block: paging and FPU checks apply from the next instruction. */
@@ -119,7 +119,7 @@ EMU_OP(op_mov_from_dr)
 	else if (n == 7)
 		v |= 0x400;
 	reg_wr(cpu, i->rm, 8, v);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_mov_to_dr)
@@ -155,8 +155,8 @@ static void load_dtr(struct emu_cpu *cpu, const struct emu_insn *i, struct emu_d
 	memcpy(&t->base, b + 2, 8);
 }
 
-EMU_OP(op_sgdt) { store_dtr(cpu, i, &cpu->gdtr); return 0; }
-EMU_OP(op_sidt) { store_dtr(cpu, i, &cpu->idtr); return 0; }
+EMU_OP(op_sgdt) { store_dtr(cpu, i, &cpu->gdtr); return emu_next(cpu, i); }
+EMU_OP(op_sidt) { store_dtr(cpu, i, &cpu->idtr); return emu_next(cpu, i); }
 EMU_OP(op_lgdt) { load_dtr(cpu, i, &cpu->gdtr); RIP += i->len; return 1; }
 EMU_OP(op_lidt) { load_dtr(cpu, i, &cpu->idtr); RIP += i->len; return 1; }
 
@@ -169,9 +169,9 @@ static void store_word(struct emu_cpu *cpu, const struct emu_insn *i, uint64_t v
 		reg_wr(cpu, i->rm, i->sz, i->sz == 2 ? v & 0xffff : v);
 }
 
-EMU_OP(op_sldt) { store_word(cpu, i, cpu->sys.ldtr.sel); return 0; }
-EMU_OP(op_str) { store_word(cpu, i, cpu->sys.tr.sel); return 0; }
-EMU_OP(op_smsw) { store_word(cpu, i, (i->flags & I_MEM) ? cpu->cr0 & 0xffff : cpu->cr0); return 0; }
+EMU_OP(op_sldt) { store_word(cpu, i, cpu->sys.ldtr.sel); return emu_next(cpu, i); }
+EMU_OP(op_str) { store_word(cpu, i, cpu->sys.tr.sel); return emu_next(cpu, i); }
+EMU_OP(op_smsw) { store_word(cpu, i, (i->flags & I_MEM) ? cpu->cr0 & 0xffff : cpu->cr0); return emu_next(cpu, i); }
 
 /* A 16-byte system descriptor of the GDT (LDT type 2, TSS type 9/11). */
 static void sys_desc(struct emu_cpu *cpu, uint16_t sel, unsigned type, struct emu_seg *s,
@@ -242,7 +242,7 @@ EMU_OP(op_clts)
 	need_cpl0(cpu);
 	cpu->cr0 &= ~CR0_TS;
 	emu_fpu_trap_update(cpu);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_invlpg)
@@ -258,7 +258,7 @@ EMU_OP(op_wbinvd)
 {
 	(void)i;
 	need_cpl0(cpu);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* RDPMC: no counters are offered. */
@@ -276,7 +276,7 @@ EMU_OP(op_swapgs)
 	need_cpl0(cpu);
 	cpu->segbase[EMU_SB_GS] = cpu->seg[EMU_SEG_GS].base = cpu->kernel_gs_base;
 	cpu->kernel_gs_base = t;
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* ---- SYSCALL/SYSRET (64-bit forms) ---- */
@@ -332,29 +332,28 @@ EMU_OP(op_cli)
 	if (cpu->sys.cpl > iopl(cpu))
 		emu_raise_err(cpu, EMU_GP, 0);
 	cpu->rflags &= ~(uint64_t)EMU_IF;
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /*
  * STI: when it sets IF, interrupts wait until the next instruction is done
- * (the interrupt shadow). That instruction runs here, alone, so that the
- * shadow is over whenever emu_run can return: emu_can_take_interrupt() never
- * sees it. (STI; HLT returns EMU_EXIT_HLT with IF set, as it should.)
+ * (the interrupt shadow). emu_run only returns at block ends, so the
+ * shadow is over whenever it can return (emu_can_take_interrupt() never
+ * sees it) if that instruction runs in the same block; when STI is the
+ * block's last record (the end record has length 0), it runs here, alone.
+ * (STI; HLT returns EMU_EXIT_HLT with IF set, as it should.)
  */
 EMU_OP(op_sti)
 {
 	bool was = cpu->rflags & EMU_IF;
-	const struct emu_insn *n;
 
 	if (cpu->sys.cpl > iopl(cpu))
 		emu_raise_err(cpu, EMU_GP, 0);
 	cpu->rflags |= EMU_IF;
+	if (was || !cpu->sys.on || i[1].len)
+		return emu_next(cpu, i);
 	RIP += i->len;
-	if (was || !cpu->sys.on)
-		return 1;
-	n = emu_ic_lookup(cpu)->insns;
-	if (!emu_fast_single(n)(cpu, n))
-		RIP += n->len;
+	emu_fast_run_single(cpu, emu_ic_lookup(cpu)->insns);
 	cpu->icount++;
 	return 1;
 }

@@ -98,7 +98,7 @@ EMU_OP(op_x87_reg)
 		cpu->fip = cpu->fdp = cpu->fop = 0;
 	else if (!(i->op & X87_CTRL))
 		set_pointers(cpu, i, 0);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* The guest's pointers in a stored environment (the host wrote its own). */
@@ -168,31 +168,31 @@ EMU_OP(op_x87_mem)
 		env_load_pointers(cpu, i, buf);
 	else if (!(i->op & X87_CTRL))
 		set_pointers(cpu, i, off);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_fnstsw_ax)
 {
 	reg_wr(cpu, 0, 2, cpu->fsw);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_fnstsw_m)
 {
 	mem_wr(cpu, ea(cpu, i), 2, cpu->fsw);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_fnstcw)
 {
 	mem_wr(cpu, ea(cpu, i), 2, cpu->fcw);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_fwait)
 {
 	x87_wait(cpu);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* ---- FXSAVE/FXRSTOR images ---- */

@@ -248,7 +248,7 @@ EMU_OP(op_iret)
 EMU_OP(op_mov_sreg)
 {
 	emu_load_data_seg(cpu, i->op, (uint16_t)rm_rd(cpu, i, 2));
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* MOV r/m, Sreg: a 16-bit store to memory, zero-extended into a register. */
@@ -260,14 +260,14 @@ EMU_OP(op_mov_from_sreg)
 		mem_wr(cpu, ea(cpu, i), 2, sel);
 	else
 		reg_wr(cpu, i->rm, i->sz == 8 ? 8 : 4, sel);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 /* PUSH FS/GS (0F A0/A8) and POP FS/GS (0F A1/A9): 64 or 16 bits. */
 EMU_OP(op_push_sreg)
 {
 	push(cpu, i->sz, cpu->seg[i->op].sel);
-	return 0;
+	return emu_next(cpu, i);
 }
 
 EMU_OP(op_pop_sreg)
@@ -276,5 +276,5 @@ EMU_OP(op_pop_sreg)
 
 	emu_load_data_seg(cpu, i->op, (uint16_t)v);
 	RSP += i->sz;
-	return 0;
+	return emu_next(cpu, i);
 }

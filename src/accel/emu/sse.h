@@ -191,7 +191,7 @@ static inline void mxcsr_done(struct emu_cpu *cpu, uint32_t after)
 		m = HOST_FP(insn, d, s, mxcsr_run(cpu));			\
 		mxcsr_done(cpu, m);						\
 		memcpy(cpu->xmm[i->xreg].b, &d, 16);				\
-		return 0;							\
+		return emu_next(cpu, i);					\
 	}
 
 /* ---- handlers (one per instruction form; the decoder picks them) ---- */

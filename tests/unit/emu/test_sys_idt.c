@@ -228,6 +228,31 @@ static void test_sti_shadow(void **state)
 	assert_true(emu_can_take_interrupt(&f->cpu));
 }
 
+/* emu_run never returns inside the shadow: STI in the middle of a block
+ * (its next instruction runs in the block), and STI as the last byte of a
+ * page (the next instruction, on the next page, runs alone with it). */
+static void test_sti_shadow_run(void **state)
+{
+	struct sys_fixture *f = *state;
+	static const uint8_t mid[] = { 0xfb, 0xb0, 0x02, 0xeb, 0xfe }; /* sti; mov al,2; jmp $ */
+	static const uint8_t next[] = { 0xb0, 0x01, 0xeb, 0xfe };      /* mov al,1; jmp $ */
+
+	put(f, CODE, mid, sizeof(mid));
+	assert_int_equal(emu_run(&f->cpu, 1), EMU_EXIT_NONE);
+	assert_int_equal(f->cpu.r[0] & 0xff, 2);
+	assert_int_equal(f->cpu.r[EMU_RIP], CODE + 3);
+	assert_true(emu_can_take_interrupt(&f->cpu));
+
+	emu_set_rflags(&f->cpu, emu_get_rflags(&f->cpu) & ~(uint64_t)EMU_IF);
+	put(f, CODE + 0xfff, (const uint8_t[]){ 0xfb }, 1);
+	put(f, CODE + 0x1000, next, sizeof(next));
+	f->cpu.r[EMU_RIP] = CODE + 0xfff;
+	assert_int_equal(emu_run(&f->cpu, 1), EMU_EXIT_NONE);
+	assert_int_equal(f->cpu.r[0] & 0xff, 1);
+	assert_int_equal(f->cpu.r[EMU_RIP], CODE + 0x1002);
+	assert_true(emu_can_take_interrupt(&f->cpu));
+}
+
 static void test_inject(void **state)
 {
 	struct sys_fixture *f = *state;
@@ -254,6 +279,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_pio, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pio_bitmap, setup_user, teardown),
 		cmocka_unit_test_setup_teardown(test_sti_shadow, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sti_shadow_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inject, setup, teardown),
 	};
 
