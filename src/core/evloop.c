@@ -64,6 +64,8 @@ int evloop_run_once(struct evloop *loop, int timeout_ms)
 
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
+	if (n > 0 && loop->prepare)
+		loop->prepare(loop->prepare_opaque);
 	for (int i = 0; i < n; i++) {
 		struct ev_watch *w = evs[i].data.ptr;
 

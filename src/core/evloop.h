@@ -20,6 +20,13 @@ struct evloop {
 	int epfd;
 	int wake_fd; /* eventfd: evloop_wake() from any thread */
 	bool quit;
+	/*
+	 * Optional, set after evloop_init(): runs once a wait returned events,
+	 * before their handlers (a device process reads its link first, so a
+	 * posted write is seen before the doorbell that followed it).
+	 */
+	void (*prepare)(void *opaque);
+	void *prepare_opaque;
 };
 
 int evloop_init(struct evloop *loop);
