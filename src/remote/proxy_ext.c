@@ -65,6 +65,8 @@ static void doorbell_place(struct proxy *p, struct proxy_doorbell *d, uint64_t b
 			  d->d.id, (unsigned long long)ev.addr, strerror(-err));
 		return;
 	}
+	log_debug(h->log, "%s: doorbell %u: %u bytes at %s %#llx", p->name, d->d.id, d->d.len,
+		  ev.pio ? "port" : "address", (unsigned long long)ev.addr);
 	d->base = base;
 }
 

@@ -115,7 +115,33 @@ static uint64_t cfg_access(struct fake_dev *f, uint32_t cmd, const struct link_p
 		return 0;
 	}
 	memcpy(&v, f->cfg + c->addr, (size_t)c->len);
+	if (c->val == LINK_HELLO_MAGIC)
+		f->nprobe++; /* QEMU ignores val in a read, as we do unless splitvm */
+	if (f->splitvm && c->val == LINK_HELLO_MAGIC && c->addr == 0 && c->len == 4) {
+		f->link.ext = &link_ext_v1;
+		return (uint64_t)LINK_HELLO_REPLY << 32 | v;
+	}
 	return v;
+}
+
+/* The extension requests (only reachable once the probe installed the table). */
+static bool handle_ext(struct fake_dev *f, struct link_msg *m)
+{
+	switch (m->cmd) {
+	case LINK_EXT_HELLO:
+		f->nhello++;
+		f->hello = m->data.hello;
+		return link_send_ret(&f->link, m->data.hello.features & f->take, false, 1000) == 0;
+	case LINK_EXT_HEARTBEAT:
+		f->nheartbeat++;
+		return f->hb_hang || link_send_ret(&f->link, m->data.u64, false, 1000) == 0;
+	case LINK_EXT_BAR_WRITE:
+		f->nposted++;
+		f->last_bar = m->data.bar;
+		f->last_bar_cmd = m->cmd;
+		return true;
+	}
+	return false;
 }
 
 static void take_sysmem(struct fake_dev *f, struct link_msg *m)
@@ -192,7 +218,7 @@ static bool handle(struct fake_dev *f, struct link_msg *m)
 		ret = m->cmd == LINK_BAR_READ ? FAKE_MAGIC | m->data.bar.addr : 0;
 		break;
 	default:
-		return false;
+		return handle_ext(f, m);
 	}
 	return link_send_ret(&f->link, ret, false, 1000) == 0;
 }
