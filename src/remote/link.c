@@ -73,11 +73,12 @@ static int link_fail(struct link *l, int err, const char *fmt, ...)
 		va_start(ap, fmt);
 		vsnprintf(what, sizeof(what), fmt, ap);
 		va_end(ap);
-		log_printf(l->log, normal ? LOG_INFO : LOG_ERROR, "link %s: %s%s", l->name, what,
-			   normal ? "" : "; link closed");
 		l->err = err;
 		if (l->on_break)
-			l->on_break(l->break_opaque, err);
+			l->on_break(l->break_opaque, err, what);
+		else
+			log_printf(l->log, normal ? LOG_INFO : LOG_ERROR, "link %s: %s%s", l->name,
+				   what, normal ? "" : "; link closed");
 	}
 	link_msg_close_fds(&l->rx.msg);
 	rx_reset(&l->rx);

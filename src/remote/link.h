@@ -210,17 +210,17 @@ struct link {
 	 */
 	int (*on_ext)(void *opaque, struct link_msg *m);
 	void *ext_opaque;
-	/*
-	 * Optional: told once, when the link breaks for any reason (timeout,
-	 * heartbeat unanswered, bad message, peer gone; err as l->err), from
-	 * the thread that saw it, link lock held: it must not use the link.
-	 */
-	void (*on_break)(void *opaque, int err);
-	void *break_opaque;
 	/* SYNC_SYSMEM regions accepted and sent; LINK_QEMU_MAX_REGIONS for QEMU */
 	unsigned int max_regions;
 	int err;                    /* sticky: the error that broke the link */
 	bool in_call;               /* a reply is awaited: the peer may not leave */
+	/*
+	 * Optional: told once of what broke the link, instead of the log line
+	 * (the proxy reports failures itself, with the device process's fate).
+	 * Called on the failing thread, with the link's lock held.
+	 */
+	void (*on_break)(void *opaque, int err, const char *what);
+	void *break_opaque;
 	pthread_mutex_t lock;       /* one request/reply pair at a time */
 	struct link_rx rx;
 };

@@ -56,7 +56,7 @@ static int64_t now_ms(void)
 /* ---- requests -------------------------------------------------------------- */
 
 /* Any failure broke the link and was logged there, once. */
-int proxy_call(struct proxy *p, const struct link_msg *m, uint64_t *v)
+int px_call(struct proxy *p, const struct link_msg *m, uint64_t *v)
 {
 	return link_call(&p->link, m, v, p->timeout_ms);
 }
@@ -69,7 +69,7 @@ static int cfg_req(struct proxy *p, uint32_t cmd, unsigned off, unsigned size, u
 	int err;
 
 	link_msg_cfg(&m, cmd, off, val, (int)size);
-	err = proxy_call(p, &m, &v);
+	err = px_call(p, &m, &v);
 	if (!err && out)
 		*out = (uint32_t)v & ones(size);
 	return err;
@@ -84,7 +84,7 @@ static bool past_qemu_end(const struct proxy *p, unsigned off)
 	return p->cfg_size == PCI_CFG_SPACE_SIZE && off + 4 > PCI_CFG_SPACE_SIZE;
 }
 
-int proxy_cfg_read(struct proxy *p, unsigned off, unsigned size, uint32_t *out)
+int px_cfg_read(struct proxy *p, unsigned off, unsigned size, uint32_t *out)
 {
 	unsigned shift = 8 * (off & 3);
 	uint32_t v;
@@ -124,7 +124,7 @@ static uint32_t px_config_read(struct pci_device *pdev, unsigned off, unsigned s
 
 	if (off + size > p->cfg_size)
 		return val;
-	return proxy_cfg_read(p, off, size, &v) ? ones(size) : v;
+	return px_cfg_read(p, off, size, &v) ? ones(size) : v;
 }
 
 static bool overlaps(unsigned off, unsigned size, unsigned start, unsigned len)
@@ -166,7 +166,7 @@ static uint64_t px_bar_read(void *dev, uint64_t offset, unsigned size)
 	if (proxy_msix_bar(b->p, b->idx, offset, size, &v, false))
 		return v;
 	link_msg_bar(&m, LINK_BAR_READ, base + offset, 0, size, b->memory);
-	if (proxy_call(b->p, &m, &v))
+	if (px_call(b->p, &m, &v))
 		return ones64(size);
 	return v & ones64(size);
 }
@@ -185,7 +185,7 @@ static void px_bar_write(void *dev, uint64_t offset, uint64_t value, unsigned si
 	if (b->memory && proxy_posted_write(b->p, base + offset, value, size))
 		return;
 	link_msg_bar(&m, LINK_BAR_WRITE, base + offset, value, size, b->memory);
-	if (!proxy_call(b->p, &m, &v) && v == UINT64_MAX)
+	if (!px_call(b->p, &m, &v) && v == UINT64_MAX)
 		log_debug(b->p->host->log, "%s: the device refused a BAR write at %#llx",
 			  b->p->name, (unsigned long long)(base + offset));
 }
@@ -250,7 +250,7 @@ static int settle(struct proxy *p, int settle_ms)
 	t0 = now_ms();
 	while (!err && now_ms() - t0 < settle_ms) {
 		usleep(5000);
-		err = proxy_cfg_read(p, PCI_INTERRUPT_LINE, 1, &v);
+		err = px_cfg_read(p, PCI_INTERRUPT_LINE, 1, &v);
 		if (!err && v == 0) {
 			log_debug(p->host->log, "%s: device reset by its process after %lld ms",
 				  p->name, (long long)(now_ms() - t0));
@@ -266,19 +266,19 @@ static int device_reset(struct proxy *p)
 	uint64_t v;
 
 	link_msg_reset(&m);
-	return proxy_call(p, &m, &v);
+	return px_call(p, &m, &v);
 }
 
 /* Writes all ones to a BAR register, reads back, restores. */
 static int size_reg(struct proxy *p, unsigned reg, uint32_t probe, uint32_t *mask)
 {
 	uint32_t orig;
-	int err = proxy_cfg_read(p, reg, 4, &orig);
+	int err = px_cfg_read(p, reg, 4, &orig);
 
 	if (!err)
 		err = cfg_write(p, reg, 4, probe);
 	if (!err)
-		err = proxy_cfg_read(p, reg, 4, mask);
+		err = px_cfg_read(p, reg, 4, mask);
 	if (!err)
 		err = cfg_write(p, reg, 4, orig);
 	return err;
@@ -351,17 +351,17 @@ static int size_rom(struct proxy *p, struct proxy_found *f)
 static int find_cfg_size(struct proxy *p, struct proxy_found *f)
 {
 	uint32_t status, off, hdr;
-	int err = proxy_cfg_read(p, PCI_STATUS, 2, &status);
+	int err = px_cfg_read(p, PCI_STATUS, 2, &status);
 
 	f->cfg_size = PCI_CFG_SPACE_SIZE;
 	if (err || !(status & PCI_STATUS_CAP_LIST))
 		return err;
-	err = proxy_cfg_read(p, PCI_CAPABILITY_LIST, 1, &off);
+	err = px_cfg_read(p, PCI_CAPABILITY_LIST, 1, &off);
 	for (unsigned n = 0; !err && n < CAP_WALK_MAX; n++) {
 		off &= ~3u;
 		if (off < PCI_CAP_FIRST || off > PCI_CFG_SPACE_SIZE - 4)
 			break;
-		err = proxy_cfg_read(p, off, 2, &hdr);
+		err = px_cfg_read(p, off, 2, &hdr);
 		if (!err && (hdr & 0xff) == PCI_CAP_ID_EXP) {
 			f->cfg_size = PCI_CFG_SPACE_EXP_SIZE;
 			break;
@@ -377,24 +377,24 @@ static int discover(struct proxy *p, struct proxy_found *f)
 	int err;
 
 	memset(f, 0, sizeof(*f));
-	err = proxy_cfg_read(p, PCI_VENDOR_ID, 4, &f->id);
+	err = px_cfg_read(p, PCI_VENDOR_ID, 4, &f->id);
 	if (!err && ((f->id & 0xffff) == 0xffff || (f->id & 0xffff) == 0)) {
 		log_error(p->host->log, "%s: no PCI function answers (IDs %08x)", p->name, f->id);
 		return -ENODEV;
 	}
 	if (!err)
-		err = proxy_cfg_read(p, PCI_CLASS_REVISION, 4, &f->class_rev);
+		err = px_cfg_read(p, PCI_CLASS_REVISION, 4, &f->class_rev);
 	if (!err)
-		err = proxy_cfg_read(p, PCI_HEADER_TYPE, 1, &hdr);
+		err = px_cfg_read(p, PCI_HEADER_TYPE, 1, &hdr);
 	if (!err && (hdr & 0x7f) != PCI_HEADER_TYPE_NORMAL) {
 		log_error(p->host->log, "%s: header type %#x: only plain functions can be proxied",
 			  p->name, hdr);
 		return -ENOTSUP;
 	}
 	if (!err)
-		err = proxy_cfg_read(p, PCI_SUBSYSTEM_VENDOR_ID, 4, &f->subsys);
+		err = px_cfg_read(p, PCI_SUBSYSTEM_VENDOR_ID, 4, &f->subsys);
 	if (!err)
-		err = proxy_cfg_read(p, PCI_INTERRUPT_PIN, 1, &pin);
+		err = px_cfg_read(p, PCI_INTERRUPT_PIN, 1, &pin);
 	f->pin = pin <= 4 ? (uint8_t)pin : 0;
 	for (unsigned i = 0; !err && i < PCI_BAR_COUNT;)
 		err = size_bar(p, f, i, &i);

@@ -152,7 +152,7 @@ int proxy_ext_probe(struct proxy *p)
 	if (!p->ext_wanted)
 		return 0;
 	link_msg_hello_probe(&m);
-	err = proxy_call(p, &m, &v);
+	err = px_call(p, &m, &v);
 	if (err || v >> 32 != LINK_HELLO_REPLY)
 		return err; /* QEMU answers the IDs alone: plain mpqemu from here */
 	p->splitvm_peer = true;
@@ -186,7 +186,7 @@ int proxy_ext_negotiate(struct proxy *p)
 		return 0;
 	offered = features_offered(p);
 	link_msg_hello(&m, offered, p->heartbeat_ms);
-	err = proxy_call(p, &m, &taken);
+	err = px_call(p, &m, &taken);
 	if (err)
 		return err;
 	if (taken & ~offered) {

@@ -80,8 +80,8 @@ struct proxy {
 };
 
 /* proxy.c */
-int proxy_call(struct proxy *p, const struct link_msg *m, uint64_t *v);
-int proxy_cfg_read(struct proxy *p, unsigned off, unsigned size, uint32_t *out);
+int px_call(struct proxy *p, const struct link_msg *m, uint64_t *v);
+int px_cfg_read(struct proxy *p, unsigned off, unsigned size, uint32_t *out);
 
 /* proxy_ext.c */
 void proxy_ext_init(struct proxy *p);

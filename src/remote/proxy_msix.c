@@ -58,17 +58,17 @@ void proxy_msix_fini(struct proxy *p)
 static int find_cap(struct proxy *p, unsigned *cap)
 {
 	uint32_t status, off, hdr;
-	int err = proxy_cfg_read(p, PCI_STATUS, 2, &status);
+	int err = px_cfg_read(p, PCI_STATUS, 2, &status);
 
 	*cap = 0;
 	if (err || !(status & PCI_STATUS_CAP_LIST))
 		return err;
-	err = proxy_cfg_read(p, PCI_CAPABILITY_LIST, 1, &off);
+	err = px_cfg_read(p, PCI_CAPABILITY_LIST, 1, &off);
 	for (unsigned n = 0; !err && n < 48; n++) {
 		off &= ~3u;
 		if (off < PCI_CAP_FIRST || off > PCI_CFG_SPACE_SIZE - PCI_CAP_MSIX_SIZEOF)
 			break;
-		err = proxy_cfg_read(p, off, 2, &hdr);
+		err = px_cfg_read(p, off, 2, &hdr);
 		if (!err && (hdr & 0xff) == PCI_CAP_ID_MSIX) {
 			*cap = off;
 			break;
@@ -86,11 +86,11 @@ int proxy_msix_discover(struct proxy *p)
 
 	if (err || !x->cap)
 		return err;
-	err = proxy_cfg_read(p, x->cap + PCI_MSIX_FLAGS, 2, &ctrl);
+	err = px_cfg_read(p, x->cap + PCI_MSIX_FLAGS, 2, &ctrl);
 	if (!err)
-		err = proxy_cfg_read(p, x->cap + PCI_MSIX_TABLE, 4, &table);
+		err = px_cfg_read(p, x->cap + PCI_MSIX_TABLE, 4, &table);
 	if (!err)
-		err = proxy_cfg_read(p, x->cap + PCI_MSIX_PBA, 4, &pba);
+		err = px_cfg_read(p, x->cap + PCI_MSIX_PBA, 4, &pba);
 	if (err)
 		return err;
 	x->nvec = (ctrl & PCI_MSIX_FLAGS_QSIZE) + 1;
