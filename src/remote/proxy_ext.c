@@ -7,7 +7,9 @@
  * A QEMU peer sees one PCI_CFGREAD of its IDs more, and nothing else.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -48,7 +50,7 @@ static void doorbell_place(struct proxy *p, struct proxy_doorbell *d, uint64_t b
 	struct accel_ioeventfd ev;
 	int err;
 
-	if (d->base == base)
+	if (d->base == base || d->fd < 0)
 		return;
 	if (d->base) {
 		ev = ioeventfd_of(p, d, d->base);
@@ -102,6 +104,26 @@ static int check_doorbell(const struct proxy *p, const struct link_doorbell *d)
 	return 0;
 }
 
+/*
+ * The accelerator writes the fd on a vCPU's path: it must be an eventfd,
+ * and never block (the device process shares its file and could make a
+ * write block by filling the counter). Anything else is not registered.
+ */
+static bool usable_eventfd(int fd)
+{
+	char path[32], target[32] = "";
+	ssize_t n;
+	int fl;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0 || strncmp(target, "anon_inode:[eventfd]", (size_t)n) ||
+	    (size_t)n != strlen("anon_inode:[eventfd]"))
+		return false;
+	fl = fcntl(fd, F_GETFL);
+	return fl >= 0 && fcntl(fd, F_SETFL, fl | O_NONBLOCK) == 0;
+}
+
 static int doorbell_add(struct proxy *p, struct link_msg *m)
 {
 	const struct link_doorbell *d = &m->data.doorbell;
@@ -113,7 +135,14 @@ static int doorbell_add(struct proxy *p, struct link_msg *m)
 			  slot->used ? "given twice" : "outside the device's BARs");
 		return -EPROTO;
 	}
-	*slot = (struct proxy_doorbell){ .used = true, .d = *d, .fd = m->fds[0] };
+	*slot = (struct proxy_doorbell){ .used = true, .d = *d, .fd = -1 };
+	if (!usable_eventfd(m->fds[0])) {
+		/* Kept by id, never registered: the doorbell stays a BAR write. */
+		log_warn(p->host->log, "%s: doorbell %u does not come with an eventfd", p->name,
+			 d->id);
+		return 0;
+	}
+	slot->fd = m->fds[0];
 	m->fds[0] = -1;
 	doorbell_place(p, slot, pci_bar_base(&p->pdev, d->bar));
 	return 0;

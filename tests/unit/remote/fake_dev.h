@@ -51,6 +51,7 @@ struct fake_dev {
 	uint64_t take;   /* the features EXT_HELLO takes of those offered */
 	bool hb_hang;    /* heartbeats are read, never answered */
 	unsigned nprobe, nhello, nheartbeat, nposted;
+	int db_fd;       /* >= 0: announced as doorbell 5 (BAR 1 at 0x100) before COMMAND's RET */
 	struct link_hello hello;
 };
 

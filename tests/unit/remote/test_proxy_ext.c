@@ -23,6 +23,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -527,6 +528,49 @@ static void test_heartbeat_lost(void **state)
 	(void)state;
 }
 
+/* A doorbell fd must be an eventfd, and is made non-blocking: a vCPU writes it. */
+static void doorbell_fd_case(int fd, bool registered)
+{
+	struct px_env *e = px_env_new(1);
+	struct proxy_config cfg;
+	uint64_t bar1;
+	int fl;
+
+	px_env_accel(e);
+	e->fake.splitvm = true;
+	e->fake.take = LINK_F_DOORBELL;
+	e->fake.db_fd = fd;
+	cfg = px_env_config(e, px_env_fake_link(e), 500);
+	assert_int_equal(proxy_create(&e->host, &cfg, &e->px), 0);
+	proxy_config_clear(&cfg);
+	bar1 = pci_bar_base(proxy_pci(e->px), 1);
+	assert_int_equal(e->px->features, LINK_F_DOORBELL);
+	assert_true(e->px->db[5].used);
+	assert_int_equal(e->nioev, registered);
+	if (registered) {
+		assert_non_null(px_env_ioev(e, bar1 + 0x100));
+		fl = fcntl(fd, F_GETFL);
+		assert_true(fl & O_NONBLOCK);
+	} else {
+		assert_non_null(strstr(px_env_log(e), "doorbell 5 does not come with an eventfd"));
+	}
+	assert_false(link_broken(&e->px->link));
+	px_env_free(e);
+}
+
+static void test_doorbell_fd_checked(void **state)
+{
+	int p[2], efd = eventfd(0, EFD_CLOEXEC); /* blocking, as a hostile peer would make it */
+
+	assert_int_equal(pipe2(p, O_CLOEXEC), 0);
+	doorbell_fd_case(p[1], false);
+	doorbell_fd_case(efd, true);
+	close(p[0]);
+	close(p[1]);
+	close(efd);
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -534,6 +578,7 @@ int main(void)
 		cmocka_unit_test(test_negotiated),
 		cmocka_unit_test(test_doorbell),
 		cmocka_unit_test(test_doorbell_follows_bar),
+		cmocka_unit_test(test_doorbell_fd_checked),
 		cmocka_unit_test(test_msix_route),
 		cmocka_unit_test(test_msix_mask),
 		cmocka_unit_test(test_posted_order),
