@@ -10,8 +10,8 @@ figure (the median of the samples taken in the second half of the run, after
 the kernel load) and the peak, both without guest RAM (splitvm: the memfd
 "splitvm-ram"; QEMU: the anonymous mapping exactly --mem big). For splitvm
 the breakdown shows what is the emu accelerator's decoded-instruction cache
-(a mapping the module names [anon:splitvm-emu-icache]; a hardware
-accelerator has none) and what is shared-library text, against issue 5's
+(the module's memfd "splitvm-emu-icache"; a hardware accelerator has
+none) and what is shared-library text, against issue 5's
 goal: at most 5 MiB for the VMM (Firecracker's published bound).
 """
 import argparse
@@ -27,7 +27,7 @@ import suite  # noqa: E402
 from e2e import svt  # noqa: E402
 
 MEM_BYTES = 256 << 20
-ICACHE = "[anon:splitvm-emu-icache]"
+ICACHE = "/memfd:splitvm-emu-icache"
 
 
 def smaps_kb(pid):
@@ -44,7 +44,7 @@ def smaps_kb(pid):
                     if "memfd:splitvm-ram" in name or (
                             not name and fields[1].startswith("rw") and hi - lo == MEM_BYTES):
                         kind = "ram"
-                    elif name == ICACHE:
+                    elif name.startswith(ICACHE):
                         kind = "icache"
                     elif ".so" in name:
                         kind = "libs"

@@ -209,7 +209,15 @@ def remote_seeds():
                + ext(2, struct.pack("<Q", 7)) + barw(0x3000, 0, 2) + barr(0x1000, 1))
 
 
-SEEDS = {"fuzz-virtq": virtq_seeds, "fuzz-link": link_seeds, "fuzz-virtio-net": net_seeds,
+def small_seeds():
+    """fuzz-virtio-small: byte 0 = queue size code 2 (8) | device/queue << 3."""
+    yield bytes([2 | 0 << 3, 3]) + virtq_image(8, [[(64, True)], [(16, True), (16, True)]])
+    yield bytes([2 | 1 << 3, 3]) + virtq_image(8, [[(64, True)]])
+    yield bytes([2 | 2 << 3, 3]) + virtq_image(8, [[(32, False)], [(8, False), (8, False)]],
+                                                indirect_at=True)
+
+
+SEEDS = {"fuzz-virtio-small": small_seeds, "fuzz-virtq": virtq_seeds, "fuzz-link": link_seeds, "fuzz-virtio-net": net_seeds,
          "fuzz-remote": remote_seeds, "fuzz-blk": blk_seeds}
 
 

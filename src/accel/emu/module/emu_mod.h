@@ -47,6 +47,8 @@ struct accel_vcpu {
 	struct lapic *lapic;
 	struct emu_mem mem;
 	uint64_t kvmclock;     /* MSR_KVM_SYSTEM_TIME_NEW as written */
+	uint64_t run_ns;       /* in run(), and of that halted or waiting for SIPI */
+	uint64_t idle_ns;
 	struct emu_cpu cpu;
 };
 
