@@ -99,7 +99,7 @@ int px_cfg_read(struct proxy *p, unsigned off, unsigned size, uint32_t *out)
 }
 
 /* Past the QEMU end, a short write becomes a read-modify-write of the dword. */
-static int cfg_write(struct proxy *p, unsigned off, unsigned size, uint32_t val)
+int px_cfg_write(struct proxy *p, unsigned off, unsigned size, uint32_t val)
 {
 	unsigned shift = 8 * (off & 3);
 	uint32_t v, mask = ones(size) << shift;
@@ -142,7 +142,7 @@ static void px_config_write(struct pci_device *pdev, unsigned off, unsigned size
 
 	if (off + size > p->cfg_size)
 		return;
-	cfg_write(p, off, size, val);
+	px_cfg_write(p, off, size, val);
 	if (p->msix.owned)
 		proxy_msix_config_write(p, off, size, val);
 	if (overlaps(off, size, PCI_COMMAND, 2) ||
@@ -246,7 +246,7 @@ static int settle(struct proxy *p, int settle_ms)
 
 	if (settle_ms <= 0 || p->splitvm_peer)
 		return 0; /* our own device process does not reset itself */
-	err = cfg_write(p, PCI_INTERRUPT_LINE, 1, 0xa5);
+	err = px_cfg_write(p, PCI_INTERRUPT_LINE, 1, 0xa5);
 	t0 = now_ms();
 	while (!err && now_ms() - t0 < settle_ms) {
 		usleep(5000);
@@ -276,11 +276,11 @@ static int size_reg(struct proxy *p, unsigned reg, uint32_t probe, uint32_t *mas
 	int err = px_cfg_read(p, reg, 4, &orig);
 
 	if (!err)
-		err = cfg_write(p, reg, 4, probe);
+		err = px_cfg_write(p, reg, 4, probe);
 	if (!err)
 		err = px_cfg_read(p, reg, 4, mask);
 	if (!err)
-		err = cfg_write(p, reg, 4, orig);
+		err = px_cfg_write(p, reg, 4, orig);
 	return err;
 }
 
@@ -443,15 +443,15 @@ static int program_device(struct proxy *p)
 		bool high = i > 0 && p->pdev.bars[i - 1].kind == PCI_BAR_MEM64;
 
 		if (p->pdev.bars[i].kind || high)
-			err = cfg_write(p, BAR_REG(i), 4, pci_cfg_get(&p->pdev, BAR_REG(i), 4));
+			err = px_cfg_write(p, BAR_REG(i), 4, pci_cfg_get(&p->pdev, BAR_REG(i), 4));
 	}
 	if (!err && p->pdev.bars[PCI_BAR_ROM].kind)
-		err = cfg_write(p, PCI_ROM_ADDRESS, 4, pci_cfg_get(&p->pdev, PCI_ROM_ADDRESS, 4));
+		err = px_cfg_write(p, PCI_ROM_ADDRESS, 4, pci_cfg_get(&p->pdev, PCI_ROM_ADDRESS, 4));
 	if (!err)
-		err = cfg_write(p, PCI_INTERRUPT_LINE, 1,
+		err = px_cfg_write(p, PCI_INTERRUPT_LINE, 1,
 				pci_cfg_get(&p->pdev, PCI_INTERRUPT_LINE, 1));
 	if (!err)
-		err = cfg_write(p, PCI_COMMAND, 2, pci_cfg_get(&p->pdev, PCI_COMMAND, 2));
+		err = px_cfg_write(p, PCI_COMMAND, 2, pci_cfg_get(&p->pdev, PCI_COMMAND, 2));
 	return err;
 }
 

@@ -178,6 +178,8 @@ int proxy_ext_probe(struct proxy *p)
 	uint64_t v = 0;
 	int err;
 
+	p->splitvm_peer = false;
+	p->features = 0;
 	if (!p->ext_wanted)
 		return 0;
 	link_msg_hello_probe(&m);
@@ -270,12 +272,17 @@ int proxy_ext_start(struct proxy *p)
 {
 	int err;
 
+	uint64_t n;
+
 	proxy_doorbells_sync(p);
-	if (!(p->features & LINK_F_HEARTBEAT))
+	if (!(p->features & LINK_F_HEARTBEAT) || p->hb_started)
 		return 0;
-	p->hb_stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (p->hb_stop_fd < 0)
+		p->hb_stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (p->hb_stop_fd < 0)
 		return -errno;
+	if (read(p->hb_stop_fd, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		return -errno; /* a stop left from a device process before */
 	err = -pthread_create(&p->hb_thread, NULL, hb_main, p);
 	p->hb_started = !err;
 	return err;
@@ -297,6 +304,13 @@ void proxy_ext_stop(struct proxy *p)
 			doorbell_drop(p, &p->db[i]);
 	}
 	pthread_mutex_unlock(&p->db_lock);
+}
+
+void proxy_ext_lost(struct proxy *p)
+{
+	proxy_ext_stop(p);
+	p->features = 0;
+	p->splitvm_peer = false;
 }
 
 void proxy_ext_fini(struct proxy *p)

@@ -82,6 +82,7 @@ struct proxy {
 /* proxy.c */
 int px_call(struct proxy *p, const struct link_msg *m, uint64_t *v);
 int px_cfg_read(struct proxy *p, unsigned off, unsigned size, uint32_t *out);
+int px_cfg_write(struct proxy *p, unsigned off, unsigned size, uint32_t val);
 
 /* proxy_ext.c */
 void proxy_ext_init(struct proxy *p);
@@ -93,6 +94,12 @@ int proxy_ext_negotiate(struct proxy *p);
 int proxy_ext_start(struct proxy *p);
 /* Stops the heartbeat (before the link closes), drops doorbells. */
 void proxy_ext_stop(struct proxy *p);
+/*
+ * The device process is gone and another may follow (restart): the same,
+ * and its features forgotten. The MSI-X table stays (it is the guest's):
+ * probe, negotiate and start again on the new link, after its reset.
+ */
+void proxy_ext_lost(struct proxy *p);
 void proxy_ext_fini(struct proxy *p);
 /* The guest may have moved a BAR or toggled decoding (pdev.lock held). */
 void proxy_doorbells_sync(struct proxy *p);
@@ -106,7 +113,11 @@ void proxy_msix_fini(struct proxy *p);
 int proxy_msix_discover(struct proxy *p);
 /* Whether the table can be owned here: a usable capability and MSI routes. */
 bool proxy_msix_can_own(const struct proxy *p);
-/* Takes the table over: an eventfd per vector, sent to the device process. */
+/*
+ * Takes the table over: an eventfd per vector, sent to the device process.
+ * Again for a new device process: the same eventfds, and the guest's
+ * enable and function-mask bits written to it (after its reset).
+ */
 int proxy_msix_own(struct proxy *p);
 /* A BAR access the table or PBA answers: true if it was theirs. */
 bool proxy_msix_bar(struct proxy *p, unsigned bar, uint64_t off, unsigned size, uint64_t *val,

@@ -136,12 +136,8 @@ bool proxy_msix_can_own(const struct proxy *p)
 }
 
 /* Eventfds for every vector, sent 8 to a message. */
-int proxy_msix_own(struct proxy *p)
+static int alloc_vectors(struct proxy_msix *x)
 {
-	struct proxy_msix *x = &p->msix;
-	struct link_msg m;
-	int err = 0;
-
 	x->vec = calloc(x->nvec, sizeof(*x->vec));
 	if (!x->vec)
 		return -ENOMEM;
@@ -153,12 +149,27 @@ int proxy_msix_own(struct proxy *p)
 		if (x->vec[v].fd < 0)
 			return -errno;
 	}
+	return 0;
+}
+
+int proxy_msix_own(struct proxy *p)
+{
+	struct proxy_msix *x = &p->msix;
+	bool again = x->vec != NULL;
+	uint32_t ctrl = (x->enabled ? PCI_MSIX_FLAGS_ENABLE : 0) |
+			(x->func_masked ? PCI_MSIX_FLAGS_MASKALL : 0);
+	struct link_msg m;
+	int err = again ? 0 : alloc_vectors(x);
+
 	for (unsigned v = 0; v < x->nvec && !err; v += LINK_MAX_FDS) {
 		link_msg_msix_fds(&m, v);
 		for (unsigned i = v; i < x->nvec && i < v + LINK_MAX_FDS; i++)
 			link_msg_msix_fds_add(&m, x->vec[i].fd);
 		err = link_send(&p->link, &m, p->timeout_ms);
 	}
+	/* A device process that follows a failed one takes the guest's MSI-X state. */
+	if (!err && again && ctrl)
+		err = px_cfg_write(p, x->cap + PCI_MSIX_FLAGS, 2, ctrl);
 	x->owned = !err;
 	return err;
 }
