@@ -173,6 +173,11 @@ int device_create(struct device *dev, const struct dev_host *host)
 	return err;
 }
 
+const struct device_sandbox *device_sandbox(const struct device *dev)
+{
+	return dev->kind && dev->kind->sandbox ? dev->kind->sandbox(dev->config) : NULL;
+}
+
 void device_destroy(struct device *dev)
 {
 	if (dev->state && dev->isolated)

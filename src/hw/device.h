@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hw/device_sandbox.h"
+
 struct accel_ioeventfd;
 struct evloop;
 struct guest_memory;
@@ -98,6 +100,11 @@ struct device_kind {
 	int (*create)(const struct dev_host *host, void *config, void **state);
 	/* Finishes outstanding work (flushes disks) and frees the device. */
 	void (*destroy)(void *state);
+	/*
+	 * Its needs in a sandboxed device process (hw/device_sandbox.h), for
+	 * the parsed config; NULL or a NULL result: the machine's only.
+	 */
+	const struct device_sandbox *(*sandbox)(const void *config);
 };
 
 /*
@@ -122,6 +129,8 @@ void device_kinds_usage(int fd);
 /* Parse and check one --device: -EINVAL (logged) on bad input. */
 int device_parse(struct device *dev, const char *text, const struct logger *log);
 int device_create(struct device *dev, const struct dev_host *host);
+/* The kind's sandbox needs for this device's config, or NULL (see device_kind). */
+const struct device_sandbox *device_sandbox(const struct device *dev);
 /* Destroys the device (if created) and its config; safe on a zeroed struct. */
 void device_destroy(struct device *dev);
 

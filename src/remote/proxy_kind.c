@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "hw/device.h"
 #include "remote/link.h"
+#include "remote/sandbox.h"
 
 /* The child's end of the link, as `--link fd=3` says. */
 #define CHILD_LINK_FD 3
@@ -231,9 +232,9 @@ static void child_exec(int link_fd, int null_fd, pid_t parent, char *const argv[
 			close(fd);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* It must not outlive the VMM. */
+	/* It must not outlive the VMM (in a PID namespace of its own, the VMM is 0). */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
+	if (getppid() != parent && getppid() != 0)
 		_exit(127);
 	execv("/proc/self/exe", argv);
 	_exit(127);
@@ -275,7 +276,8 @@ int proxy_spawn(const char *spec, const char *name, struct proxy_config *cfg,
 		err = -errno;
 		goto fail;
 	}
-	pid = fork();
+	/* PID 1 of a PID namespace of its own where the kernel allows (sandbox.h). */
+	pid = sandbox_fork();
 	if (pid == 0)
 		child_exec(sv[1], null_fd, parent, argv);
 	if (pid < 0) {
@@ -308,6 +310,9 @@ static void describe_status(const char *name, int status, const struct logger *l
 	if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
 		log_warn(log, "%s: device process exited with status %d", name,
 			 WEXITSTATUS(status));
+	else if (WIFSIGNALED(status) && WTERMSIG(status) == SIGSYS)
+		log_warn(log, "%s: device process killed by SIGSYS: a system call its sandbox "
+			 "does not allow (docs/remote.md)", name);
 	else if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
 		log_warn(log, "%s: device process killed by signal %d", name, WTERMSIG(status));
 }

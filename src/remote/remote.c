@@ -390,6 +390,11 @@ int remote_run(struct remote *r)
 	return rc;
 }
 
+const struct device_sandbox *remote_sandbox(const struct remote *r)
+{
+	return device_sandbox(&r->dev);
+}
+
 void remote_destroy(struct remote *r)
 {
 	if (!r)
