@@ -87,12 +87,6 @@ static int take_msix_fds(struct remote *r, struct link_msg *m)
 
 /* ---- negotiation, heartbeat, posted writes ------------------------------------ */
 
-/* Posted writes must not be overtaken by a doorbell rung after them. */
-static void drain_link(void *opaque)
-{
-	remote_on_link(opaque, 0);
-}
-
 static uint64_t features_taken(struct remote *r, uint64_t offered)
 {
 	uint64_t take = offered & LINK_F_ALL;
@@ -110,10 +104,9 @@ static int hello(struct remote *r, const struct link_hello *h)
 	}
 	r->ext.features = features_taken(r, h->features);
 	r->ext.heartbeat_ms = r->ext.features & LINK_F_HEARTBEAT ? h->heartbeat_ms : 0;
-	if (r->ext.features & LINK_F_POSTED) {
-		r->loop.prepare = drain_link;
-		r->loop.prepare_opaque = r;
-	}
+	/* Posted writes must not be overtaken by a doorbell rung after them. */
+	if (r->ext.features & LINK_F_POSTED)
+		r->loop.first = &r->link_watch;
 	log_info(r->log, "remote: extensions v%u:%s%s%s%s (heartbeat %u ms)", h->version,
 		 r->ext.features & LINK_F_DOORBELL ? " doorbells" : "",
 		 r->ext.features & LINK_F_MSIX ? " msix" : "",

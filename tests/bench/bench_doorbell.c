@@ -42,6 +42,7 @@
 #include "hw/pci/pci.h"
 #include "remote/remote.h"
 #include "remote/remote_opts.h"
+#include "remote/sandbox.h"
 #include "splitvm/accel.h"
 
 #define DESC 0x10000u
@@ -425,11 +426,16 @@ static int remote_main(int argc, char **argv)
 	if (parse_remote_args(argc, argv, &o, err, sizeof(err)) != 0)
 		return 2;
 	log.level = o.log_level;
+	/* As `splitvm remote` does: the sandbox's cost is part of the figure. */
+	if (o.sandbox)
+		sandbox_close_inherited(o.link_fd);
 	if (remote_create(&r, o.device, &log))
 		return 1;
 	rc = remote_open_link(&o, &log, &fd);
 	if (!rc)
 		rc = remote_attach(r, fd);
+	if (!rc && o.sandbox)
+		rc = sandbox_apply(remote_sandbox(r), &log, NULL);
 	if (!rc)
 		rc = remote_run(r);
 	remote_destroy(r);
