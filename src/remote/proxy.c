@@ -34,7 +34,6 @@ struct proxy_found {
 	} bars[PCI_BAR_COUNT + 1];
 };
 
-
 static uint32_t ones(unsigned size)
 {
 	return size >= 4 ? 0xffffffffu : (1u << (8 * size)) - 1;
