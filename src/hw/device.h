@@ -21,6 +21,7 @@ struct evloop;
 struct guest_memory;
 struct logger;
 struct pci_host;
+struct proxy_opts;
 
 #define DEVSPEC_MAX_PARAMS 16
 
@@ -78,6 +79,13 @@ struct dev_host {
 	 */
 	int (*add_irqfd)(void *opaque, int fd, unsigned gsi, int resample_fd);
 	int (*del_irqfd)(void *opaque, int fd, unsigned gsi);
+	/*
+	 * MSI routes: signalling fd delivers (addr, data); set adds or changes
+	 * one, a count already on fd is delivered. After del, signals stay
+	 * counted on fd. NULL where there is none.
+	 */
+	int (*set_msi_irqfd)(void *opaque, int fd, uint64_t addr, uint32_t data);
+	int (*del_msi_irqfd)(void *opaque, int fd);
 };
 
 struct device_kind {
@@ -111,6 +119,7 @@ struct device {
 	void *state;  /* NULL until created; a struct proxy if isolated */
 	bool isolated;
 	char *remote_spec; /* isolated: the spec the device process gets */
+	struct proxy_opts *proxy_opts; /* isolated: timeout=, heartbeat=, ext= */
 };
 
 const struct device_kind *device_kind_find(const char *name);

@@ -2,7 +2,7 @@
  * The proxy PCI device (proxy.h): discovery through the link, the VMM's
  * pci_device built from it, guest config and BAR accesses forwarded.
  */
-#include "remote/proxy.h"
+#include "remote/proxy_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -22,12 +22,6 @@
 #define ROM_SIZING 0xfffff800u
 #define CAP_WALK_MAX 48
 
-struct proxy_bar {
-	struct proxy *p;
-	unsigned idx;
-	bool memory; /* memory space, else I/O */
-};
-
 /* What discovery found; becomes the local pci_device. */
 struct proxy_found {
 	uint32_t id, class_rev, subsys;
@@ -38,19 +32,6 @@ struct proxy_found {
 		bool prefetch;
 		uint64_t size;
 	} bars[PCI_BAR_COUNT + 1];
-};
-
-struct proxy {
-	struct pci_device pdev;
-	struct link link;
-	const struct dev_host *host;
-	char *name;
-	int timeout_ms;
-	pid_t child;
-	int irqfd, resamplefd;
-	bool irqfd_added, on_bus, pdev_init;
-	unsigned cfg_size; /* the device's config space: accesses past it stay local */
-	struct proxy_bar bars[PCI_BAR_COUNT + 1];
 };
 
 static uint32_t ones(unsigned size)
@@ -74,7 +55,7 @@ static int64_t now_ms(void)
 /* ---- requests -------------------------------------------------------------- */
 
 /* Any failure broke the link and was logged there, once. */
-static int call(struct proxy *p, const struct link_msg *m, uint64_t *v)
+int px_call(struct proxy *p, const struct link_msg *m, uint64_t *v)
 {
 	return link_call(&p->link, m, v, p->timeout_ms);
 }
@@ -87,7 +68,7 @@ static int cfg_req(struct proxy *p, uint32_t cmd, unsigned off, unsigned size, u
 	int err;
 
 	link_msg_cfg(&m, cmd, off, val, (int)size);
-	err = call(p, &m, &v);
+	err = px_call(p, &m, &v);
 	if (!err && out)
 		*out = (uint32_t)v & ones(size);
 	return err;
@@ -102,7 +83,7 @@ static bool past_qemu_end(const struct proxy *p, unsigned off)
 	return p->cfg_size == PCI_CFG_SPACE_SIZE && off + 4 > PCI_CFG_SPACE_SIZE;
 }
 
-static int cfg_read(struct proxy *p, unsigned off, unsigned size, uint32_t *out)
+int px_cfg_read(struct proxy *p, unsigned off, unsigned size, uint32_t *out)
 {
 	unsigned shift = 8 * (off & 3);
 	uint32_t v;
@@ -117,7 +98,7 @@ static int cfg_read(struct proxy *p, unsigned off, unsigned size, uint32_t *out)
 }
 
 /* Past the QEMU end, a short write becomes a read-modify-write of the dword. */
-static int cfg_write(struct proxy *p, unsigned off, unsigned size, uint32_t val)
+int px_cfg_write(struct proxy *p, unsigned off, unsigned size, uint32_t val)
 {
 	unsigned shift = 8 * (off & 3);
 	uint32_t v, mask = ones(size) << shift;
@@ -142,16 +123,30 @@ static uint32_t px_config_read(struct pci_device *pdev, unsigned off, unsigned s
 
 	if (off + size > p->cfg_size)
 		return val;
-	return cfg_read(p, off, size, &v) ? ones(size) : v;
+	return px_cfg_read(p, off, size, &v) ? ones(size) : v;
 }
 
-/* The local copy already took the write (BARs, COMMAND): now the device. */
+static bool overlaps(unsigned off, unsigned size, unsigned start, unsigned len)
+{
+	return off < start + len && start < off + size;
+}
+
+/*
+ * The local copy already took the write (BARs, COMMAND): now the device.
+ * Doorbells follow the BARs; the MSI-X control word is followed here too.
+ */
 static void px_config_write(struct pci_device *pdev, unsigned off, unsigned size, uint32_t val)
 {
 	struct proxy *p = pdev->opaque;
 
-	if (off + size <= p->cfg_size)
-		cfg_write(p, off, size, val);
+	if (off + size > p->cfg_size)
+		return;
+	px_cfg_write(p, off, size, val);
+	if (p->msix.owned)
+		proxy_msix_config_write(p, off, size, val);
+	if (overlaps(off, size, PCI_COMMAND, 2) ||
+	    overlaps(off, size, PCI_BASE_ADDRESS_0, 4 * PCI_BAR_COUNT))
+		proxy_doorbells_sync(p);
 }
 
 static const struct pci_device_ops px_pci_ops = {
@@ -167,8 +162,10 @@ static uint64_t px_bar_read(void *dev, uint64_t offset, unsigned size)
 
 	if (!base)
 		return ones64(size); /* moved away under us */
+	if (proxy_msix_bar(b->p, b->idx, offset, size, &v, false))
+		return v;
 	link_msg_bar(&m, LINK_BAR_READ, base + offset, 0, size, b->memory);
-	if (call(b->p, &m, &v))
+	if (px_call(b->p, &m, &v))
 		return ones64(size);
 	return v & ones64(size);
 }
@@ -181,8 +178,13 @@ static void px_bar_write(void *dev, uint64_t offset, uint64_t value, unsigned si
 
 	if (!base)
 		return;
-	link_msg_bar(&m, LINK_BAR_WRITE, base + offset, value & ones64(size), size, b->memory);
-	if (!call(b->p, &m, &v) && v == UINT64_MAX)
+	value &= ones64(size);
+	if (proxy_msix_bar(b->p, b->idx, offset, size, &value, true))
+		return;
+	if (b->memory && proxy_posted_write(b->p, base + offset, value, size))
+		return;
+	link_msg_bar(&m, LINK_BAR_WRITE, base + offset, value, size, b->memory);
+	if (!px_call(b->p, &m, &v) && v == UINT64_MAX)
 		log_debug(b->p->host->log, "%s: the device refused a BAR write at %#llx",
 			  b->p->name, (unsigned long long)(base + offset));
 }
@@ -241,13 +243,13 @@ static int settle(struct proxy *p, int settle_ms)
 	uint32_t v = 0;
 	int err;
 
-	if (settle_ms <= 0)
-		return 0;
-	err = cfg_write(p, PCI_INTERRUPT_LINE, 1, 0xa5);
+	if (settle_ms <= 0 || p->splitvm_peer)
+		return 0; /* our own device process does not reset itself */
+	err = px_cfg_write(p, PCI_INTERRUPT_LINE, 1, 0xa5);
 	t0 = now_ms();
 	while (!err && now_ms() - t0 < settle_ms) {
 		usleep(5000);
-		err = cfg_read(p, PCI_INTERRUPT_LINE, 1, &v);
+		err = px_cfg_read(p, PCI_INTERRUPT_LINE, 1, &v);
 		if (!err && v == 0) {
 			log_debug(p->host->log, "%s: device reset by its process after %lld ms",
 				  p->name, (long long)(now_ms() - t0));
@@ -263,21 +265,21 @@ static int device_reset(struct proxy *p)
 	uint64_t v;
 
 	link_msg_reset(&m);
-	return call(p, &m, &v);
+	return px_call(p, &m, &v);
 }
 
 /* Writes all ones to a BAR register, reads back, restores. */
 static int size_reg(struct proxy *p, unsigned reg, uint32_t probe, uint32_t *mask)
 {
 	uint32_t orig;
-	int err = cfg_read(p, reg, 4, &orig);
+	int err = px_cfg_read(p, reg, 4, &orig);
 
 	if (!err)
-		err = cfg_write(p, reg, 4, probe);
+		err = px_cfg_write(p, reg, 4, probe);
 	if (!err)
-		err = cfg_read(p, reg, 4, mask);
+		err = px_cfg_read(p, reg, 4, mask);
 	if (!err)
-		err = cfg_write(p, reg, 4, orig);
+		err = px_cfg_write(p, reg, 4, orig);
 	return err;
 }
 
@@ -348,17 +350,17 @@ static int size_rom(struct proxy *p, struct proxy_found *f)
 static int find_cfg_size(struct proxy *p, struct proxy_found *f)
 {
 	uint32_t status, off, hdr;
-	int err = cfg_read(p, PCI_STATUS, 2, &status);
+	int err = px_cfg_read(p, PCI_STATUS, 2, &status);
 
 	f->cfg_size = PCI_CFG_SPACE_SIZE;
 	if (err || !(status & PCI_STATUS_CAP_LIST))
 		return err;
-	err = cfg_read(p, PCI_CAPABILITY_LIST, 1, &off);
+	err = px_cfg_read(p, PCI_CAPABILITY_LIST, 1, &off);
 	for (unsigned n = 0; !err && n < CAP_WALK_MAX; n++) {
 		off &= ~3u;
 		if (off < PCI_CAP_FIRST || off > PCI_CFG_SPACE_SIZE - 4)
 			break;
-		err = cfg_read(p, off, 2, &hdr);
+		err = px_cfg_read(p, off, 2, &hdr);
 		if (!err && (hdr & 0xff) == PCI_CAP_ID_EXP) {
 			f->cfg_size = PCI_CFG_SPACE_EXP_SIZE;
 			break;
@@ -374,24 +376,24 @@ static int discover(struct proxy *p, struct proxy_found *f)
 	int err;
 
 	memset(f, 0, sizeof(*f));
-	err = cfg_read(p, PCI_VENDOR_ID, 4, &f->id);
+	err = px_cfg_read(p, PCI_VENDOR_ID, 4, &f->id);
 	if (!err && ((f->id & 0xffff) == 0xffff || (f->id & 0xffff) == 0)) {
 		log_error(p->host->log, "%s: no PCI function answers (IDs %08x)", p->name, f->id);
 		return -ENODEV;
 	}
 	if (!err)
-		err = cfg_read(p, PCI_CLASS_REVISION, 4, &f->class_rev);
+		err = px_cfg_read(p, PCI_CLASS_REVISION, 4, &f->class_rev);
 	if (!err)
-		err = cfg_read(p, PCI_HEADER_TYPE, 1, &hdr);
+		err = px_cfg_read(p, PCI_HEADER_TYPE, 1, &hdr);
 	if (!err && (hdr & 0x7f) != PCI_HEADER_TYPE_NORMAL) {
 		log_error(p->host->log, "%s: header type %#x: only plain functions can be proxied",
 			  p->name, hdr);
 		return -ENOTSUP;
 	}
 	if (!err)
-		err = cfg_read(p, PCI_SUBSYSTEM_VENDOR_ID, 4, &f->subsys);
+		err = px_cfg_read(p, PCI_SUBSYSTEM_VENDOR_ID, 4, &f->subsys);
 	if (!err)
-		err = cfg_read(p, PCI_INTERRUPT_PIN, 1, &pin);
+		err = px_cfg_read(p, PCI_INTERRUPT_PIN, 1, &pin);
 	f->pin = pin <= 4 ? (uint8_t)pin : 0;
 	for (unsigned i = 0; !err && i < PCI_BAR_COUNT;)
 		err = size_bar(p, f, i, &i);
@@ -399,6 +401,8 @@ static int discover(struct proxy *p, struct proxy_found *f)
 		err = size_rom(p, f);
 	if (!err)
 		err = find_cfg_size(p, f);
+	if (!err)
+		err = proxy_msix_discover(p);
 	return err;
 }
 
@@ -438,15 +442,15 @@ static int program_device(struct proxy *p)
 		bool high = i > 0 && p->pdev.bars[i - 1].kind == PCI_BAR_MEM64;
 
 		if (p->pdev.bars[i].kind || high)
-			err = cfg_write(p, BAR_REG(i), 4, pci_cfg_get(&p->pdev, BAR_REG(i), 4));
+			err = px_cfg_write(p, BAR_REG(i), 4, pci_cfg_get(&p->pdev, BAR_REG(i), 4));
 	}
 	if (!err && p->pdev.bars[PCI_BAR_ROM].kind)
-		err = cfg_write(p, PCI_ROM_ADDRESS, 4, pci_cfg_get(&p->pdev, PCI_ROM_ADDRESS, 4));
+		err = px_cfg_write(p, PCI_ROM_ADDRESS, 4, pci_cfg_get(&p->pdev, PCI_ROM_ADDRESS, 4));
 	if (!err)
-		err = cfg_write(p, PCI_INTERRUPT_LINE, 1,
+		err = px_cfg_write(p, PCI_INTERRUPT_LINE, 1,
 				pci_cfg_get(&p->pdev, PCI_INTERRUPT_LINE, 1));
 	if (!err)
-		err = cfg_write(p, PCI_COMMAND, 2, pci_cfg_get(&p->pdev, PCI_COMMAND, 2));
+		err = px_cfg_write(p, PCI_COMMAND, 2, pci_cfg_get(&p->pdev, PCI_COMMAND, 2));
 	return err;
 }
 
@@ -482,6 +486,8 @@ static int start(struct proxy *p, const struct proxy_config *cfg)
 	if (err == -EPIPE) /* the link logs a peer leaving between calls as normal */
 		log_error(p->host->log, "%s: the device process closed its link", p->name);
 	if (!err)
+		err = proxy_ext_probe(p);
+	if (!err)
 		err = settle(p, cfg->settle_ms);
 	if (!err)
 		err = device_reset(p);
@@ -489,6 +495,8 @@ static int start(struct proxy *p, const struct proxy_config *cfg)
 		err = discover(p, &f);
 	if (!err)
 		err = build_pdev(p, &f);
+	if (!err)
+		err = proxy_ext_negotiate(p);
 	if (err)
 		return err;
 	err = pci_host_add(p->host->pci, &p->pdev, -1, 0);
@@ -502,9 +510,11 @@ static int start(struct proxy *p, const struct proxy_config *cfg)
 	if (!err)
 		err = program_device(p);
 	if (!err)
-		log_info(p->host->log, "%s: %04x:%04x class %06x at 00:%02x.0, INTx pin %u GSI %u",
+		err = proxy_ext_start(p);
+	if (!err)
+		log_info(p->host->log, "%s: %04x:%04x class %06x at 00:%02x.0, INTx pin %u GSI %u%s",
 			 p->name, f.id & 0xffff, f.id >> 16, f.class_rev >> 8, p->pdev.devfn >> 3,
-			 f.pin, f.pin ? p->pdev.gsi : 0);
+			 f.pin, f.pin ? p->pdev.gsi : 0, p->splitvm_peer ? ", extensions" : "");
 	return err;
 }
 
@@ -520,6 +530,10 @@ int proxy_create(const struct dev_host *host, struct proxy_config *cfg, struct p
 	}
 	p->host = host;
 	p->irqfd = p->resamplefd = -1;
+	p->ext_wanted = !cfg->no_ext;
+	p->heartbeat_ms = cfg->heartbeat_ms;
+	proxy_ext_init(p);
+	proxy_msix_init(p);
 	p->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : PROXY_TIMEOUT_MS;
 	p->cfg_size = PCI_CFG_SPACE_SIZE;
 	p->child = cfg->child;
@@ -558,12 +572,15 @@ void proxy_destroy(struct proxy *p)
 	if (!p)
 		return;
 	h = p->host;
+	proxy_ext_stop(p);
 	if (p->on_bus)
 		pci_host_remove(h->pci, &p->pdev);
 	if (p->irqfd_added && h->del_irqfd)
 		h->del_irqfd(h->opaque, p->irqfd, p->pdev.gsi);
+	proxy_msix_fini(p);
 	/* The device process ends when its link closes. */
 	link_destroy(&p->link);
+	proxy_ext_fini(p);
 	if (p->child > 0)
 		proxy_reap(p->child, p->name, PROXY_REAP_MS, h->log);
 	if (p->irqfd >= 0)

@@ -51,8 +51,24 @@ struct proxy_config {
 	/* Regions one SYNC_SYSMEM may carry: 7 for a QEMU peer, 8 for ours. */
 	unsigned max_regions;
 	pid_t child;      /* isolated=on: the device process we started, or 0 */
+	bool no_ext;      /* ext=off: plain mpqemu, no probe */
+	unsigned heartbeat_ms; /* heartbeat=MS: period; 0 none (replies within timeout_ms) */
 	const struct logger *log;
 };
+
+/* Options of the proxy itself, for remote,... and for KIND,...,isolated=on. */
+struct proxy_opts {
+	int timeout_ms;        /* timeout=MS */
+	unsigned heartbeat_ms; /* heartbeat=MS; 0: none */
+	bool no_ext;           /* ext=off */
+};
+
+struct devspec;
+/* Reads timeout=, heartbeat= and ext= from spec; -EINVAL (logged) on bad values. */
+int proxy_parse_opts(struct devspec *spec, struct proxy_opts *o, const struct logger *log);
+/* Whether key is one of those: isolated=on keeps it from the device process. */
+bool proxy_opt_key(const char *key);
+void proxy_apply_opts(struct proxy_config *cfg, const struct proxy_opts *o);
 
 /* --device remote,fd=N | remote,socket=PATH */
 extern const struct device_kind remote_kind;

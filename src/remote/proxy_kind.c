@@ -120,22 +120,60 @@ static int connect_socket(struct proxy_config *cfg, const char *path, const char
 	return cfg->path ? 0 : -ENOMEM;
 }
 
+static const char *const opt_keys[] = { "timeout", "heartbeat", "ext", NULL };
+
+bool proxy_opt_key(const char *key)
+{
+	for (unsigned i = 0; opt_keys[i]; i++)
+		if (!strcmp(key, opt_keys[i]))
+			return true;
+	return false;
+}
+
+int proxy_parse_opts(struct devspec *spec, struct proxy_opts *o, const struct logger *log)
+{
+	uint64_t timeout, heartbeat;
+	bool ext;
+	int err;
+
+	err = devspec_u64(spec, "timeout", PROXY_TIMEOUT_MS, 10, 3600000, &timeout, log);
+	if (!err)
+		err = devspec_u64(spec, "heartbeat", 0, 0, LINK_HEARTBEAT_MAX_MS, &heartbeat, log);
+	if (!err)
+		err = devspec_bool(spec, "ext", true, &ext, log);
+	if (err)
+		return err;
+	if (heartbeat && heartbeat < 10) {
+		log_error(log, "--device %s: heartbeat=MS: at least 10 (or 0: none)", spec->text);
+		return -EINVAL;
+	}
+	*o = (struct proxy_opts){ (int)timeout, (unsigned)heartbeat, !ext };
+	return 0;
+}
+
+void proxy_apply_opts(struct proxy_config *cfg, const struct proxy_opts *o)
+{
+	cfg->timeout_ms = o->timeout_ms;
+	cfg->heartbeat_ms = o->heartbeat_ms;
+	cfg->no_ext = o->no_ext;
+}
+
 static int remote_parse(struct devspec *spec, void *config, const struct logger *log)
 {
 	struct proxy_config *cfg = config;
+	struct proxy_opts opts;
 	const char *path;
 	bool has_fd;
-	uint64_t timeout;
 	int err;
 
 	cfg->fd = -1;
 	cfg->log = log;
 	cfg->settle_ms = PROXY_SETTLE_MS; /* it may be QEMU's, freshly started */
 	cfg->max_regions = LINK_QEMU_MAX_REGIONS;
-	err = devspec_u64(spec, "timeout", PROXY_TIMEOUT_MS, 10, 3600000, &timeout, log);
+	err = proxy_parse_opts(spec, &opts, log);
 	if (err)
 		return err;
-	cfg->timeout_ms = (int)timeout;
+	proxy_apply_opts(cfg, &opts);
 	path = devspec_get(spec, "socket");
 	has_fd = devspec_get(spec, "fd") != NULL;
 	if (has_fd == (path != NULL)) {
@@ -167,7 +205,8 @@ static void remote_destroy(void *state)
 
 const struct device_kind remote_kind = {
 	.name = "remote",
-	.usage = "remote,fd=N | remote,socket=PATH [,timeout=MS]   (a device process: "
+	.usage = "remote,fd=N | remote,socket=PATH [,timeout=MS][,heartbeat=MS][,ext=off]   "
+		 "(a device process: "
 		 "splitvm remote or QEMU -machine x-remote)",
 	.config_size = sizeof(struct proxy_config),
 	.parse = remote_parse,
