@@ -34,7 +34,6 @@ import selectors
 import statistics
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -145,29 +144,15 @@ def peak_rss(vmm, img, timeout):
     """One boot of the benchmark case with its child sampled: (peak own, median
     own over the samples, VmHWM) in KiB."""
     mem_bytes = int(MEM[:-1]) << 20
-    me = os.getpid()
-    peak, owns, done = [0, 0], [], threading.Event()
+    peak, owns = [0, 0], []
 
-    def sample():
-        while not done.wait(0.02):
-            try:
-                with open(f"/proc/{me}/task/{me}/children") as f:
-                    pids = [int(p) for p in f.read().split()]
-            except OSError:
-                continue
-            for pid in pids:
-                got = own_rss_kb(pid, mem_bytes)
-                if got:
-                    peak[0], peak[1] = max(peak[0], got[0]), max(peak[1], got[1])
-                    owns.append(got[0])
+    def sample(pid):
+        got = own_rss_kb(pid, mem_bytes)
+        if got:
+            peak[0], peak[1] = max(peak[0], got[0]), max(peak[1], got[1])
+            owns.append(got[0])
 
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
-        _, problems, _ = suite.run_case(vmm, img, "boot-smp1", timeout)
-    finally:
-        done.set()
-        thread.join()
+    _, problems, _ = suite.run_case_sampled(vmm, img, "boot-smp1", timeout, sample)
     if problems:
         raise RuntimeError(f"{vmm.name}: {'; '.join(problems)}")
     return peak[0], median(owns) or 0, peak[1]

@@ -18,7 +18,6 @@ import argparse
 import os
 import statistics
 import sys
-import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e  # noqa: E402
@@ -59,27 +58,14 @@ def smaps_kb(pid):
 
 def sample_run(vmm, img, timeout):
     """Boots the case with the VMM's samples taken: [smaps_kb dicts] in time order."""
-    me, samples, done = os.getpid(), [], threading.Event()
+    samples = []
 
-    def sample():
-        while not done.wait(0.02):
-            try:
-                with open(f"/proc/{me}/task/{me}/children") as f:
-                    pids = [int(p) for p in f.read().split()]
-            except OSError:
-                continue
-            for pid in pids:
-                got = smaps_kb(pid)
-                if got and got["ram"]:
-                    samples.append(got)
+    def sample(pid):
+        got = smaps_kb(pid)
+        if got and got["ram"]:
+            samples.append(got)
 
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
-        _, problems, skip = suite.run_case(vmm, img, "rss", timeout)
-    finally:
-        done.set()
-        thread.join()
+    _, problems, skip = suite.run_case_sampled(vmm, img, "rss", timeout, sample)
     if skip or problems:
         raise RuntimeError(f"{vmm.name}: {skip or '; '.join(problems)}")
     return samples
