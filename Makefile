@@ -6,7 +6,9 @@
 #   make bench  build, then run the benchmarks: software CPU (MIPS, slowdown vs
 #               native), boot to init against QEMU TCG (plus load time, RSS),
 #               virtio-blk throughput (O_DIRECT dd) and guest-to-host TCP
-#               throughput against QEMU TCG
+#               throughput against QEMU TCG, devices in their own processes
+#               (link latency against QEMU's proxy+remote, isolated disk,
+#               doorbell latency and virtio-blk IOPS against in-process)
 #   make clean  remove the build directories
 
 BUILD := build
@@ -30,7 +32,11 @@ demo: all
 # The interpreter benchmark (guest MIPS, slowdown against native), then boot
 # to init of Debian's kernel, the guest's disk throughput and guest-to-host
 # TCP throughput through user-mode networking, and resident memory with one
-# disk and one NIC: splitvm on emu against QEMU TCG, alternating runs.
+# disk and one NIC: splitvm on emu against QEMU TCG, alternating runs. Last,
+# devices in their own processes: a config and a BAR read's round trip
+# through splitvm's proxy and `splitvm remote` against QEMU's x-pci-proxy-dev
+# and x-remote, the isolated virtio-blk against the in-process one, and
+# doorbell latency and IOPS of a device in its own process against in-process.
 BENCH_CPUS := 1
 bench: all
 	@$(BUILD)/tests/cpu/cpu-bench
@@ -41,6 +47,11 @@ bench: all
 	@python3 tests/e2e/bench_net.py --splitvm $(BUILD)/splitvm --accel emu \
 		--repeat 3 --mib 16 --timeout 300
 	@python3 tests/e2e/bench_rss.py --splitvm $(BUILD)/splitvm --accel emu --timeout 180
+	@python3 tests/e2e/bench_remote.py --splitvm $(BUILD)/splitvm --accel emu \
+		--repeat 3 --timeout 180
+	@$(BUILD)/tests/bench/bench-doorbell 9 2000
+	@python3 tests/e2e/bench_isolated.py --splitvm $(BUILD)/splitvm --accel emu \
+		--repeat 5 --plain --timeout 180
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) build-fuzz

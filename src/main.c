@@ -14,6 +14,7 @@
 #include "core/vm.h"
 #include "remote/remote.h"
 #include "remote/remote_opts.h"
+#include "remote/sandbox.h"
 
 enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
@@ -91,6 +92,9 @@ static int cmd_remote(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	log.level = o.log_level;
+	/* Nothing of the VMM's but the link, before we open anything ourselves. */
+	if (o.sandbox)
+		sandbox_close_inherited(o.link_fd);
 	/* The device first: a bad spec is reported before any VMM connects. */
 	rc = remote_create(&r, o.device, &log);
 	if (rc < 0)
@@ -100,6 +104,9 @@ static int cmd_remote(int argc, char **argv)
 		rc = remote_attach(r, fd);
 	if (!rc && remote_block_signals() < 0)
 		log_warn(&log, "remote: termination signals will not flush the device");
+	/* Set up: from here on, only what serving the device needs. */
+	if (!rc && o.sandbox)
+		rc = sandbox_apply(remote_sandbox(r), &log, NULL);
 	if (!rc)
 		rc = remote_run(r);
 	remote_destroy(r);

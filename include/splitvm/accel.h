@@ -20,7 +20,7 @@
 #include "splitvm/cpu_state.h"
 #include "splitvm/types.h"
 
-#define SPLITVM_ACCEL_ABI_VERSION 1
+#define SPLITVM_ACCEL_ABI_VERSION 2
 #define SPLITVM_ACCEL_ENTRY "splitvm_accel_entry"
 
 struct accel_vm;   /* module-private */
@@ -75,6 +75,14 @@ struct accel_vm_ops {
 	int (*del_irqfd)(struct accel_vm *vm, int fd, unsigned gsi);
 	int (*add_ioeventfd)(struct accel_vm *vm, const struct accel_ioeventfd *ev);
 	int (*del_ioeventfd)(struct accel_vm *vm, const struct accel_ioeventfd *ev);
+	/*
+	 * MSI routes (ABI 2): signalling fd delivers the message (addr, data),
+	 * as signal_msi would. Adds the irqfd, or changes the message of one
+	 * added before; a count pending on fd when it is added is delivered.
+	 */
+	int (*set_msi_irqfd)(struct accel_vm *vm, int fd, uint64_t addr, uint32_t data);
+	/* After it returns, signals of fd stay counted on fd, undelivered. */
+	int (*del_msi_irqfd)(struct accel_vm *vm, int fd);
 };
 
 struct accel_vcpu_ops {

@@ -57,16 +57,39 @@ int evloop_del(struct evloop *loop, struct ev_watch *w)
 	return ctl(loop, EPOLL_CTL_DEL, w, 0);
 }
 
+#define BATCH 16
+
+/* loop->first before the rest of the batch, marked served there (the loop itself). */
+static void serve_first(struct evloop *loop, struct epoll_event *evs, int n)
+{
+	struct ev_watch *f = loop->first;
+
+	for (int i = 0; i < n; i++) {
+		if (evs[i].data.ptr == f) {
+			evs[i].data.ptr = loop;
+			f->fn(f->opaque, evs[i].events);
+			return;
+		}
+	}
+	/* A full batch may have left it out: have it look. */
+	if (n == BATCH)
+		f->fn(f->opaque, 0);
+}
+
 int evloop_run_once(struct evloop *loop, int timeout_ms)
 {
-	struct epoll_event evs[16];
-	int n = epoll_wait(loop->epfd, evs, 16, timeout_ms);
+	struct epoll_event evs[BATCH];
+	int n = epoll_wait(loop->epfd, evs, BATCH, timeout_ms);
 
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
+	if (n > 0 && loop->first)
+		serve_first(loop, evs, n);
 	for (int i = 0; i < n; i++) {
 		struct ev_watch *w = evs[i].data.ptr;
 
+		if (w == (void *)loop)
+			continue; /* served first */
 		if (!w) {
 			uint64_t v;
 

@@ -20,6 +20,14 @@ struct evloop {
 	int epfd;
 	int wake_fd; /* eventfd: evloop_wake() from any thread */
 	bool quit;
+	/*
+	 * Optional, set after evloop_init(): a watch served before the others
+	 * that woke with it (a device process reads its link first, so a
+	 * posted write is seen before the doorbell rung after it). Whatever
+	 * was ready when the wait returned is in its events unless the batch
+	 * was full: then `first` runs anyway, with events 0.
+	 */
+	struct ev_watch *first;
 };
 
 int evloop_init(struct evloop *loop);

@@ -222,6 +222,24 @@ static int dev_del_irqfd(void *opaque, int fd, unsigned gsi)
 	return vm->accel.ops->vm->del_irqfd(vm->accel.vm, fd, gsi);
 }
 
+static int dev_set_msi_irqfd(void *opaque, int fd, uint64_t addr, uint32_t data)
+{
+	struct vm *vm = opaque;
+
+	if (!vm->accel.vm)
+		return -ENODEV;
+	return vm->accel.ops->vm->set_msi_irqfd(vm->accel.vm, fd, addr, data);
+}
+
+static int dev_del_msi_irqfd(void *opaque, int fd)
+{
+	struct vm *vm = opaque;
+
+	if (!vm->accel.vm)
+		return -ENODEV;
+	return vm->accel.ops->vm->del_msi_irqfd(vm->accel.vm, fd);
+}
+
 /* On the PCI host, before the platform tables that list their interrupts. */
 static int create_devices(struct vm *vm)
 {
@@ -236,6 +254,8 @@ static int create_devices(struct vm *vm)
 		.del_ioeventfd = dev_del_ioeventfd,
 		.add_irqfd = dev_add_irqfd,
 		.del_irqfd = dev_del_irqfd,
+		.set_msi_irqfd = dev_set_msi_irqfd,
+		.del_msi_irqfd = dev_del_msi_irqfd,
 	};
 	for (unsigned i = 0; i < vm->ndevices; i++) {
 		int err = device_create(&vm->devices[i], &vm->dev_host);

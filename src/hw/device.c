@@ -35,8 +35,8 @@ void device_kinds_usage(int fd)
 		if (dprintf(fd, "  %s\n", kinds[i]->usage) < 0)
 			return;
 	}
-	dprintf(fd, "  KIND,...,isolated=on[,restart=on]   any kind but remote, in a process of "
-		"its own\n    (restart=on: a new one when it fails; docs/proxy.md)\n");
+	dprintf(fd, "  KIND,...,isolated=on[,timeout=MS][,heartbeat=MS][,ext=off][,restart=on]   "
+		"any kind but remote, in a process of its own\n");
 }
 
 static int unknown_kind(const struct devspec *s, const struct logger *log)
@@ -72,7 +72,7 @@ static int remote_spec(struct device *dev)
 	for (unsigned i = 0; i < s->nparams; i++) {
 		const struct devspec_param *q = &s->params[i];
 
-		if (strcmp(q->key, "isolated") && strcmp(q->key, "restart"))
+		if (strcmp(q->key, "isolated") && !proxy_opt_key(q->key))
 			p += snprintf(p, len - (size_t)(p - out), ",%s%s%s", q->key,
 				      q->value ? "=" : "", q->value ? q->value : "");
 	}
@@ -97,6 +97,15 @@ static int isolate(struct device *dev, const struct logger *log)
 	return remote_spec(dev);
 }
 
+/* The proxy's own options of an isolated device, read before the kind sees its spec. */
+static int parse_proxy_opts(struct device *dev, const struct logger *log)
+{
+	dev->proxy_opts = calloc(1, sizeof(*dev->proxy_opts));
+	if (!dev->proxy_opts)
+		return -ENOMEM;
+	return proxy_parse_opts(&dev->spec, dev->proxy_opts, log);
+}
+
 int device_parse(struct device *dev, const char *text, const struct logger *log)
 {
 	int err;
@@ -116,9 +125,11 @@ int device_parse(struct device *dev, const char *text, const struct logger *log)
 		goto fail;
 	}
 	err = devspec_bool(&dev->spec, "isolated", false, &dev->isolated, log);
-	if (!err)
-		err = devspec_bool(&dev->spec, "restart", false, &dev->restart, log);
-	if (!err && dev->restart && !dev->isolated) {
+	if (!err && dev->isolated && dev->kind != &remote_kind)
+		err = parse_proxy_opts(dev, log);
+	/* The remote kind refuses it itself: that process is not ours to restart. */
+	if (!err && !dev->isolated && dev->kind != &remote_kind &&
+	    devspec_get(&dev->spec, "restart")) {
 		log_error(log, "--device %s: restart=on needs isolated=on", text);
 		err = -EINVAL;
 	}
@@ -141,7 +152,8 @@ static int create_isolated(struct device *dev, const struct dev_host *host)
 	struct proxy_config cfg;
 	int err = proxy_spawn(dev->remote_spec, dev->spec.text, &cfg, host->log);
 
-	cfg.restart = dev->restart;
+	if (!err && dev->proxy_opts)
+		proxy_apply_opts(&cfg, dev->proxy_opts);
 	if (!err)
 		err = proxy_create(host, &cfg, (struct proxy **)&dev->state);
 	proxy_config_clear(&cfg);
@@ -167,6 +179,11 @@ int device_create(struct device *dev, const struct dev_host *host)
 	return err;
 }
 
+const struct device_sandbox *device_sandbox(const struct device *dev)
+{
+	return dev->kind && dev->kind->sandbox ? dev->kind->sandbox(dev->config) : NULL;
+}
+
 void device_destroy(struct device *dev)
 {
 	if (dev->state && dev->isolated)
@@ -176,6 +193,8 @@ void device_destroy(struct device *dev)
 	dev->state = NULL;
 	free(dev->remote_spec);
 	dev->remote_spec = NULL;
+	free(dev->proxy_opts);
+	dev->proxy_opts = NULL;
 	if (dev->config && dev->kind && dev->kind->config_free)
 		dev->kind->config_free(dev->config);
 	free(dev->config);

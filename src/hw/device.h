@@ -14,11 +14,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hw/device_sandbox.h"
+
 struct accel_ioeventfd;
 struct evloop;
 struct guest_memory;
 struct logger;
 struct pci_host;
+struct proxy_opts;
 
 #define DEVSPEC_MAX_PARAMS 16
 
@@ -76,6 +79,13 @@ struct dev_host {
 	 */
 	int (*add_irqfd)(void *opaque, int fd, unsigned gsi, int resample_fd);
 	int (*del_irqfd)(void *opaque, int fd, unsigned gsi);
+	/*
+	 * MSI routes: signalling fd delivers (addr, data); set adds or changes
+	 * one, a count already on fd is delivered. After del, signals stay
+	 * counted on fd. NULL where there is none.
+	 */
+	int (*set_msi_irqfd)(void *opaque, int fd, uint64_t addr, uint32_t data);
+	int (*del_msi_irqfd)(void *opaque, int fd);
 };
 
 struct device_kind {
@@ -90,6 +100,11 @@ struct device_kind {
 	int (*create)(const struct dev_host *host, void *config, void **state);
 	/* Finishes outstanding work (flushes disks) and frees the device. */
 	void (*destroy)(void *state);
+	/*
+	 * Its needs in a sandboxed device process (hw/device_sandbox.h), for
+	 * the parsed config; NULL or a NULL result: the machine's only.
+	 */
+	const struct device_sandbox *(*sandbox)(const void *config);
 };
 
 /*
@@ -103,8 +118,8 @@ struct device {
 	void *config; /* NULL for an isolated device once checked */
 	void *state;  /* NULL until created; a struct proxy if isolated */
 	bool isolated;
-	bool restart;      /* isolated: a new device process when one fails */
 	char *remote_spec; /* isolated: the spec the device process gets */
+	struct proxy_opts *proxy_opts; /* isolated: timeout=, heartbeat=, ext=, restart= */
 };
 
 const struct device_kind *device_kind_find(const char *name);
@@ -114,6 +129,8 @@ void device_kinds_usage(int fd);
 /* Parse and check one --device: -EINVAL (logged) on bad input. */
 int device_parse(struct device *dev, const char *text, const struct logger *log);
 int device_create(struct device *dev, const struct dev_host *host);
+/* The kind's sandbox needs for this device's config, or NULL (see device_kind). */
+const struct device_sandbox *device_sandbox(const struct device *dev);
 /* Destroys the device (if created) and its config; safe on a zeroed struct. */
 void device_destroy(struct device *dev);
 

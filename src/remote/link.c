@@ -385,6 +385,25 @@ int link_recv(struct link *l, struct link_msg *m, int timeout_ms)
 	return r ? r : 1;
 }
 
+/*
+ * The next message that is not an extension message of the peer's; those
+ * (negotiated: the link has an extension table) go to on_ext on the way.
+ */
+static int recv_reply(struct link *l, struct link_msg *rep, int64_t deadline)
+{
+	for (;;) {
+		int err = recv_until(l, rep, deadline);
+
+		if (err || rep->cmd < LINK_EXT_BASE || !l->on_ext)
+			return err;
+		err = l->on_ext(l->ext_opaque, rep);
+		link_msg_close_fds(rep);
+		if (err)
+			return link_fail(l, err, "the device process's %s was refused",
+					 link_cmd_name(rep->cmd));
+	}
+}
+
 int link_call(struct link *l, const struct link_msg *req, uint64_t *ret, int timeout_ms)
 {
 	int64_t deadline = deadline_of(timeout_ms);
@@ -395,7 +414,7 @@ int link_call(struct link *l, const struct link_msg *req, uint64_t *ret, int tim
 	l->in_call = true;
 	err = send_locked(l, req, deadline);
 	if (!err)
-		err = recv_until(l, &rep, deadline);
+		err = recv_reply(l, &rep, deadline);
 	if (err == -ETIMEDOUT)
 		err = link_fail(l, err, "no reply to %s within %d ms", link_cmd_name(req->cmd),
 				timeout_ms);
@@ -409,4 +428,11 @@ int link_call(struct link *l, const struct link_msg *req, uint64_t *ret, int tim
 	l->in_call = false;
 	pthread_mutex_unlock(&l->lock);
 	return err;
+}
+
+void link_break(struct link *l, int err, const char *why)
+{
+	pthread_mutex_lock(&l->lock);
+	link_fail(l, err, "%s", why);
+	pthread_mutex_unlock(&l->lock);
 }

@@ -59,6 +59,73 @@ enum link_cmd {
 	 * negotiation, and received only on a link given an extension table.
 	 */
 	LINK_EXT_BASE = 0x1000,
+	/* proxy: struct link_hello; RET: the features the device process takes */
+	LINK_EXT_HELLO = LINK_EXT_BASE,
+	/* proxy: a uint64_t sequence number; RET: the same number */
+	LINK_EXT_HEARTBEAT,
+	/* proxy: a memory-space BarAccessMsg that gets no RET (posted) */
+	LINK_EXT_BAR_WRITE,
+	/* proxy: struct link_msix_fds and one eventfd per vector */
+	LINK_EXT_MSIX_FDS,
+	/* device process, just before a RET: struct link_doorbell and its eventfd */
+	LINK_EXT_DOORBELL_ADD,
+	/* device process, just before a RET: struct link_doorbell (id only) */
+	LINK_EXT_DOORBELL_DEL,
+	LINK_EXT_END,
+};
+
+/*
+ * Negotiation (docs/mpqemu.md, "Extensions"). The proxy's first request is
+ * a PCI_CFGREAD of the IDs (offset 0, 4 bytes) whose val, which QEMU
+ * ignores in a read, is LINK_HELLO_MAGIC. QEMU answers the IDs (32 bits);
+ * splitvm's remote answers them with LINK_HELLO_REPLY in the upper half of
+ * the RET and from then on takes the extension commands; the proxy then
+ * sends EXT_HELLO. QEMU's proxy sends val 0 in reads, so a splitvm remote
+ * behind it never leaves plain mpqemu either.
+ */
+#define LINK_HELLO_MAGIC 0x5e1f7e57u
+#define LINK_HELLO_REPLY 0x53504c56u /* "VLPS" */
+#define LINK_EXT_VERSION 1
+
+/* Features of EXT_HELLO: the proxy offers, the device process answers the subset it takes. */
+#define LINK_F_HEARTBEAT (1ull << 0) /* EXT_HEARTBEAT requests */
+#define LINK_F_POSTED (1ull << 1)    /* EXT_BAR_WRITE for memory-space writes */
+#define LINK_F_MSIX (1ull << 2)      /* the proxy owns the MSI-X table: EXT_MSIX_FDS */
+#define LINK_F_DOORBELL (1ull << 3)  /* EXT_DOORBELL_ADD/DEL from the device process */
+#define LINK_F_ALL (LINK_F_HEARTBEAT | LINK_F_POSTED | LINK_F_MSIX | LINK_F_DOORBELL)
+
+/* Doorbells a device process may have at once; MSI-X vectors EXT_MSIX_FDS may name. */
+#define LINK_DOORBELL_MAX 64
+#define LINK_MSIX_MAX 2048
+#define LINK_HEARTBEAT_MAX_MS 3600000
+
+struct link_hello {
+	uint32_t version;      /* LINK_EXT_VERSION */
+	uint32_t heartbeat_ms; /* the proxy's period; 0: none */
+	uint64_t features;     /* LINK_F_* offered */
+};
+
+/* Vectors [first, first + count) signal the count fds carried, in order. */
+struct link_msix_fds {
+	uint32_t first;
+	uint32_t count;
+};
+
+#define LINK_DOORBELL_DATAMATCH 0x1
+
+/*
+ * A doorbell in BAR bar at offset: a guest write of len bytes there (of
+ * value datamatch, with LINK_DOORBELL_DATAMATCH) signals the eventfd
+ * instead of becoming a BAR_WRITE. id (< LINK_DOORBELL_MAX) names it.
+ */
+struct link_doorbell {
+	uint32_t id;
+	uint8_t bar;
+	uint8_t len;
+	uint8_t flags;
+	uint8_t pad;
+	uint64_t offset;
+	uint64_t datamatch;
 };
 
 /* QEMU's SyncSysmemMsg: slots [0, nfds) are used, one fd each. */
@@ -92,6 +159,9 @@ struct link_msg {
 		struct link_sysmem sysmem;
 		struct link_pci_conf conf;
 		struct link_bar_access bar;
+		struct link_hello hello;
+		struct link_msix_fds msix;
+		struct link_doorbell doorbell;
 		uint8_t raw[LINK_PAYLOAD_MAX];
 	} data;
 	int fds[LINK_MAX_FDS];
@@ -133,6 +203,13 @@ struct link {
 	const struct logger *log;
 	const char *name;          /* for log lines, e.g. the device id */
 	const struct link_ext *ext; /* NULL: QEMU's commands only */
+	/*
+	 * Proxy side: an extension message the device process sends while a
+	 * reply is awaited (link lock held). Fds it keeps are set to -1 in m;
+	 * a negative return breaks the link. NULL: such a message breaks it.
+	 */
+	int (*on_ext)(void *opaque, struct link_msg *m);
+	void *ext_opaque;
 	/* SYNC_SYSMEM regions accepted and sent; LINK_QEMU_MAX_REGIONS for QEMU */
 	unsigned int max_regions;
 	int err;                    /* sticky: the error that broke the link */
@@ -190,6 +267,9 @@ int link_recv(struct link *l, struct link_msg *m, int timeout_ms);
  */
 int link_call(struct link *l, const struct link_msg *req, uint64_t *ret, int timeout_ms);
 
+/* Breaks the link from outside (a bad answer): logged like any other failure. */
+void link_break(struct link *l, int err, const char *why);
+
 /*
  * Validation alone, of a message m sent by `sender` under l's settings
  * (extension table, region limit). 0 or -EBADMSG with *why set.
@@ -210,6 +290,18 @@ void link_msg_reset(struct link_msg *m);
 /* Starts an empty SYNC_SYSMEM; link_msg_sysmem_add() appends a region. */
 void link_msg_sysmem(struct link_msg *m);
 int link_msg_sysmem_add(struct link_msg *m, int fd, uint64_t gpa, uint64_t size, int64_t offset);
+
+/* The extension table both ends install once negotiation succeeded. */
+extern const struct link_ext link_ext_v1;
+/* The proxy's negotiation probe (a PCI_CFGREAD of the IDs) and its recognition. */
+void link_msg_hello_probe(struct link_msg *m);
+bool link_is_hello_probe(const struct link_msg *m);
+void link_msg_hello(struct link_msg *m, uint64_t features, unsigned heartbeat_ms);
+void link_msg_heartbeat(struct link_msg *m, uint64_t seq);
+/* Starts an empty EXT_MSIX_FDS for vectors from first; add fds in order. */
+void link_msg_msix_fds(struct link_msg *m, uint32_t first);
+int link_msg_msix_fds_add(struct link_msg *m, int fd);
+void link_msg_doorbell(struct link_msg *m, uint32_t cmd, const struct link_doorbell *d, int fd);
 
 /* Wire encoding of a header, for tests and tools. */
 void link_hdr_encode(uint8_t out[LINK_HDR_SIZE], uint32_t cmd, uint64_t size);

@@ -19,8 +19,11 @@ _Static_assert(sizeof(struct link_bar_access) == 24, "BarAccessMsg");
 _Static_assert(offsetof(struct link_bar_access, size) == 16, "BarAccessMsg.size");
 _Static_assert(offsetof(struct link_bar_access, memory) == 20, "BarAccessMsg.memory");
 _Static_assert(LINK_QEMU_PAYLOAD_MAX <= LINK_PAYLOAD_MAX, "receive buffer");
+_Static_assert(sizeof(struct link_hello) == 16, "link_hello");
+_Static_assert(sizeof(struct link_doorbell) == 24, "link_doorbell");
 
 #define PAGE_MASK_4K 0xfffull
+#define PCI_ID_DWORD 0 /* vendor and device ID */
 #define IO_SPACE_END 0x10000ull
 
 static int bad(const char **why, const char *reason)
@@ -120,15 +123,97 @@ static const struct link_cmd_rule qemu_rules[LINK_QEMU_NCMDS] = {
 	[LINK_DEVICE_RESET] = { 0, 0, 0, 0, FROM_PROXY, NULL },
 };
 
+/* ---- extensions (issue 7): accepted only once negotiated ---------------- */
+
+static int check_hello(const struct link_msg *m, const char **why)
+{
+	const struct link_hello *h = &m->data.hello;
+
+	if (h->version == 0)
+		return bad(why, "extension version 0");
+	if (h->heartbeat_ms > LINK_HEARTBEAT_MAX_MS)
+		return bad(why, "heartbeat period out of range");
+	return 0;
+}
+
+static int check_posted(const struct link_msg *m, const char **why)
+{
+	/* PCI posts memory writes only; I/O and config writes wait for completion. */
+	if (m->data.bar.memory != 1)
+		return bad(why, "posted write to I/O space");
+	return check_bar(m, why);
+}
+
+static int check_msix_fds(const struct link_msg *m, const char **why)
+{
+	const struct link_msix_fds *x = &m->data.msix;
+
+	if (x->count != m->nfds)
+		return bad(why, "MSI-X vector count differs from the fds carried");
+	if (x->first >= LINK_MSIX_MAX || x->count > LINK_MSIX_MAX - x->first)
+		return bad(why, "MSI-X vectors out of range");
+	return 0;
+}
+
+static int check_doorbell(const struct link_msg *m, const char **why)
+{
+	const struct link_doorbell *d = &m->data.doorbell;
+
+	if (d->id >= LINK_DOORBELL_MAX)
+		return bad(why, "doorbell id out of range");
+	if (m->cmd == LINK_EXT_DOORBELL_DEL)
+		return 0;
+	if (d->bar >= 6)
+		return bad(why, "doorbell BAR out of range");
+	if (d->len != 1 && d->len != 2 && d->len != 4 && d->len != 8)
+		return bad(why, "doorbell length not 1, 2, 4 or 8");
+	if (d->flags & ~LINK_DOORBELL_DATAMATCH || d->pad)
+		return bad(why, "unknown doorbell flags");
+	if (d->offset > UINT64_MAX - d->len)
+		return bad(why, "doorbell offset out of range");
+	return 0;
+}
+
+#define EXT(cmd) [(cmd) - LINK_EXT_BASE]
+
+static const struct link_cmd_rule ext_rules[LINK_EXT_END - LINK_EXT_BASE] = {
+	EXT(LINK_EXT_HELLO) = { sizeof(struct link_hello), sizeof(struct link_hello), 0, 0,
+				FROM_PROXY, check_hello },
+	EXT(LINK_EXT_HEARTBEAT) = { sizeof(uint64_t), sizeof(uint64_t), 0, 0, FROM_PROXY, NULL },
+	EXT(LINK_EXT_BAR_WRITE) = { sizeof(struct link_bar_access),
+				    sizeof(struct link_bar_access), 0, 0, FROM_PROXY,
+				    check_posted },
+	EXT(LINK_EXT_MSIX_FDS) = { sizeof(struct link_msix_fds), sizeof(struct link_msix_fds), 1,
+				   LINK_MAX_FDS, FROM_PROXY, check_msix_fds },
+	EXT(LINK_EXT_DOORBELL_ADD) = { sizeof(struct link_doorbell),
+				       sizeof(struct link_doorbell), 1, 1, FROM_REMOTE,
+				       check_doorbell },
+	EXT(LINK_EXT_DOORBELL_DEL) = { sizeof(struct link_doorbell),
+				       sizeof(struct link_doorbell), 0, 0, FROM_REMOTE,
+				       check_doorbell },
+};
+
+const struct link_ext link_ext_v1 = {
+	.rules = ext_rules,
+	.nrules = LINK_EXT_END - LINK_EXT_BASE,
+};
+
 static const char *const cmd_names[LINK_QEMU_NCMDS] = {
 	"SYNC_SYSMEM", "RET", "PCI_CFGWRITE", "PCI_CFGREAD",
 	"BAR_WRITE", "BAR_READ", "SET_IRQFD", "DEVICE_RESET",
+};
+
+static const char *const ext_names[LINK_EXT_END - LINK_EXT_BASE] = {
+	"EXT_HELLO", "EXT_HEARTBEAT", "EXT_BAR_WRITE", "EXT_MSIX_FDS",
+	"EXT_DOORBELL_ADD", "EXT_DOORBELL_DEL",
 };
 
 const char *link_cmd_name(uint32_t cmd)
 {
 	if (cmd < LINK_QEMU_NCMDS)
 		return cmd_names[cmd];
+	if (cmd >= LINK_EXT_BASE && cmd < LINK_EXT_END)
+		return ext_names[cmd - LINK_EXT_BASE];
 	return cmd >= LINK_EXT_BASE ? "extension" : "unknown";
 }
 
@@ -239,4 +324,59 @@ void link_hdr_encode(uint8_t out[LINK_HDR_SIZE], uint32_t cmd, uint64_t size)
 	memset(out, 0, LINK_HDR_SIZE);
 	memcpy(out, &cmd, sizeof(cmd));
 	memcpy(out + 8, &size, sizeof(size));
+}
+
+/* ---- extension builders ------------------------------------------------------ */
+
+void link_msg_hello_probe(struct link_msg *m)
+{
+	link_msg_cfg(m, LINK_PCI_CFGREAD, PCI_ID_DWORD, 0, 4);
+	m->data.conf.val = LINK_HELLO_MAGIC;
+}
+
+bool link_is_hello_probe(const struct link_msg *m)
+{
+	const struct link_pci_conf *c = &m->data.conf;
+
+	return m->cmd == LINK_PCI_CFGREAD && c->addr == PCI_ID_DWORD && c->len == 4 &&
+	       c->val == LINK_HELLO_MAGIC;
+}
+
+void link_msg_hello(struct link_msg *m, uint64_t features, unsigned heartbeat_ms)
+{
+	msg_start(m, LINK_EXT_HELLO, sizeof(m->data.hello));
+	m->data.hello.version = LINK_EXT_VERSION;
+	m->data.hello.heartbeat_ms = heartbeat_ms;
+	m->data.hello.features = features;
+}
+
+void link_msg_heartbeat(struct link_msg *m, uint64_t seq)
+{
+	msg_start(m, LINK_EXT_HEARTBEAT, sizeof(uint64_t));
+	m->data.u64 = seq;
+}
+
+void link_msg_msix_fds(struct link_msg *m, uint32_t first)
+{
+	msg_start(m, LINK_EXT_MSIX_FDS, sizeof(m->data.msix));
+	m->data.msix.first = first;
+}
+
+int link_msg_msix_fds_add(struct link_msg *m, int fd)
+{
+	if (m->nfds >= LINK_MAX_FDS)
+		return -E2BIG;
+	m->fds[m->nfds++] = fd;
+	m->data.msix.count = m->nfds;
+	return 0;
+}
+
+void link_msg_doorbell(struct link_msg *m, uint32_t cmd, const struct link_doorbell *d, int fd)
+{
+	msg_start(m, cmd, sizeof(m->data.doorbell));
+	m->data.doorbell = *d;
+	if (cmd == LINK_EXT_DOORBELL_ADD) {
+		m->fds[0] = fd;
+		m->nfds = 1;
+	}
 }

@@ -2,7 +2,7 @@
  * The proxy PCI device (proxy.h): discovery through the link, the VMM's
  * pci_device built from it, guest config and BAR accesses forwarded.
  */
-#include "remote/proxy.h"
+#include "remote/proxy_int.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -18,55 +18,6 @@
 #include "hw/device.h"
 #include "hw/pci/pci.h"
 #include "remote/link.h"
-#include "remote/proxy_int.h"
-
-struct proxy_bar {
-	struct proxy *p;
-	unsigned idx;
-	bool memory; /* memory space, else I/O */
-};
-
-/* Whether the device process is there for the guest (docs/proxy.md, Supervision). */
-enum px_state {
-	PX_LIVE,      /* accesses go over the link */
-	PX_FAILED,    /* reads all ones, writes dropped */
-	PX_RESTORING, /* the same, while a new device process is set up */
-};
-
-/* A BAR location the guest wrote while the device was failed. */
-struct px_latch {
-	uint64_t addr, val;
-	unsigned size; /* 0: unused */
-	bool memory;
-};
-
-#define PX_LATCHES 16
-
-struct proxy {
-	struct pci_device pdev;
-	struct link link;
-	const struct dev_host *host;
-	char *name;
-	int timeout_ms;
-	unsigned max_regions;
-	pid_t child; /* without a supervisor: ours, reaped at destroy */
-	int irqfd, resamplefd;
-	bool irqfd_added, on_bus, pdev_init, locks_init;
-	unsigned cfg_size; /* the device's config space: accesses past it stay local */
-	struct proxy_bar bars[PCI_BAR_COUNT + 1];
-	/*
-	 * Guest accesses (and anything else using the link once attached)
-	 * hold gate for reading and go to the link only while PX_LIVE; the
-	 * supervisor replaces the link holding it for writing. fail_lock
-	 * makes the move out of PX_LIVE and the socket's shutdown one step.
-	 */
-	_Atomic int state;
-	pthread_rwlock_t gate;
-	pthread_mutex_t fail_lock; /* also for the latches */
-	struct px_latch latch[PX_LATCHES];
-	unsigned latch_next;
-	struct proxy_sup *sup; /* NULL: unsupervised (no event loop) */
-};
 
 static uint32_t ones(unsigned size)
 {
@@ -81,7 +32,7 @@ static uint64_t ones64(unsigned size)
 /* ---- requests -------------------------------------------------------------- */
 
 /* Any failure broke the link and was reported once (proxy_fail, or the link while attaching). */
-static int call(struct proxy *p, const struct link_msg *m, uint64_t *v)
+int px_call(struct proxy *p, const struct link_msg *m, uint64_t *v)
 {
 	return link_call(&p->link, m, v, p->timeout_ms);
 }
@@ -94,7 +45,7 @@ static int cfg_req(struct proxy *p, uint32_t cmd, unsigned off, unsigned size, u
 	int err;
 
 	link_msg_cfg(&m, cmd, off, val, (int)size);
-	err = call(p, &m, &v);
+	err = px_call(p, &m, &v);
 	if (!err && out)
 		*out = (uint32_t)v & ones(size);
 	return err;
@@ -172,15 +123,31 @@ static uint32_t px_config_read(struct pci_device *pdev, unsigned off, unsigned s
 	return err ? ones(size) : v;
 }
 
-/* The local copy already took the write (BARs, COMMAND): now the device. */
+static bool overlaps(unsigned off, unsigned size, unsigned start, unsigned len)
+{
+	return off < start + len && start < off + size;
+}
+
+/*
+ * The local copy already took the write (BARs, COMMAND): now the device.
+ * Doorbells follow the BARs; the MSI-X control word is followed here too,
+ * also while the device is failed (a restarted one gets it).
+ */
 static void px_config_write(struct pci_device *pdev, unsigned off, unsigned size, uint32_t val)
 {
 	struct proxy *p = pdev->opaque;
 
-	if (off + size <= p->cfg_size && enter(p)) {
+	if (off + size > p->cfg_size)
+		return;
+	if (enter(p)) {
 		px_cfg_write(p, off, size, val);
 		leave(p);
 	}
+	if (p->msix.owned)
+		proxy_msix_config_write(p, off, size, val);
+	if (overlaps(off, size, PCI_COMMAND, 2) ||
+	    overlaps(off, size, PCI_BASE_ADDRESS_0, 4 * PCI_BAR_COUNT))
+		proxy_doorbells_sync(p);
 }
 
 static const struct pci_device_ops px_pci_ops = {
@@ -229,18 +196,21 @@ static void latch_store(struct proxy *p, uint64_t addr, unsigned size, bool memo
 static uint64_t px_bar_read(void *dev, uint64_t offset, unsigned size)
 {
 	struct proxy_bar *b = dev;
-	uint64_t base = pci_bar_base(&b->p->pdev, b->idx), v = 0;
+	struct proxy *p = b->p;
+	uint64_t base = pci_bar_base(&p->pdev, b->idx), v = 0;
 	struct link_msg m;
 	int err = -EPIPE;
 
 	if (!base)
 		return ones64(size); /* moved away under us */
-	if (enter(b->p)) {
+	if (proxy_msix_bar(p, b->idx, offset, size, &v, false))
+		return v; /* the table is the VMM's, failed device or not */
+	if (enter(p)) {
 		link_msg_bar(&m, LINK_BAR_READ, base + offset, 0, size, b->memory);
-		err = call(b->p, &m, &v);
-		leave(b->p);
+		err = px_call(p, &m, &v);
+		leave(p);
 	}
-	if (err && !latch_load(b->p, base + offset, size, b->memory, &v))
+	if (err && !latch_load(p, base + offset, size, b->memory, &v))
 		v = UINT64_MAX;
 	return v & ones64(size);
 }
@@ -248,23 +218,30 @@ static uint64_t px_bar_read(void *dev, uint64_t offset, unsigned size)
 static void px_bar_write(void *dev, uint64_t offset, uint64_t value, unsigned size)
 {
 	struct proxy_bar *b = dev;
-	uint64_t base = pci_bar_base(&b->p->pdev, b->idx), v;
+	struct proxy *p = b->p;
+	uint64_t base = pci_bar_base(&p->pdev, b->idx), v = 0;
 	struct link_msg m;
 	int err = -EPIPE;
 
 	if (!base)
 		return;
 	value &= ones64(size);
-	if (enter(b->p)) {
-		link_msg_bar(&m, LINK_BAR_WRITE, base + offset, value, size, b->memory);
-		err = call(b->p, &m, &v);
-		leave(b->p);
+	if (proxy_msix_bar(p, b->idx, offset, size, &value, true))
+		return;
+	if (enter(p)) {
+		/* Posted: a failure broke the link (reported); lost as on a dead bus. */
+		err = b->memory && proxy_posted_write(p, base + offset, value, size) ? 0 : 1;
+		if (err) {
+			link_msg_bar(&m, LINK_BAR_WRITE, base + offset, value, size, b->memory);
+			err = px_call(p, &m, &v);
+		}
+		leave(p);
 	}
 	if (err)
-		latch_store(b->p, base + offset, size, b->memory, value);
+		latch_store(p, base + offset, size, b->memory, value);
 	else if (v == UINT64_MAX)
-		log_debug(b->p->host->log, "%s: the device refused a BAR write at %#llx",
-			  b->p->name, (unsigned long long)(base + offset));
+		log_debug(p->host->log, "%s: the device refused a BAR write at %#llx", p->name,
+			  (unsigned long long)(base + offset));
 }
 
 static const struct io_ops px_bar_ops = {
@@ -329,7 +306,7 @@ static int device_reset(struct proxy *p)
 	uint64_t v;
 
 	link_msg_reset(&m);
-	return call(p, &m, &v);
+	return px_call(p, &m, &v);
 }
 
 static int build_pdev(struct proxy *p, const struct proxy_found *f)
@@ -402,17 +379,9 @@ static int wire_intx(struct proxy *p)
 }
 
 /*
- * Extensions negotiated with the device process (issue 7: capabilities,
- * ioeventfd doorbells, MSI-X routes, heartbeat) belong here: this runs at
- * attach and again for every restarted device process, after its reset.
+ * What attach and a restart share: RAM, the INTx pair, the extension probe,
+ * a QEMU remote's own reset waited out, our reset.
  */
-static int negotiate(struct proxy *p)
-{
-	(void)p;
-	return 0;
-}
-
-/* What attach and a restart share: RAM, the INTx pair, a reset, extensions. */
 static int connect_device(struct proxy *p, int settle_ms)
 {
 	int err = share_ram(p);
@@ -422,11 +391,11 @@ static int connect_device(struct proxy *p, int settle_ms)
 	if (err == -EPIPE) /* the link logs a peer leaving between calls as normal */
 		log_error(p->host->log, "%s: the device process closed its link", p->name);
 	if (!err)
+		err = proxy_ext_probe(p);
+	if (!err)
 		err = px_settle(p, settle_ms);
 	if (!err)
 		err = device_reset(p);
-	if (!err)
-		err = negotiate(p);
 	return err;
 }
 
@@ -440,6 +409,8 @@ static int start(struct proxy *p, int settle_ms)
 		err = px_discover(p, &f);
 	if (!err)
 		err = build_pdev(p, &f);
+	if (!err)
+		err = proxy_ext_negotiate(p);
 	if (err)
 		return err;
 	err = pci_host_add(p->host->pci, &p->pdev, -1, 0);
@@ -453,9 +424,11 @@ static int start(struct proxy *p, int settle_ms)
 	if (!err)
 		err = program_device(p);
 	if (!err)
-		log_info(p->host->log, "%s: %04x:%04x class %06x at 00:%02x.0, INTx pin %u GSI %u",
+		err = proxy_ext_start(p);
+	if (!err)
+		log_info(p->host->log, "%s: %04x:%04x class %06x at 00:%02x.0, INTx pin %u GSI %u%s",
 			 p->name, f.id & 0xffff, f.id >> 16, f.class_rev >> 8, p->pdev.devfn >> 3,
-			 f.pin, f.pin ? p->pdev.gsi : 0);
+			 f.pin, f.pin ? p->pdev.gsi : 0, p->splitvm_peer ? ", extensions" : "");
 	return err;
 }
 
@@ -468,11 +441,12 @@ static void on_break(void *opaque, int err, const char *what)
 
 	if (err == -ETIMEDOUT)
 		kind = PROXY_FAIL_TIMEOUT;
-	else if (err == -EBADMSG)
+	else if (err == -EBADMSG || err == -EPROTO)
 		kind = PROXY_FAIL_PROTOCOL;
 	proxy_fail(opaque, kind, what);
 }
 
+/* Attached (or restored): failures of the link are the proxy's from now on. */
 static void supervise_link(struct proxy *p)
 {
 	p->link.on_break = on_break;
@@ -514,14 +488,9 @@ unsigned proxy_generation(struct proxy *p)
 	return p->sup ? sup_generation(p->sup) : 1;
 }
 
-const char *px_name(const struct proxy *p)
+pid_t proxy_child(struct proxy *p)
 {
-	return p->name;
-}
-
-const struct logger *px_log(const struct proxy *p)
-{
-	return p->host->log;
+	return p->sup ? sup_child(p->sup) : p->child;
 }
 
 void px_report(struct proxy *p, const char *what)
@@ -533,7 +502,8 @@ void px_unwire(struct proxy *p)
 {
 	const struct dev_host *h = p->host;
 
-	/* Extensions: MSI routes and doorbells of the device go here too. */
+	/* The heartbeat ends, doorbells go; the MSI-X table stays (it is the guest's). */
+	proxy_ext_lost(p);
 	if (p->irqfd_added && h->del_irqfd)
 		h->del_irqfd(h->opaque, p->irqfd, p->pdev.gsi);
 	p->irqfd_added = false;
@@ -590,12 +560,17 @@ int px_restore(struct proxy *p, int fd)
 	if (!err)
 		err = same_device(p);
 	if (!err)
+		err = proxy_ext_negotiate(p); /* MSI-X vectors again, if agreed */
+	if (!err)
 		err = wire_intx(p);
 	/* The BARs and COMMAND as the guest left them in the local copy. */
 	if (!err)
 		err = program_device(p);
 	p->timeout_ms = timeout_ms;
+	if (!err)
+		err = proxy_ext_start(p); /* doorbells placed, heartbeat again */
 	if (err) {
+		proxy_ext_lost(p);
 		atomic_store(&p->state, PX_FAILED);
 		return err;
 	}
@@ -610,7 +585,7 @@ static int init_locks(struct proxy *p)
 	pthread_rwlockattr_t attr;
 	int err;
 
-	/* A failed device must not starve the supervisor of its write lock. */
+	/* Guest accesses to a failed device must not starve the supervisor. */
 	pthread_rwlockattr_init(&attr);
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	err = -pthread_rwlock_init(&p->gate, &attr);
@@ -638,7 +613,7 @@ static int attach(struct proxy *p, struct proxy_config *cfg)
 	err = start(p, cfg->settle_ms);
 	p->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : PROXY_TIMEOUT_MS;
 	if (!err)
-		err = sup_create(p, p->host, p->name, p->child, cfg, &p->sup);
+		err = sup_create(p, p->host, p->child, cfg, &p->sup);
 	if (err)
 		return err;
 	if (p->sup)
@@ -659,6 +634,10 @@ int proxy_create(const struct dev_host *host, struct proxy_config *cfg, struct p
 	}
 	p->host = host;
 	p->irqfd = p->resamplefd = -1;
+	p->ext_wanted = !cfg->no_ext;
+	p->heartbeat_ms = cfg->heartbeat_ms;
+	proxy_ext_init(p);
+	proxy_msix_init(p);
 	p->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : PROXY_TIMEOUT_MS;
 	p->cfg_size = PCI_CFG_SPACE_SIZE;
 	p->child = cfg->child;
@@ -694,15 +673,18 @@ void proxy_destroy(struct proxy *p)
 	if (!p)
 		return;
 	h = p->host;
+	proxy_ext_stop(p);
 	if (p->on_bus)
 		pci_host_remove(h->pci, &p->pdev);
 	px_unwire(p);
+	proxy_msix_fini(p);
 	if (p->sup)
 		sup_watch_link(p->sup, -1);
 	/* The device process ends when its link closes. */
 	link_destroy(&p->link);
 	if (p->sup)
 		sup_destroy(p->sup, proxy_failed(p));
+	proxy_ext_fini(p);
 	if (p->child > 0)
 		proxy_reap(p->child, p->name, PROXY_REAP_MS, h->log);
 	if (p->irqfd >= 0)

@@ -17,12 +17,13 @@
  * forwarded. The local copy of other registers is never shown to the guest.
  * BAR accesses become BAR_READ/BAR_WRITE with absolute bus addresses.
  *
- * A link that breaks (timeout, garbage, the process died) puts the proxy in
- * its failed state: reads return all ones, writes are dropped, INTx is
- * lowered, one log line names the device and the cause, and the VM keeps
- * running. With an event loop the proxy is supervised (proxy_sup.c): a
- * hang-up of its link or the end of a device process it started is noticed
- * while idle too, and with restart=on a new device process takes over.
+ * A link that breaks (timeout, garbage, heartbeat, the process died) puts
+ * the proxy in its failed state: reads return all ones (what the guest
+ * wrote since reads back), writes go nowhere, INTx is lowered, one log line
+ * names the device and the cause, and the VM keeps running. With an event
+ * loop the proxy is supervised (proxy_sup.c): a hang-up of its link or the
+ * end of a device process it started is noticed while idle too, and with
+ * restart=on a new device process takes over (docs/proxy.md, Supervision).
  */
 #ifndef REMOTE_PROXY_H
 #define REMOTE_PROXY_H
@@ -62,17 +63,25 @@ struct proxy_config {
 	pid_t child;      /* isolated=on: the device process we started, or 0 */
 	char *spec;       /* isolated=on: its --device, to start another (owned) */
 	bool restart;     /* restart=on: start another when it fails */
+	bool no_ext;      /* ext=off: plain mpqemu, no probe */
+	unsigned heartbeat_ms; /* heartbeat=MS: period; 0 none (replies within timeout_ms) */
 	const struct logger *log;
 };
 
-/* Why a device failed, for proxy_fail(). */
-enum proxy_fail_kind {
-	PROXY_FAIL_EOF,          /* the link closed (a process of ours: its exit status says why) */
-	PROXY_FAIL_TIMEOUT,      /* a request went unanswered */
-	PROXY_FAIL_PROTOCOL,     /* a bad message */
-	PROXY_FAIL_UNRESPONSIVE, /* liveness check (heartbeat) */
-	PROXY_FAIL_EXITED,       /* the device process we started ended */
+/* Options of the proxy itself, for remote,... and for KIND,...,isolated=on. */
+struct proxy_opts {
+	int timeout_ms;        /* timeout=MS */
+	unsigned heartbeat_ms; /* heartbeat=MS; 0: none */
+	bool no_ext;           /* ext=off */
+	bool restart;          /* restart=on (isolated=on only) */
 };
+
+struct devspec;
+/* Reads timeout=, heartbeat=, ext= and restart= from spec; -EINVAL (logged) on bad values. */
+int proxy_parse_opts(struct devspec *spec, struct proxy_opts *o, const struct logger *log);
+/* Whether key is one of those: isolated=on keeps it from the device process. */
+bool proxy_opt_key(const char *key);
+void proxy_apply_opts(struct proxy_config *cfg, const struct proxy_opts *o);
 
 /* --device remote,fd=N | remote,socket=PATH */
 extern const struct device_kind remote_kind;
@@ -83,19 +92,31 @@ void proxy_destroy(struct proxy *p);
 /* The proxy's PCI function, for tests. */
 struct pci_device *proxy_pci(struct proxy *p);
 
+/* Why a device failed, for proxy_fail(). */
+enum proxy_fail_kind {
+	PROXY_FAIL_EOF,          /* the link closed (a process of ours: its exit status says why) */
+	PROXY_FAIL_TIMEOUT,      /* a request (or a heartbeat) went unanswered */
+	PROXY_FAIL_PROTOCOL,     /* a bad message */
+	PROXY_FAIL_UNRESPONSIVE, /* another liveness check */
+	PROXY_FAIL_EXITED,       /* the device process we started ended */
+};
+
 /*
- * The failed state's one entry, from any thread that may use the link (a
- * vCPU inside an access, the event loop; the heartbeat uses
- * PROXY_FAIL_UNRESPONSIVE): the first call wins. Requests in flight end at
- * once (the socket is shut down), guest reads return all ones from now on,
- * one log line names the device and `what` (for a process of ours that
- * closed its link: its exit status, once known). The event loop then lowers
- * INTx, kills and reaps our device process, and restarts it if asked to.
+ * The failed state's one entry, from any thread (a vCPU inside an access,
+ * the heartbeat thread, the event loop): the first call wins. Requests in
+ * flight end at once (the socket is shut down), guest reads return all
+ * ones from now on, one log line names the device and `what` (for a
+ * process of ours that closed its link: its exit status, once known). The
+ * event loop then lowers INTx, stops the extensions, kills and reaps our
+ * device process, and restarts it if asked to. A broken link calls it by
+ * itself (link.on_break): timeouts, bad messages, a closed socket.
  */
 void proxy_fail(struct proxy *p, enum proxy_fail_kind kind, const char *what);
 bool proxy_failed(struct proxy *p);
 /* Device processes started for this proxy so far, the first included (tests). */
 unsigned proxy_generation(struct proxy *p);
+/* The device process we started and have not reaped yet, or 0 (tests). */
+pid_t proxy_child(struct proxy *p);
 
 /*
  * isolated=on: starts `splitvm remote --link fd=3 --device spec

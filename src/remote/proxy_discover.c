@@ -1,7 +1,8 @@
 /*
  * What a device process offers, found through the link (proxy_int.h): a
  * QEMU remote's start-up reset waited out, then IDs, header type, BARs
- * sized as firmware sizes them, the expansion ROM, PCI Express or not.
+ * sized as firmware sizes them, the expansion ROM, PCI Express or not, the
+ * MSI-X capability.
  */
 #include <errno.h>
 #include <string.h>
@@ -9,7 +10,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
-#include "remote/proxy.h"
+#include "hw/device.h"
 #include "remote/proxy_int.h"
 
 #define ROM_SIZING 0xfffff800u
@@ -35,16 +36,16 @@ int px_settle(struct proxy *p, int settle_ms)
 	uint32_t v = 0;
 	int err;
 
-	if (settle_ms <= 0)
-		return 0;
+	if (settle_ms <= 0 || p->splitvm_peer)
+		return 0; /* our own device process does not reset itself */
 	err = px_cfg_write(p, PCI_INTERRUPT_LINE, 1, 0xa5);
 	t0 = now_ms();
 	while (!err && now_ms() - t0 < settle_ms) {
 		usleep(5000);
 		err = px_cfg_read(p, PCI_INTERRUPT_LINE, 1, &v);
 		if (!err && v == 0) {
-			log_debug(px_log(p), "%s: device reset by its process after %lld ms",
-				  px_name(p), (long long)(now_ms() - t0));
+			log_debug(p->host->log, "%s: device reset by its process after %lld ms",
+				  p->name, (long long)(now_ms() - t0));
 			break;
 		}
 	}
@@ -68,8 +69,8 @@ static int size_reg(struct proxy *p, unsigned reg, uint32_t probe, uint32_t *mas
 
 static int bad_bar(struct proxy *p, unsigned i, uint32_t v)
 {
-	log_error(px_log(p), "%s: BAR %u of the device reads back %#x after sizing: not a BAR",
-		  px_name(p), i, v);
+	log_error(p->host->log, "%s: BAR %u of the device reads back %#x after sizing: not a BAR",
+		  p->name, i, v);
 	return -EPROTO;
 }
 
@@ -161,7 +162,7 @@ int px_discover(struct proxy *p, struct proxy_found *f)
 	memset(f, 0, sizeof(*f));
 	err = px_cfg_read(p, PCI_VENDOR_ID, 4, &f->id);
 	if (!err && ((f->id & 0xffff) == 0xffff || (f->id & 0xffff) == 0)) {
-		log_error(px_log(p), "%s: no PCI function answers (IDs %08x)", px_name(p), f->id);
+		log_error(p->host->log, "%s: no PCI function answers (IDs %08x)", p->name, f->id);
 		return -ENODEV;
 	}
 	if (!err)
@@ -169,8 +170,8 @@ int px_discover(struct proxy *p, struct proxy_found *f)
 	if (!err)
 		err = px_cfg_read(p, PCI_HEADER_TYPE, 1, &hdr);
 	if (!err && (hdr & 0x7f) != PCI_HEADER_TYPE_NORMAL) {
-		log_error(px_log(p), "%s: header type %#x: only plain functions can be proxied",
-			  px_name(p), hdr);
+		log_error(p->host->log, "%s: header type %#x: only plain functions can be proxied",
+			  p->name, hdr);
 		return -ENOTSUP;
 	}
 	if (!err)
@@ -184,5 +185,7 @@ int px_discover(struct proxy *p, struct proxy_found *f)
 		err = size_rom(p, f);
 	if (!err)
 		err = find_cfg_size(p, f);
+	if (!err)
+		err = proxy_msix_discover(p);
 	return err;
 }

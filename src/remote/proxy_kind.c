@@ -23,6 +23,7 @@
 #include "core/log.h"
 #include "hw/device.h"
 #include "remote/link.h"
+#include "remote/sandbox.h"
 
 /* The child's end of the link, as `--link fd=3` says. */
 #define CHILD_LINK_FD 3
@@ -120,22 +121,68 @@ static int connect_socket(struct proxy_config *cfg, const char *path, const char
 	return cfg->path ? 0 : -ENOMEM;
 }
 
+static const char *const opt_keys[] = { "timeout", "heartbeat", "ext", "restart", NULL };
+
+bool proxy_opt_key(const char *key)
+{
+	for (unsigned i = 0; opt_keys[i]; i++)
+		if (!strcmp(key, opt_keys[i]))
+			return true;
+	return false;
+}
+
+int proxy_parse_opts(struct devspec *spec, struct proxy_opts *o, const struct logger *log)
+{
+	uint64_t timeout, heartbeat;
+	bool ext, restart;
+	int err;
+
+	err = devspec_u64(spec, "timeout", PROXY_TIMEOUT_MS, 10, 3600000, &timeout, log);
+	if (!err)
+		err = devspec_u64(spec, "heartbeat", 0, 0, LINK_HEARTBEAT_MAX_MS, &heartbeat, log);
+	if (!err)
+		err = devspec_bool(spec, "ext", true, &ext, log);
+	if (!err)
+		err = devspec_bool(spec, "restart", false, &restart, log);
+	if (err)
+		return err;
+	if (heartbeat && heartbeat < 10) {
+		log_error(log, "--device %s: heartbeat=MS: at least 10 (or 0: none)", spec->text);
+		return -EINVAL;
+	}
+	*o = (struct proxy_opts){ (int)timeout, (unsigned)heartbeat, !ext, restart };
+	return 0;
+}
+
+void proxy_apply_opts(struct proxy_config *cfg, const struct proxy_opts *o)
+{
+	cfg->timeout_ms = o->timeout_ms;
+	cfg->heartbeat_ms = o->heartbeat_ms;
+	cfg->no_ext = o->no_ext;
+	cfg->restart = o->restart;
+}
+
 static int remote_parse(struct devspec *spec, void *config, const struct logger *log)
 {
 	struct proxy_config *cfg = config;
+	struct proxy_opts opts;
 	const char *path;
 	bool has_fd;
-	uint64_t timeout;
 	int err;
 
 	cfg->fd = -1;
 	cfg->log = log;
 	cfg->settle_ms = PROXY_SETTLE_MS; /* it may be QEMU's, freshly started */
 	cfg->max_regions = LINK_QEMU_MAX_REGIONS;
-	err = devspec_u64(spec, "timeout", PROXY_TIMEOUT_MS, 10, 3600000, &timeout, log);
+	err = proxy_parse_opts(spec, &opts, log);
 	if (err)
 		return err;
-	cfg->timeout_ms = (int)timeout;
+	if (opts.restart) {
+		log_error(log, "--device %s: restart=on needs isolated=on (a device process "
+			  "splitvm started)", spec->text);
+		return -EINVAL;
+	}
+	proxy_apply_opts(cfg, &opts);
 	path = devspec_get(spec, "socket");
 	has_fd = devspec_get(spec, "fd") != NULL;
 	if (has_fd == (path != NULL)) {
@@ -167,7 +214,8 @@ static void remote_destroy(void *state)
 
 const struct device_kind remote_kind = {
 	.name = "remote",
-	.usage = "remote,fd=N | remote,socket=PATH [,timeout=MS]   (a device process: "
+	.usage = "remote,fd=N | remote,socket=PATH [,timeout=MS][,heartbeat=MS][,ext=off]   "
+		 "(a device process: "
 		 "splitvm remote or QEMU -machine x-remote)",
 	.config_size = sizeof(struct proxy_config),
 	.parse = remote_parse,
@@ -193,9 +241,9 @@ static void child_exec(int link_fd, int null_fd, pid_t parent, char *const argv[
 			close(fd);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	/* It must not outlive the VMM. */
+	/* It must not outlive the VMM (in a PID namespace of its own, the VMM is 0). */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
+	if (getppid() != parent && getppid() != 0)
 		_exit(127);
 	execv("/proc/self/exe", argv);
 	_exit(127);
@@ -237,7 +285,8 @@ int proxy_spawn(const char *spec, const char *name, struct proxy_config *cfg,
 		err = -errno;
 		goto fail;
 	}
-	pid = fork();
+	/* PID 1 of a PID namespace of its own where the kernel allows (sandbox.h). */
+	pid = sandbox_fork();
 	if (pid == 0)
 		child_exec(sv[1], null_fd, parent, argv);
 	if (pid < 0) {
@@ -274,8 +323,10 @@ void proxy_status_text(int status, char *buf, size_t len)
 		snprintf(buf, len, "exited with status %d", WEXITSTATUS(status));
 	} else if (WIFSIGNALED(status)) {
 		abbrev = sigabbrev_np(WTERMSIG(status));
-		snprintf(buf, len, "killed by signal %d (SIG%s)%s", WTERMSIG(status),
-			 abbrev ? abbrev : "?", WCOREDUMP(status) ? ", core dumped" : "");
+		snprintf(buf, len, "killed by signal %d (SIG%s)%s%s", WTERMSIG(status),
+			 abbrev ? abbrev : "?", WCOREDUMP(status) ? ", core dumped" : "",
+			 WTERMSIG(status) == SIGSYS ? ": a system call its sandbox does not allow "
+						      "(docs/remote.md)" : "");
 	} else {
 		snprintf(buf, len, "ended with wait status %#x", (unsigned)status);
 	}
@@ -283,7 +334,7 @@ void proxy_status_text(int status, char *buf, size_t len)
 
 static void describe_status(const char *name, int status, const struct logger *log)
 {
-	char how[64];
+	char how[160];
 
 	if ((WIFEXITED(status) && WEXITSTATUS(status) == 0) ||
 	    (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL))

@@ -26,7 +26,6 @@
 #include "core/evloop.h"
 #include "core/log.h"
 #include "hw/device.h"
-#include "remote/proxy.h"
 #include "remote/proxy_int.h"
 
 struct proxy_sup {
@@ -178,7 +177,7 @@ static void restart(struct proxy_sup *s)
 	s->generation++;
 	if (px_restore(s->p, fd)) {
 		/* Logged; its end brings the next attempt, if the window allows. */
-		log_warn(s->log, "%s: restarted device process %d did not come up: killed", s->name,
+		log_warn(s->log, "%s: restarted device process %d did not come up", s->name,
 			 (int)pid);
 		kill_child(s);
 		s->unwired = false; /* it may have been wired before it failed */
@@ -316,6 +315,11 @@ unsigned sup_generation(const struct proxy_sup *s)
 	return s->generation;
 }
 
+pid_t sup_child(const struct proxy_sup *s)
+{
+	return s->child;
+}
+
 static int sup_init(struct proxy_sup *s)
 {
 	s->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -335,7 +339,7 @@ static int sup_init(struct proxy_sup *s)
 	return 0;
 }
 
-int sup_create(struct proxy *p, const struct dev_host *host, const char *name, pid_t child,
+int sup_create(struct proxy *p, const struct dev_host *host, pid_t child,
 	       struct proxy_config *cfg, struct proxy_sup **out)
 {
 	struct proxy_sup *s;
@@ -347,11 +351,11 @@ int sup_create(struct proxy *p, const struct dev_host *host, const char *name, p
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	*s = (struct proxy_sup){ .p = p, .loop = host->loop, .log = host->log, .name = name,
+	*s = (struct proxy_sup){ .p = p, .loop = host->loop, .log = host->log, .name = p->name,
 				 .pidfd = -1, .wake_fd = -1, .timer_fd = -1, .generation = 1 };
 	err = sup_init(s);
 	if (err) {
-		log_error(s->log, "%s: cannot supervise the device process: %s", name,
+		log_error(s->log, "%s: cannot supervise the device process: %s", p->name,
 			  strerror(-err));
 		if (s->wake_fd >= 0)
 			close(s->wake_fd);

@@ -3,7 +3,7 @@
  * one device, guest RAM from the link, and the link's messages turned into
  * config and BAR accesses.
  */
-#include "remote/remote.h"
+#include "remote/remote_int.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -15,48 +15,8 @@
 #include <unistd.h>
 
 #include "core/arch.h"
-#include "core/evloop.h"
-#include "core/iobus.h"
-#include "hw/device.h"
-#include "hw/pci/pci.h"
-#include "remote/link.h"
-#include "remote/remote_mem.h"
 
-/* A VMM that does not take a 24-byte reply within this is gone. */
-#define REPLY_TIMEOUT_MS 10000
-
-/*
- * INTx over an irqfd/resample pair, the device side of KVM's resampling
- * irqfd: the VMM asserts the line when irqfd is signalled and lowers it
- * when the guest acknowledges (EOI), signalling resample; a line still up
- * then is signalled again.
- */
-struct remote_intx {
-	int irqfd, resamplefd;
-	struct ev_watch resample_watch;
-	bool level;
-};
-
-struct remote {
-	const struct logger *log;
-	struct evloop loop;
-	struct iobus pio, mmio;
-	struct pci_host pci;
-	bool pci_ready;
-	struct remote_mem mem;
-	struct dev_host host;
-	struct device dev;
-	struct pci_device *pdev; /* the device's PCI function */
-	struct link link;
-	struct ev_watch link_watch;
-	struct ev_watch signal_watch;
-	struct remote_intx intx;
-	bool msi_warned;
-	bool done;
-	int status; /* why remote_run() returns */
-};
-
-static void stop(struct remote *r, int status)
+void remote_stop(struct remote *r, int status)
 {
 	if (r->done)
 		return;
@@ -144,26 +104,37 @@ static int intx_set_fds(struct remote *r, struct link_msg *m)
 	return 0;
 }
 
-/* QEMU 7.2's link has no MSI: say so once, since the guest will wait. */
+/*
+ * Plain mpqemu has no MSI (a VMM that negotiated MSI-X owns the table and
+ * gets the vectors instead): say so once, since the guest will wait.
+ */
 static int remote_signal_msi(void *opaque, uint64_t addr, uint32_t data)
 {
 	struct remote *r = opaque;
 
 	if (!r->msi_warned)
-		log_warn(r->log, "remote: MSI-X message dropped: the link carries INTx only "
-			 "(boot the guest with pci=nomsi)");
+		log_warn(r->log, "remote: MSI-X message dropped: this VMM's link carries INTx "
+			 "only (boot the guest with pci=nomsi)");
 	r->msi_warned = true;
 	return -ENOTSUP;
 }
 
 /* ---- messages ------------------------------------------------------------------ */
 
-static int reply(struct remote *r, uint64_t val)
+/* Doorbell changes the request caused go out first, then the RET. */
+static int reply_ex(struct remote *r, uint64_t val, bool empty)
 {
-	return link_send_ret(&r->link, val, false, REPLY_TIMEOUT_MS);
+	int err = remote_ext_flush(r);
+
+	return err ? err : link_send_ret(&r->link, val, empty, REPLY_TIMEOUT_MS);
 }
 
-static uint64_t bar_access(struct remote *r, const struct link_bar_access *b, uint64_t val,
+static int reply(struct remote *r, uint64_t val)
+{
+	return reply_ex(r, val, false);
+}
+
+uint64_t remote_bar_access(struct remote *r, const struct link_bar_access *b, uint64_t val,
 			   bool is_write)
 {
 	struct iobus *bus = b->memory ? &r->mmio : &r->pio;
@@ -187,24 +158,28 @@ static int handle(struct remote *r, struct link_msg *m)
 	case LINK_SET_IRQFD:
 		return intx_set_fds(r, m);
 	case LINK_PCI_CFGREAD:
+		if (link_is_hello_probe(m))
+			return reply(r, remote_ext_probe(r, pci_config_read(r->pdev, 0, 4)));
 		return reply(r, pci_config_read(r->pdev, c->addr, (unsigned)c->len));
 	case LINK_PCI_CFGWRITE:
 		pci_config_write(r->pdev, c->addr, (unsigned)c->len, c->val);
 		return reply(r, 0);
 	case LINK_BAR_READ:
-		return reply(r, bar_access(r, &m->data.bar, 0, false));
+		return reply(r, remote_bar_access(r, &m->data.bar, 0, false));
 	case LINK_BAR_WRITE:
-		return reply(r, bar_access(r, &m->data.bar, m->data.bar.val, true));
+		return reply(r, remote_bar_access(r, &m->data.bar, m->data.bar.val, true));
 	case LINK_DEVICE_RESET:
 		pci_device_reset(r->pdev);
 		/* QEMU answers a reset with an empty RET (docs/mpqemu.md). */
-		return link_send_ret(&r->link, 0, true, REPLY_TIMEOUT_MS);
+		return reply_ex(r, 0, true);
 	}
+	if (m->cmd >= LINK_EXT_BASE)
+		return remote_ext_handle(r, m);
 	log_error(r->log, "remote: unexpected %s from the VMM", link_cmd_name(m->cmd));
 	return -EPROTO;
 }
 
-static void on_link(void *opaque, uint32_t events)
+void remote_on_link(void *opaque, uint32_t events)
 {
 	struct remote *r = opaque;
 	struct link_msg m;
@@ -216,14 +191,14 @@ static void on_link(void *opaque, uint32_t events)
 			return;
 		if (n < 0) {
 			/* The link logged why; the VMM closing is the normal end. */
-			stop(r, n == -EPIPE ? 0 : n);
+			remote_stop(r, n == -EPIPE ? 0 : n);
 			return;
 		}
 		log_debug(r->log, "remote: %s", link_cmd_name(m.cmd));
 		err = handle(r, &m);
 		link_msg_close_fds(&m);
 		if (err)
-			stop(r, err);
+			remote_stop(r, err);
 	}
 }
 
@@ -237,7 +212,7 @@ static void on_signal(void *opaque, uint32_t events)
 	if (read(r->signal_watch.fd, &si, sizeof(si)) != sizeof(si))
 		return;
 	log_info(r->log, "remote: terminating on signal %u", si.ssi_signo);
-	stop(r, 0);
+	remote_stop(r, 0);
 }
 
 static void term_signals(sigset_t *set)
@@ -290,16 +265,11 @@ static int init_pci(struct remote *r)
 	return err;
 }
 
-/* The device's function: the first one besides the host bridge. */
-static struct pci_device *device_function(struct pci_host *host)
+struct pci_device *remote_function(struct remote *r)
 {
-	for (unsigned devfn = 1; devfn < PCI_DEVFNS; devfn++) {
-		struct pci_device *pdev = pci_host_device(host, devfn);
-
-		if (pdev)
-			return pdev;
-	}
-	return NULL;
+	for (unsigned devfn = 1; devfn < PCI_DEVFNS && !r->pdev; devfn++)
+		r->pdev = pci_host_device(&r->pci, devfn);
+	return r->pdev;
 }
 
 static int create_device(struct remote *r)
@@ -313,13 +283,17 @@ static int create_device(struct remote *r)
 		.pci = &r->pci,
 		.opaque = r,
 		.signal_msi = remote_signal_msi,
-		/* No ioeventfds: doorbells arrive as BAR writes, the transport kicks. */
+		/*
+		 * Recorded, and registered by the VMM once negotiated; until then
+		 * (and with QEMU's proxy) doorbells arrive as BAR writes.
+		 */
+		.add_ioeventfd = remote_add_ioeventfd,
+		.del_ioeventfd = remote_del_ioeventfd,
 	};
 	err = device_create(&r->dev, &r->host);
 	if (err)
 		return err;
-	r->pdev = device_function(&r->pci);
-	if (!r->pdev) {
+	if (!remote_function(r)) {
 		log_error(r->log, "remote: --device %s is not a PCI device", r->dev.spec.text);
 		return -ENODEV;
 	}
@@ -353,6 +327,7 @@ int remote_create(struct remote **out, const char *spec, const struct logger *lo
 	r->signal_watch.fd = -1;
 	r->link.fd = -1;
 	r->intx.irqfd = r->intx.resamplefd = -1;
+	remote_ext_init(r);
 	remote_mem_init(&r->mem, log);
 	err = device_parse(&r->dev, spec, log);
 	if (err) {
@@ -383,7 +358,7 @@ int remote_attach(struct remote *r, int link_fd)
 		close(link_fd);
 		return err;
 	}
-	r->link_watch = (struct ev_watch){ link_fd, on_link, r };
+	r->link_watch = (struct ev_watch){ link_fd, remote_on_link, r };
 	err = evloop_add(&r->loop, &r->link_watch, EPOLLIN);
 	if (err)
 		log_error(r->log, "remote: cannot watch the link: %s", strerror(-err));
@@ -400,7 +375,7 @@ int remote_step(struct remote *r, int timeout_ms)
 		n = evloop_run_once(&r->loop, timeout_ms);
 		if (n < 0) {
 			log_error(r->log, "remote: event loop failed: %s", strerror(-n));
-			stop(r, n);
+			remote_stop(r, n);
 		}
 	}
 	return r->done ? r->status : 1;
@@ -415,6 +390,11 @@ int remote_run(struct remote *r)
 	return rc;
 }
 
+const struct device_sandbox *remote_sandbox(const struct remote *r)
+{
+	return device_sandbox(&r->dev);
+}
+
 void remote_destroy(struct remote *r)
 {
 	if (!r)
@@ -426,6 +406,7 @@ void remote_destroy(struct remote *r)
 	iobus_destroy(&r->mmio);
 	iobus_destroy(&r->pio);
 	intx_close(r);
+	remote_ext_fini(r);
 	link_destroy(&r->link);
 	if (r->signal_watch.fd >= 0)
 		close(r->signal_watch.fd);

@@ -14,6 +14,8 @@
 
 #include "core/log.h"
 
+struct device_sandbox;
+
 struct remote;
 
 /*
@@ -39,6 +41,8 @@ int remote_run(struct remote *r);
  * serving, else what remote_run() would return.
  */
 int remote_step(struct remote *r, int timeout_ms);
+/* What the device's kind needs once sandboxed (remote/sandbox.h); may be NULL. */
+const struct device_sandbox *remote_sandbox(const struct remote *r);
 /* Finishes the device's work (disks flush) and frees everything. */
 void remote_destroy(struct remote *r);
 

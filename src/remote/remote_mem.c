@@ -118,11 +118,15 @@ static bool in_set(const struct file_set *set, const struct remote_file *f)
 	return false;
 }
 
-/* Overlays a mapping no table names any more (see remote_mem.h). */
+/*
+ * Overlays a mapping no table names any more (see remote_mem.h). Shared
+ * anonymous memory, like the RAM it replaces: a private mapping as big as
+ * guest RAM would count against a sandboxed process's RLIMIT_DATA.
+ */
 static void retire(struct remote_mem *rm, struct remote_file *f)
 {
 	void *p = mmap(f->map, f->len, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
+		       MAP_SHARED | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0);
 
 	if (p == MAP_FAILED) {
 		/* Cannot happen for a range we own; unmapping is the fallback. */

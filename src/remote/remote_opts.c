@@ -14,7 +14,8 @@
 #include "hw/device.h"
 
 static const char remote_help[] =
-	"usage: splitvm remote --link fd=N|socket=PATH --device SPEC [--log-level LEVEL]\n"
+	"usage: splitvm remote --link fd=N|socket=PATH --device SPEC [--sandbox on|off]\n"
+	"                      [--log-level LEVEL]\n"
 	"\n"
 	"A device process: serves one device to a VMM over QEMU 7.2's multi-process\n"
 	"protocol (QEMU's -device x-pci-proxy-dev,fd=N, or splitvm run --device\n"
@@ -24,6 +25,8 @@ static const char remote_help[] =
 	"  --link socket=PATH   listen on PATH and serve the first VMM that connects\n"
 	"                       (the socket file is removed once it has)\n"
 	"  --device SPEC        the device, one per process (kinds below)\n"
+	"  --sandbox on|off     namespaces, an empty root, no capabilities and a\n"
+	"                       seccomp filter once set up (default on; off to debug)\n"
 	"  --log-level LEVEL    error, warn, info or debug (default warn)\n"
 	"\n"
 	"Exit status: 0 when the VMM closes the link (or on SIGTERM), 1 on a bad\n"
@@ -38,11 +41,12 @@ void print_remote_help(int fd)
 	device_kinds_usage(fd);
 }
 
-enum { OPT_LINK = 256, OPT_DEVICE, OPT_LOG_LEVEL, OPT_HELP };
+enum { OPT_LINK = 256, OPT_DEVICE, OPT_SANDBOX, OPT_LOG_LEVEL, OPT_HELP };
 
 static const struct option remote_options[] = {
 	{ "link", required_argument, NULL, OPT_LINK },
 	{ "device", required_argument, NULL, OPT_DEVICE },
+	{ "sandbox", required_argument, NULL, OPT_SANDBOX },
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -103,6 +107,11 @@ static int parse_one(struct remote_options *o, int opt, const char *arg, char *e
 			fail("one --device per device process");
 		o->device = arg;
 		return 0;
+	case OPT_SANDBOX:
+		if (strcmp(arg, "on") && strcmp(arg, "off"))
+			fail("invalid --sandbox '%s' (on or off)", arg);
+		o->sandbox = !strcmp(arg, "on");
+		return 0;
 	case OPT_LOG_LEVEL:
 		if (log_level_parse(arg, &o->log_level) < 0)
 			fail("invalid --log-level '%s' (error, warn, info or debug)", arg);
@@ -116,7 +125,7 @@ int parse_remote_args(int argc, char **argv, struct remote_options *o, char *err
 {
 	int opt;
 
-	*o = (struct remote_options){ .link_fd = -1, .log_level = LOG_WARN };
+	*o = (struct remote_options){ .link_fd = -1, .sandbox = true, .log_level = LOG_WARN };
 	opterr = 0;
 	optind = 1;
 	while ((opt = getopt_long(argc, argv, ":", remote_options, NULL)) != -1) {

@@ -2,6 +2,7 @@
 #ifndef REMOTE_REMOTE_OPTS_H
 #define REMOTE_REMOTE_OPTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/log.h"
@@ -10,6 +11,7 @@ struct remote_options {
 	int link_fd;        /* --link fd=N, or -1 */
 	const char *socket; /* --link socket=PATH, or NULL */
 	const char *device; /* --device SPEC */
+	bool sandbox;       /* --sandbox on|off */
 	enum log_level log_level;
 };
 

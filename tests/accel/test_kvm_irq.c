@@ -8,6 +8,7 @@
  * one IOAPIC pin to a vector, reports "ready" on T_PORT_READY, then sleeps
  * in `sti; hlt` until its handler has counted an interrupt.
  */
+#include <errno.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -64,7 +65,7 @@ static void irq_guest(struct t_host *t, struct cpu_boot_state *st, bool route, u
 	st->idt.limit = 0xfff;
 }
 
-enum fire_how { FIRE_SET_IRQ, FIRE_IRQFD, FIRE_MSI };
+enum fire_how { FIRE_SET_IRQ, FIRE_IRQFD, FIRE_MSI, FIRE_MSI_IRQFD, FIRE_MSI_ROUTE };
 
 struct firer {
 	struct t_host *t;
@@ -110,6 +111,13 @@ static void *fire_main(void *arg)
 	case FIRE_MSI:
 		f->err = vm->signal_msi(f->t->vm, LAPIC, VECTOR);
 		break;
+	case FIRE_MSI_IRQFD:
+		if (write(f->fd, &one, sizeof(one)) != sizeof(one))
+			f->err = -1;
+		break;
+	case FIRE_MSI_ROUTE: /* the count is on fd already: adding the route delivers it */
+		f->err = vm->set_msi_irqfd(f->t->vm, f->fd, LAPIC, VECTOR);
+		break;
 	}
 	return NULL;
 }
@@ -124,7 +132,7 @@ static void irq_case_on(struct t_case *c, struct t_host *t, enum fire_how how, i
 	pthread_t th;
 	uint32_t count;
 
-	irq_guest(t, &st, how != FIRE_MSI, pin, level);
+	irq_guest(t, &st, how == FIRE_SET_IRQ || how == FIRE_IRQFD, pin, level);
 	v = t_vcpu(c, t, 0, &st);
 	pthread_create(&th, NULL, fire_main, &f);
 	t_run_checked(c, t, v, 3000);
@@ -180,6 +188,66 @@ void case_irqfd_resample(struct t_case *c)
 void case_msi(struct t_case *c)
 {
 	irq_case(c, t_vm(c, 1), FIRE_MSI, -1, false);
+}
+
+static bool fd_counted(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) == 1;
+}
+
+/* An MSI route: the eventfd delivers the message; after del it only counts. */
+void case_msi_irqfd(struct t_case *c)
+{
+	struct t_host *t = t_vm(c, 1);
+	struct timespec ms50 = { 0, 50000000L };
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	uint64_t one = 1;
+	int r = c->ops->vm->set_msi_irqfd(t->vm, fd, LAPIC, VECTOR);
+
+	T_REQUIRE(c, r == 0, "set_msi_irqfd: %d", r);
+	irq_case(c, t, FIRE_MSI_IRQFD, fd, false);
+	r = c->ops->vm->del_msi_irqfd(t->vm, fd);
+	T_REQUIRE(c, r == 0, "del_msi_irqfd: %d", r);
+	r = c->ops->vm->del_msi_irqfd(t->vm, fd);
+	T_REQUIRE(c, r == -ENOENT, "del_msi_irqfd twice: %d", r);
+	T_REQUIRE(c, write(fd, &one, sizeof(one)) == sizeof(one), "eventfd write");
+	nanosleep(&ms50, NULL);
+	T_REQUIRE(c, fd_counted(fd), "a deleted route consumed the signal");
+	close(fd);
+}
+
+/* A changed message takes effect. */
+void case_msi_irqfd_update(struct t_case *c)
+{
+	struct t_host *t = t_vm(c, 1);
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int r;
+
+	/* To APIC ID 1, which does not exist; then to APIC 0. */
+	r = c->ops->vm->set_msi_irqfd(t->vm, fd, LAPIC | 1u << 12, VECTOR);
+	T_REQUIRE(c, r == 0, "set_msi_irqfd: %d", r);
+	r = c->ops->vm->set_msi_irqfd(t->vm, fd, LAPIC, VECTOR);
+	T_REQUIRE(c, r == 0, "set_msi_irqfd again: %d", r);
+	r = c->ops->vm->add_irqfd(t->vm, fd, GSI, -1);
+	T_REQUIRE(c, r != 0, "one fd, a GSI irqfd and an MSI route at once");
+	irq_case(c, t, FIRE_MSI_IRQFD, fd, false);
+	T_REQUIRE(c, c->ops->vm->del_msi_irqfd(t->vm, fd) == 0, "del_msi_irqfd");
+	close(fd);
+}
+
+/* A count pending on the eventfd when the route is added is delivered. */
+void case_msi_irqfd_pending(struct t_case *c)
+{
+	struct t_host *t = t_vm(c, 1);
+	int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	uint64_t one = 1;
+
+	T_REQUIRE(c, write(fd, &one, sizeof(one)) == sizeof(one), "eventfd write");
+	irq_case(c, t, FIRE_MSI_ROUTE, fd, false);
+	T_REQUIRE(c, c->ops->vm->del_msi_irqfd(t->vm, fd) == 0, "del_msi_irqfd");
+	close(fd);
 }
 
 static uint64_t eventfd_count(int fd)

@@ -139,6 +139,13 @@ def bad_input_cases(c):
          "x.sock"),
         ("isolated-bad-value", k + ["--device", "virtio-rng,isolated=sometimes"], "sometimes"),
         ("isolated-bad-option", k + ["--device", "virtio-rng,isolated=on,speed=9"], "speed"),
+        ("isolated-heartbeat-text", k + ["--device", "virtio-rng,isolated=on,heartbeat=soon"],
+         "soon"),
+        ("isolated-heartbeat-short", k + ["--device", "virtio-rng,isolated=on,heartbeat=5"],
+         "heartbeat"),
+        ("isolated-ext-bad", k + ["--device", "virtio-rng,isolated=on,ext=maybe"], "maybe"),
+        ("heartbeat-in-process", k + ["--device", "virtio-rng,heartbeat=100"], "heartbeat"),
+        ("remote-heartbeat-bad", k + ["--device", "remote,fd=97,heartbeat=-1"], "heartbeat"),
         ("restart-not-isolated", k + ["--device", "virtio-rng,restart=on"], "isolated=on"),
         ("restart-bad-value", k + ["--device", "virtio-rng,isolated=on,restart=maybe"], "maybe"),
         ("cpus-0", k + ["--cpus", "0"], "--cpus"),
@@ -159,6 +166,8 @@ def bad_input_cases(c):
         ("remote-two-devices", ["remote", "--link", "socket=" + c.tmp + "/never",
                                 "--device", "virtio-rng", "--device", "virtio-rng"], "--device"),
         ("remote-unknown-option", ["remote", "--frobnicate"], "--frobnicate"),
+        ("remote-sandbox-value", ["remote", "--link", "socket=" + c.tmp + "/never",
+                                  "--device", "virtio-rng", "--sandbox", "maybe"], "maybe"),
     ]
 
 
@@ -309,6 +318,53 @@ def test_remote_sigterm(c):
         return verdict(run.crash() or "expected status 0 and a line on the signal, "
                        + run.describe())
     return verdict(None)
+
+
+def proc_fields(pid, names):
+    """{name: value} of /proc/PID/status lines."""
+    with open(f"/proc/{pid}/status") as f:
+        rows = (line.split(":", 1) for line in f)
+        return {k: v.strip() for k, v in rows if k in names}
+
+
+def test_remote_sandbox(c, on):
+    """`splitvm remote --link fd=N` serving over a socketpair, as a VMM starts
+    it: sandboxed by default (seccomp filter, no_new_privs, no capabilities,
+    at most one line on what could not be applied), or not with --sandbox off.
+    Status 0 once the VMM closes the link."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    argv = [c.splitvm, "remote", "--link", f"fd={theirs.fileno()}", "--device", "virtio-rng",
+            "--log-level", "info"] + ([] if on else ["--sandbox", "off"])
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, pass_fds=[theirs.fileno()],
+                            start_new_session=True)
+    theirs.close()
+    ours.settimeout(TIMEOUT)
+    why = None
+    try:
+        ours.sendall(struct.pack("<IIQIIi", 3, 0, 12, 0, 0, 2))  # PCI_CFGREAD vendor ID
+        if ours.recv(24) != struct.pack("<IIQQ", 1, 0, 8, 0x1af4):
+            why = "no vendor ID from the device"
+        got = proc_fields(proc.pid, ("Seccomp", "NoNewPrivs", "CapEff"))
+        want = ({"Seccomp": "2", "NoNewPrivs": "1", "CapEff": "0000000000000000"} if on
+                else {"Seccomp": "0"})
+        if any(got.get(k) != v for k, v in want.items()):
+            why = why or f"/proc/{proc.pid}/status says {got}, expected {want}"
+    except OSError as e:
+        why = f"the device process does not answer: {e}"
+    ours.close()
+    try:
+        out, err = proc.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        svt.kill_group(proc)
+        out, err = proc.communicate()
+    run = svt.Run(proc.returncode, svt.clean(out), svt.clean(err), False, 0)
+    lines = [l for l in run.stderr.splitlines() if "sandbox" in l]
+    if not why and (run.crash() or run.status != 0):
+        why = run.crash() or "expected status 0, " + run.describe()
+    if not why and len(lines) > (1 if on else 0):
+        why = f"expected at most one line on the sandbox: {lines}"
+    return verdict(why)
 
 
 def verdict(why):
@@ -537,6 +593,9 @@ def main():
         record("remote-eof", test_remote_eof(c))
         record("remote-garbage", test_remote_garbage(c))
         record("remote-sigterm", test_remote_sigterm(c))
+        record("remote-help-sandbox", test_help(c, ["remote", "--help"], "--sandbox"))
+        record("remote-sandbox", test_remote_sandbox(c, True))
+        record("remote-sandbox-off", test_remote_sandbox(c, False))
         record("accels", test_accels(c))
         record("module-dir-empty", test_module_dir_empty(c))
         record("module-bad-abi", test_module_bad_abi(c))

@@ -19,6 +19,8 @@ the timed boots):
   kernel's first instruction is starting the vCPU threads), and the unpack
   time splitvm logs itself; beside it, start to the first instruction of a
   tiny ELF guest (tests/guests/boot-timer.elf, --boot-timer): the floor;
+- on emu, the guest's speed during one boot: the instructions vCPU 0 ran
+  and its MIPS, as the module logs them at exit (--log-level info);
 - peak RSS without guest RAM, one boot per VMM: /proc/PID/smaps sampled
   every 20 ms, the sum of Rss minus the guest RAM mapping (splitvm: the
   memfd "splitvm-ram"; QEMU: the anonymous rw mapping exactly --mem big);
@@ -32,7 +34,6 @@ import selectors
 import statistics
 import subprocess
 import sys
-import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -143,32 +144,35 @@ def peak_rss(vmm, img, timeout):
     """One boot of the benchmark case with its child sampled: (peak own, median
     own over the samples, VmHWM) in KiB."""
     mem_bytes = int(MEM[:-1]) << 20
-    me = os.getpid()
-    peak, owns, done = [0, 0], [], threading.Event()
+    peak, owns = [0, 0], []
 
-    def sample():
-        while not done.wait(0.02):
-            try:
-                with open(f"/proc/{me}/task/{me}/children") as f:
-                    pids = [int(p) for p in f.read().split()]
-            except OSError:
-                continue
-            for pid in pids:
-                got = own_rss_kb(pid, mem_bytes)
-                if got:
-                    peak[0], peak[1] = max(peak[0], got[0]), max(peak[1], got[1])
-                    owns.append(got[0])
+    def sample(pid):
+        got = own_rss_kb(pid, mem_bytes)
+        if got:
+            peak[0], peak[1] = max(peak[0], got[0]), max(peak[1], got[1])
+            owns.append(got[0])
 
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
-        _, problems, _ = suite.run_case(vmm, img, "boot-smp1", timeout)
-    finally:
-        done.set()
-        thread.join()
+    _, problems, _ = suite.run_case_sampled(vmm, img, "boot-smp1", timeout, sample)
     if problems:
         raise RuntimeError(f"{vmm.name}: {'; '.join(problems)}")
     return peak[0], median(owns) or 0, peak[1]
+
+
+SPEED = re.compile(r"emu: vCPU 0: ([\d.]+) M instructions in ([\d.]+) s .*: (\d+) MIPS")
+
+
+def boot_speed(splitvm, img, timeout=120):
+    """One boot on emu to the end: (M instructions, seconds, MIPS) vCPU 0 logged."""
+    argv = [splitvm, "run", "--accel", "emu", "--log-level", "info", "--console", "none",
+            "--kernel", img["kernel"], "--initrd", img["initrd"], "--mem", MEM,
+            "--append", e2e.BASE_APPEND + " splitvm.test=boot splitvm.modules=none"]
+    try:
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                           errors="replace", timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    m = SPEED.search(r.stderr)
+    return (float(m[1]), float(m[2]), int(m[3])) if m else None
 
 
 def vmm_figures(vmms, peer, img, opts):
@@ -187,6 +191,11 @@ def vmm_figures(vmms, peer, img, opts):
         if tiny:
             line += (f"\n  splitvm start -> first instruction of a tiny ELF guest: "
                      f"{median(tiny) * 1e3:.1f} ms")
+        if opts.accel == "emu":
+            got = boot_speed(splitvm.binary, img)
+            if got:
+                line += (f"\n  splitvm-emu guest speed, one boot to the end: {got[0]:.0f} M "
+                         f"instructions on vCPU 0 in {got[1]:.2f} s: {got[2]} MIPS")
         print(line, flush=True)
     print(f"  peak RSS without guest RAM (--mem {MEM}, 1 CPU, one boot each, "
           f"smaps sampled every 20 ms):", flush=True)

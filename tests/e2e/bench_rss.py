@@ -10,15 +10,14 @@ figure (the median of the samples taken in the second half of the run, after
 the kernel load) and the peak, both without guest RAM (splitvm: the memfd
 "splitvm-ram"; QEMU: the anonymous mapping exactly --mem big). For splitvm
 the breakdown shows what is the emu accelerator's decoded-instruction cache
-(a mapping the module names [anon:splitvm-emu-icache]; a hardware
-accelerator has none) and what is shared-library text, against issue 5's
+(the module's memfd "splitvm-emu-icache"; a hardware accelerator has
+none) and what is shared-library text, against issue 5's
 goal: at most 5 MiB for the VMM (Firecracker's published bound).
 """
 import argparse
 import os
 import statistics
 import sys
-import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e  # noqa: E402
@@ -27,7 +26,7 @@ import suite  # noqa: E402
 from e2e import svt  # noqa: E402
 
 MEM_BYTES = 256 << 20
-ICACHE = "[anon:splitvm-emu-icache]"
+ICACHE = "/memfd:splitvm-emu-icache"
 
 
 def smaps_kb(pid):
@@ -44,7 +43,7 @@ def smaps_kb(pid):
                     if "memfd:splitvm-ram" in name or (
                             not name and fields[1].startswith("rw") and hi - lo == MEM_BYTES):
                         kind = "ram"
-                    elif name == ICACHE:
+                    elif name.startswith(ICACHE):
                         kind = "icache"
                     elif ".so" in name:
                         kind = "libs"
@@ -59,27 +58,14 @@ def smaps_kb(pid):
 
 def sample_run(vmm, img, timeout):
     """Boots the case with the VMM's samples taken: [smaps_kb dicts] in time order."""
-    me, samples, done = os.getpid(), [], threading.Event()
+    samples = []
 
-    def sample():
-        while not done.wait(0.02):
-            try:
-                with open(f"/proc/{me}/task/{me}/children") as f:
-                    pids = [int(p) for p in f.read().split()]
-            except OSError:
-                continue
-            for pid in pids:
-                got = smaps_kb(pid)
-                if got and got["ram"]:
-                    samples.append(got)
+    def sample(pid):
+        got = smaps_kb(pid)
+        if got and got["ram"]:
+            samples.append(got)
 
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
-        _, problems, skip = suite.run_case(vmm, img, "rss", timeout)
-    finally:
-        done.set()
-        thread.join()
+    _, problems, skip = suite.run_case_sampled(vmm, img, "rss", timeout, sample)
     if skip or problems:
         raise RuntimeError(f"{vmm.name}: {skip or '; '.join(problems)}")
     return samples

@@ -285,12 +285,14 @@ def rss(ctx):
 
 def isolated(case):
     """The same case with every splitvm device in its own `splitvm remote`
-    process (isolated=on, issue 6). The link carries no MSIs yet (issue 7):
-    pci=nomsi makes the guest's drivers use INTx."""
+    process (isolated=on, issue 6). The proxy owns the MSI-X tables (issue
+    7): the guest's virtio drivers use MSI-X, and the script checks at its
+    end that virtio MSI-X interrupts arrived (lib.sh, splitvm.msix=1)."""
     def build(ctx):
         plan = case(ctx)
         plan.isolated = True
-        plan.kernel_args.append("pci=nomsi")
+        plan.params["msix"] = 1
+        plan.expect["msix"] = None
         return plan
     return build
 
@@ -312,27 +314,31 @@ def device_process(path):
 
 def supervise(ctx):
     """Issue 7: device processes that die or hang under a running guest
-    (guest/supervise.sh). Three disks in processes of their own: "kill" is
-    killed (SIGKILL) while the guest reads it, "hang" stopped (SIGSTOP) and
-    found out by the per-request timeout (5 s), "back" (restart=on) killed
-    while idle and restarted; the guest rebinds its driver and reads its file
-    again. The VM runs on and ends with status 0."""
+    (guest/supervise.sh). Four disks in processes of their own: "kill" is
+    killed (SIGKILL) while the guest reads it; "hang" is stopped (SIGSTOP)
+    and found out by the per-request timeout (timeout=2000); "beat" is stopped and
+    found out by its heartbeat (every 200 ms, answered within 1 s) before
+    the guest touches it; "back" (restart=on) is killed while idle and
+    restarted, and the guest rebinds its driver and reads its file again.
+    The VM runs on and ends with status 0."""
     with open(os.path.join(ctx.image["dir"], ctx.image["data"]), "rb") as f:
         data = f.read()
-    paths = {n: os.path.join(ctx.work, f"{n}.img") for n in ("kill", "hang", "back")}
-    for n in ("kill", "hang"):
+    names = ("kill", "hang", "beat", "back")
+    paths = {n: os.path.join(ctx.work, f"{n}.img") for n in names}
+    for n in names[:-1]:
         with open(paths[n], "wb") as f:
             f.truncate(16 << 20)
     make_ext4(paths["back"], "e2e-back", {"data.bin": data})
     pids = {}
 
-    def signal_disk(name, sig, answer):
+    def signal_disk(name, sig, answer, wait=0.0):
         def action(match, result):
             pids[name] = device_process(paths[name])
             if not pids[name]:
                 result.host_results[name] = "no device process serves the disk"
                 return "none"
             os.kill(pids[name], sig)
+            time.sleep(wait)
             return answer
         return action
 
@@ -348,35 +354,42 @@ def supervise(ctx):
         result.host_results["back"] = "no new device process within 20 s"
         return "none"
 
-    def spec(name):
-        return re.escape(f"file={paths[name]},serial={name},isolated=on")
-
     def kill_io(value):
         # Linux 6.1's virtio-blk has no request timeout: the read the dead
         # process took never completes (docs/proxy.md)
         ok = value == "pending" or value.startswith("error")
         return None if ok else f"the reads went on: {value!r}"
 
+    def line(name, what):
+        opts = {"hang": ",timeout=2000", "beat": ",heartbeat=200,timeout=1000",
+                "back": ",restart=on"}.get(name, "")
+        return (name, re.escape(f"file={paths[name]},serial={name},isolated=on{opts}: ") + what)
+
     sha = ctx.image["expect"]["data_sha256"]
+    expect = {"back-read": sha, "kill-host": "killed", "kill-io": kill_io,
+              "stop-host": "stopped", "beat-host": "stopped", "back-host": "restarted",
+              "back-vendor": "1af4", "back-reread": sha}
+    for n in names[:-1]:
+        expect.update({f"{n}-vendor": "ffff", f"{n}-needs-reset": "64"})
     plan = Plan("supervise",
-                devices=[Disk(paths["kill"], "kill"), Disk(paths["hang"], "hang"),
-                         Disk(paths["back"], "back", restart=True)],
-                expect={"back-read": sha, "kill-host": "killed", "kill-vendor": "ffff",
-                        "kill-needs-reset": "64", "kill-io": kill_io, "stop-host": "stopped",
-                        "hang-vendor": "ffff", "hang-needs-reset": "64",
-                        "back-host": "restarted", "back-vendor": "1af4", "back-reread": sha},
+                devices=[Disk(paths["kill"], "kill"),
+                         Disk(paths["hang"], "hang", proxy=["timeout=2000"]),
+                         Disk(paths["beat"], "beat", proxy=["heartbeat=200", "timeout=1000"]),
+                         Disk(paths["back"], "back", proxy=["restart=on"])],
+                expect=expect,
                 replies=[(r"E2E-READY kill$", signal_disk("kill", signal.SIGKILL, "killed")),
                          (r"E2E-READY stop$", signal_disk("hang", signal.SIGSTOP, "stopped")),
+                         # 2 s: the heartbeat's 1.2 s and room; the guest waits
+                         (r"E2E-READY stop-beat$",
+                          signal_disk("beat", signal.SIGSTOP, "stopped", 2.0)),
                          (r"E2E-READY kill-back$", kill_back)])
     plan.isolated = plan.own_processes = True
-    plan.kernel_args.append("pci=nomsi")  # no MSIs through the link yet
     plan.log_expect = [
-        ("kill", spec("kill") + r": device failed: device process \d+ killed by signal 9 "
-         r"\(SIGKILL\)"),
-        ("hang", spec("hang") + r": device failed: no reply to \w+ within 5000 ms"),
-        ("back", spec("back") + r",restart=on: device failed: device process \d+ killed by "
-         r"signal 9"),
-        ("restart", spec("back") + r",restart=on: device process \d+ restarted"),
+        line("kill", r"device failed: device process \d+ killed by signal 9 \(SIGKILL\)"),
+        line("hang", r"device failed: no reply to \w+ within 2000 ms"),
+        line("beat", r"device failed: no reply to EXT_HEARTBEAT within 1000 ms"),
+        line("back", r"device failed: device process \d+ killed by signal 9"),
+        ("restart", line("back", r"device process \d+ restarted")[1]),
     ]
     return plan
 

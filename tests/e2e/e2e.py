@@ -34,12 +34,13 @@ class Unsupported(Exception):
 # ---- what a plan may attach ------------------------------------------------
 
 class Disk:
-    """restart: isolated=on,restart=on (splitvm starts a new device process
-    when one fails; issue 7)."""
+    """isolated: splitvm runs this disk in a process of its own (isolated=on)
+    even when the plan does not isolate every device. proxy: options of its
+    proxy when isolated, e.g. ["restart=on", "heartbeat=200"] (issue 7)."""
 
-    def __init__(self, path, serial, readonly=False, bus="virtio", restart=False):
+    def __init__(self, path, serial, readonly=False, bus="virtio", isolated=False, proxy=()):
         self.path, self.serial, self.readonly, self.bus = path, serial, readonly, bus
-        self.restart = restart
+        self.isolated, self.proxy = isolated, list(proxy)
 
 
 class Nic:
@@ -98,7 +99,7 @@ class Plan:
         self.replies = list(replies)
         self.host_checks = list(host_checks)
         self.modules = modules
-        self.helpers = []  # processes a VMM starts beside it (RemoteQemu)
+        self.helpers = []  # processes a VMM starts beside it (DeviceProcess)
         self.isolated = False  # splitvm: every device in a process of its own
         self.log_expect = []
         self.own_processes = False
@@ -167,19 +168,18 @@ class Qemu:
         raise Unsupported(f"no QEMU option for {type(d).__name__}")
 
 
-class RemoteQemu:
-    """QEMU 7.2 as the device process of one disk on an LSI53C895A SCSI
-    controller (`-machine x-remote`), on a socketpair whose other end splitvm
-    takes as `--device remote,fd=N`. It ends when splitvm closes the link;
-    finish() waits for that, then kills it."""
+class DeviceProcess:
+    """A device process on a socketpair whose other end the VMM takes
+    (splitvm: `--device remote,fd=N`; QEMU: `-device x-pci-proxy-dev,fd=N`).
+    argv: function(its fd) -> its command line; prefix: words before it
+    (e.g. taskset). It ends when the VMM closes the link; finish() waits for
+    that, then kills it."""
 
-    def __init__(self, binary, d):
+    what = "device process"
+
+    def __init__(self, argv, prefix=()):
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        drive = f"file={d.path},if=none,id=d0,format=raw" + (",readonly=on" if d.readonly else "")
-        self.argv = [binary, "-machine", "x-remote", "-nodefaults", "-no-user-config",
-                     "-display", "none", "-device", "lsi53c895a,id=lsi0", "-drive", drive,
-                     "-device", f"scsi-hd,drive=d0,bus=lsi0.0,serial={d.serial}",
-                     "-object", f"x-remote-object,id=robj0,devid=lsi0,fd={theirs.fileno()}"]
+        self.argv = list(prefix) + argv(theirs.fileno())
         self.err = tempfile.TemporaryFile()
         try:
             self.proc = subprocess.Popen(self.argv, pass_fds=[theirs.fileno()],
@@ -208,8 +208,28 @@ class RemoteQemu:
         text = svt.clean(self.err.read())
         self.err.close()
         if self.proc.returncode:
-            text += f"\n(QEMU device process: status {self.proc.returncode})"
+            text += f"\n({self.what}: status {self.proc.returncode})"
         return text.strip()
+
+
+class RemoteQemu(DeviceProcess):
+    """QEMU 7.2 as a device process (`-machine x-remote`) serving the device
+    `devid` its `devices` arguments create."""
+
+    what = "QEMU device process"
+
+    def __init__(self, binary, devices, devid, prefix=()):
+        super().__init__(lambda fd: [
+            binary, "-machine", "x-remote", "-nodefaults", "-no-user-config", "-display",
+            "none"] + devices + [
+            "-object", f"x-remote-object,id=robj0,devid={devid},fd={fd}"], prefix)
+
+    @classmethod
+    def scsi_disk(cls, binary, d):
+        """One disk on an LSI53C895A SCSI controller."""
+        drive = f"file={d.path},if=none,id=d0,format=raw" + (",readonly=on" if d.readonly else "")
+        return cls(binary, ["-device", "lsi53c895a,id=lsi0", "-drive", drive,
+                            "-device", f"scsi-hd,drive=d0,bus=lsi0.0,serial={d.serial}"], "lsi0")
 
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -267,7 +287,8 @@ class Splitvm:
                 "--append", plan.append(), "--mem", plan.mem, "--cpus", str(plan.cpus)]
         try:
             for d in plan.devices:
-                spec = self.device_process(d, plan) or self.isolate(self.device(d), plan, d)
+                spec = self.device_process(d, plan) or self.isolate(
+                    self.device(d), plan.isolated or getattr(d, "isolated", False), d)
                 argv += ["--device", spec]
         except BaseException:
             for h in plan.helpers:
@@ -275,17 +296,17 @@ class Splitvm:
             raise
         return argv
 
-    def isolate(self, spec, plan, d=None):
-        """spec with isolated=on if the plan says so (issue 6), and
-        restart=on if the device asks (issue 7)."""
-        if not plan.isolated or spec.startswith("remote,"):
+    def isolate(self, spec, isolated, d=None):
+        """spec with isolated=on if the plan or the device says so (issue 6),
+        and the device's proxy options (issue 7)."""
+        if not isolated or spec.startswith("remote,"):
             return spec
         if self.has_remote is None:
             r = svt.run([self.binary, "remote", "--help"], 20)
             self.has_remote = r.status == 0
         if not self.has_remote:
             raise Unsupported("this splitvm has no `splitvm remote` for isolated=on")
-        return spec + ",isolated=on" + (",restart=on" if getattr(d, "restart", False) else "")
+        return ",".join([spec, "isolated=on"] + list(getattr(d, "proxy", ())))
 
     @staticmethod
     def device_process(d, plan):
@@ -296,7 +317,7 @@ class Splitvm:
         qemu = shutil.which("qemu-system-x86_64")
         if not qemu:
             raise Unsupported("qemu-system-x86_64 (the SCSI device process) not installed")
-        helper = RemoteQemu(qemu, d)
+        helper = RemoteQemu.scsi_disk(qemu, d)
         plan.helpers.append(helper)
         return f"remote,fd={helper.fd}"
 

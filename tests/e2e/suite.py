@@ -5,6 +5,7 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 
 import cases
 import e2e
@@ -74,6 +75,30 @@ def run_case(vmm, img, name, timeout, keep=False):
         ctx.close()
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def run_case_sampled(vmm, img, name, timeout, sample, period=0.02):
+    """run_case() while sample(pid) is called for each child process of ours
+    every period seconds (memory benchmarks read its /proc files)."""
+    me, done = os.getpid(), threading.Event()
+
+    def loop():
+        while not done.wait(period):
+            try:
+                with open(f"/proc/{me}/task/{me}/children") as f:
+                    pids = [int(p) for p in f.read().split()]
+            except OSError:
+                continue
+            for pid in pids:
+                sample(pid)
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        return run_case(vmm, img, name, timeout)
+    finally:
+        done.set()
+        thread.join()
 
 
 def run_suite(vmms, names, opts, label):

@@ -12,31 +12,21 @@
  * access outside guest RAM is a bug; IOERR/UNSUPP answers and a broken
  * queue are the right outcomes for bad input.
  */
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "core/evloop.h"
-#include "core/log.h"
-#include "core/memory.h"
-#include "hw/device.h"
+#include "fuzz_host.h"
 #include "hw/virtio/blk.h"
 #include "hw/virtio/devices.h"
 
-#define RAM_SIZE (1u << 20)
-#define IMAGE_MAX (64u << 10)
 #define DISK_SIZE (128u << 10)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 struct fuzz_env {
-	struct guest_memory mem;
-	struct evloop loop;
-	struct logger log;
-	struct dev_host host;
+	struct fuzz_host h;
 	char spec_text[128];
 	struct devspec spec;
 	struct blk_config cfg;
@@ -68,50 +58,22 @@ int virtio_pci_attach(struct virtio_dev *vdev)
 static struct fuzz_env *env(void)
 {
 	static struct fuzz_env *e;
-	struct mem_range r = { gpa(0), RAM_SIZE };
 	int disk;
 
 	if (e)
 		return e;
 	e = calloc(1, sizeof(*e));
 	disk = memfd_create("fuzz-blk-disk", MFD_CLOEXEC);
-	if (!e || disk < 0 || ftruncate(disk, DISK_SIZE) || guest_memory_init(&e->mem, &r, 1) ||
-	    evloop_init(&e->loop))
+	if (!e || disk < 0 || ftruncate(disk, DISK_SIZE))
 		abort();
-	e->log = (struct logger){ .level = LOG_ERROR, .fd = open("/dev/null", O_WRONLY) };
-	e->host = (struct dev_host){ .log = &e->log, .mem = &e->mem, .loop = &e->loop };
+	fuzz_host_init(&e->h);
 	snprintf(e->spec_text, sizeof(e->spec_text), "virtio-blk,file=/proc/self/fd/%d,serial=fuzz",
 		 disk);
-	if (devspec_parse(&e->spec, e->spec_text, &e->log) ||
-	    virtio_blk_kind.parse(&e->spec, &e->cfg, &e->log) ||
-	    virtio_blk_kind.create(&e->host, &e->cfg, (void **)&e->blk))
+	if (devspec_parse(&e->spec, e->spec_text, &e->h.log) ||
+	    virtio_blk_kind.parse(&e->spec, &e->cfg, &e->h.log) ||
+	    virtio_blk_kind.create(&e->h.host, &e->cfg, (void **)&e->blk))
 		abort();
 	return e;
-}
-
-/* Reset, negotiate everything, program queue 0 from the input, DRIVER_OK. */
-static void drive(struct virtio_dev *vdev, const uint8_t *data)
-{
-	struct virtq *vq = &vdev->vqs[0];
-	uint64_t ring = 1ull << VIRTIO_RING_F_INDIRECT_DESC | 1ull << VIRTIO_RING_F_EVENT_IDX;
-
-	pthread_mutex_lock(&vdev->lock);
-	virtio_set_status(vdev, 0);
-	virtio_set_status(vdev, VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER);
-	vdev->drv_features = vdev->features & ~ring;
-	if (data[1] & 1)
-		vdev->drv_features |= 1ull << VIRTIO_RING_F_INDIRECT_DESC;
-	if (data[1] & 2)
-		vdev->drv_features |= 1ull << VIRTIO_RING_F_EVENT_IDX;
-	virtio_set_status(vdev, vdev->status | VIRTIO_CONFIG_S_FEATURES_OK);
-	vq->size = (uint16_t)(2u << (data[0] % 8));
-	vq->desc_addr = 0;
-	vq->avail_addr = 16u * vq->size;
-	vq->used_addr = (vq->avail_addr + 6 + 2u * vq->size + 3) & ~3u;
-	virtq_enable(vq);
-	/* DRIVER_OK kicks the enabled queues. */
-	virtio_set_status(vdev, vdev->status | VIRTIO_CONFIG_S_DRIVER_OK);
-	pthread_mutex_unlock(&vdev->lock);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -120,12 +82,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 2)
 		return 0;
-	memset(e->mem.map, 0, IMAGE_MAX);
-	memcpy(e->mem.map, data + 2, size - 2 < IMAGE_MAX ? size - 2 : IMAGE_MAX);
-	drive(&e->blk->vdev, data);
+	fuzz_load_ram(&e->h, data + 2, size - 2);
+	fuzz_drive(&e->blk->vdev, &e->blk->vdev.vqs[0], data[0], data[1]);
 	/* The doorbell, then completions until nothing is in flight. */
 	for (int i = 0; i < 1000; i++) {
-		int n = evloop_run_once(&e->loop, e->blk->aio.inflight ? 10 : 0);
+		int n = evloop_run_once(&e->h.loop, e->blk->aio.inflight ? 10 : 0);
 
 		if (n <= 0 && !e->blk->aio.inflight)
 			break;

@@ -3,8 +3,8 @@
  * arbitrary byte stream with file descriptors.
  *
  * Input: byte 0 sets up the receiving link (bit 0: proxy, else device
- * process; bit 1: an extension table installed; bit 2: QEMU's 7-region
- * limit), byte 1 the number of eventfds to pass (0..20), byte 2 the size
+ * process; bit 1: an extension table installed, with bit 3 issue 7's
+ * (link_ext_v1) rather than a test table; bit 2: QEMU's 7-region limit), byte 1 the number of eventfds to pass (0..20), byte 2 the size
  * of the chunks the stream is written in (1..256), byte 3 which chunk the
  * fds ride with; the rest is the stream (the layout tests/fuzz/run.py's
  * seeds use). Chunks go through a socketpair, the link reads between them.
@@ -136,7 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		      "fuzz"))
 		abort();
 	if (data[0] & 2)
-		l.ext = &ext;
+		l.ext = data[0] & 8 ? &link_ext_v1 : &ext;
 	if (data[0] & 4)
 		l.max_regions = LINK_QEMU_MAX_REGIONS;
 	feed(&l, sv[1], data + 4, size - 4, data);

@@ -13,7 +13,11 @@
  *   5 SET_IRQFD  (two new eventfds)         6 DEVICE_RESET
  *   7 RAW        len:u8 bytes, sent as they are; with bit 3 of the op set,
  *                off:u16 len:u8 bytes written to guest RAM at off instead
- *                (rings and buffers for the device; RAM starts zeroed)
+ *                (rings and buffers for the device; RAM starts zeroed);
+ *                with bit 4 set (and not 3), an extension (issue 7), sub:u8:
+ *                0 the probe, 1 EXT_HELLO features:u8 heartbeat:u16,
+ *                2 EXT_HEARTBEAT seq:u64, 3 EXT_BAR_WRITE as BAR_WRITE,
+ *                4 EXT_MSIX_FDS first:u8 n:u8 (n % 8 + 1 new eventfds)
  * The remote runs between records, its replies are read and dropped.
  * A crash, a sanitizer report, a remote that does not end on EOF, or an fd
  * left open after it is destroyed is a bug; the remote ending with an
@@ -158,6 +162,57 @@ static void bar(struct link *l, struct in *in, bool write)
 	link_send(l, &m, 0);
 }
 
+static void msix_fds(struct link *l, struct in *in)
+{
+	unsigned first = (unsigned)take(in, 1), n = (unsigned)take(in, 1) % 8 + 1;
+	int fds[8];
+	struct link_msg m;
+
+	link_msg_msix_fds(&m, first);
+	for (unsigned i = 0; i < n; i++) {
+		fds[i] = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (fds[i] < 0)
+			abort();
+		link_msg_msix_fds_add(&m, fds[i]);
+	}
+	link_send(l, &m, 0);
+	for (unsigned i = 0; i < n; i++)
+		close(fds[i]);
+}
+
+/* The extension messages, valid or not for the remote's state (probe first or not). */
+static void extension(struct link *l, struct in *in)
+{
+	struct link_msg m;
+
+	switch (take(in, 1) % 5) {
+	case 0:
+		link_msg_hello_probe(&m);
+		break;
+	case 1: {
+		uint64_t f = take(in, 1) & LINK_F_ALL;
+
+		link_msg_hello(&m, f, (unsigned)take(in, 2));
+		break;
+	}
+	case 2:
+		link_msg_heartbeat(&m, take(in, 8));
+		break;
+	case 3: {
+		uint64_t off = take(in, 2), sel = take(in, 1);
+
+		link_msg_bar(&m, LINK_BAR_WRITE, bases[take(in, 1) % 4] + off, take(in, 8),
+			     1u << (sel & 3), true);
+		m.cmd = LINK_EXT_BAR_WRITE;
+		break;
+	}
+	default:
+		msix_fds(l, in);
+		return;
+	}
+	link_send(l, &m, 0);
+}
+
 static void record(struct link *l, int raw, struct in *in)
 {
 	static const int lens[] = { 1, 2, 4, 4 };
@@ -189,7 +244,10 @@ static void record(struct link *l, int raw, struct in *in)
 		link_send(l, &m, 0);
 		break;
 	default:
-		raw_bytes(raw, in, byte & 8);
+		if ((byte & 0x18) == 0x10)
+			extension(l, in);
+		else
+			raw_bytes(raw, in, byte & 8);
 	}
 }
 
@@ -222,6 +280,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) ||
 	    remote_attach(r, sv[1]) || link_init(&l, sv[0], LINK_ROLE_PROXY, quiet_log(), "vmm"))
 		abort();
+	l.ext = &link_ext_v1; /* our side sends extensions whenever asked to */
 	while (in.p < in.end && rc == 1) {
 		record(&l, sv[0], &in);
 		rc = settle(r, sv[0]);

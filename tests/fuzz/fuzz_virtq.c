@@ -9,28 +9,11 @@
  * access outside guest RAM is a bug; a refused queue is the right answer to
  * a broken one.
  */
-#include <fcntl.h>
 #include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
 
-#include "core/evloop.h"
-#include "core/log.h"
-#include "core/memory.h"
-#include "hw/device.h"
-#include "hw/virtio/virtio.h"
-
-#define RAM_SIZE (1u << 20)
-#define IMAGE_MAX (64u << 10)
+#include "fuzz_host.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-struct fuzz_env {
-	struct guest_memory mem;
-	struct evloop loop;
-	struct logger log;
-	struct dev_host host;
-};
 
 /* Nothing to plug into: the target calls the queue handler itself. */
 int virtio_pci_attach(struct virtio_dev *vdev)
@@ -56,24 +39,22 @@ static void echo_notify(struct virtio_dev *vdev, struct virtq *vq)
 
 static const struct virtio_dev_ops echo_ops = { .queue_notify = echo_notify };
 
-static struct fuzz_env *env(void)
+static struct fuzz_host *env(void)
 {
-	static struct fuzz_env *e;
-	struct mem_range r = { gpa(0), RAM_SIZE };
+	static struct fuzz_host *h;
 
-	if (e)
-		return e;
-	e = calloc(1, sizeof(*e));
-	if (!e || guest_memory_init(&e->mem, &r, 1) || evloop_init(&e->loop))
-		abort();
-	e->log = (struct logger){ .level = LOG_ERROR, .fd = open("/dev/null", O_WRONLY) };
-	e->host = (struct dev_host){ .log = &e->log, .mem = &e->mem, .loop = &e->loop };
-	return e;
+	if (!h) {
+		h = calloc(1, sizeof(*h));
+		if (!h)
+			abort();
+		fuzz_host_init(h);
+	}
+	return h;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz_env *e = env();
+	struct fuzz_host *e = env();
 	struct virtio_dev vdev;
 	struct virtq *vq;
 	uint64_t features = 1ull << VIRTIO_F_VERSION_1;
@@ -84,8 +65,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		features |= 1ull << VIRTIO_RING_F_INDIRECT_DESC;
 	if (data[1] & 2)
 		features |= 1ull << VIRTIO_RING_F_EVENT_IDX;
-	memset(e->mem.map, 0, IMAGE_MAX);
-	memcpy(e->mem.map, data + 2, size - 2 < IMAGE_MAX ? size - 2 : IMAGE_MAX);
+	fuzz_load_ram(e, data + 2, size - 2);
 	if (virtio_dev_init(&vdev, "fuzz", 1, &echo_ops, NULL, &e->host, 1, 256, 0, 0))
 		abort();
 	/* No transport: interrupts go nowhere. */
@@ -93,11 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	vdev.status = VIRTIO_CONFIG_S_ACKNOWLEDGE | VIRTIO_CONFIG_S_DRIVER |
 		      VIRTIO_CONFIG_S_FEATURES_OK | VIRTIO_CONFIG_S_DRIVER_OK;
 	vq = &vdev.vqs[0];
-	vq->size = (uint16_t)(2u << (data[0] % 8));
-	vq->desc_addr = 0;
-	vq->avail_addr = 16u * vq->size;
-	vq->used_addr = (vq->avail_addr + 6 + 2u * vq->size + 3) & ~3u;
-	virtq_enable(vq);
+	fuzz_place_queue(vq, data[0]);
 	if (!vq->broken)
 		echo_notify(&vdev, vq);
 	virtio_dev_destroy(&vdev);

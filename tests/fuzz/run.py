@@ -121,6 +121,15 @@ def link_seeds():
     yield bytes([1, 0, 16, 0]) + link_msg(1, struct.pack("<Q", 0x8086)) + link_msg(1)
     yield bytes([6, 1, 255, 1]) + cfg(3, 0, 0, 4) + link_msg(0x1000, b"\1\2\3\4") + \
         link_msg(0, bytes(sysmem))
+    # Issue 7's table: to a device process EXT_HELLO, a heartbeat, a posted
+    # write, MSI-X fds; to a proxy a doorbell with its fd, then a RET.
+    yield bytes([10, 2, 255, 4]) + link_msg(0x1000, struct.pack("<IIQ", 1, 100, 15)) + \
+        link_msg(0x1001, struct.pack("<Q", 1)) + bar(0x1002, 0xfe003000, 0, 2, 1) + \
+        link_msg(0x1003, struct.pack("<II", 0, 2))
+    yield bytes([11, 1, 255, 0]) + link_msg(0x1004, struct.pack("<IBBBBQQ", 3, 4, 2, 0, 0,
+                                                                 0x3000, 0)) + \
+        link_msg(0x1005, struct.pack("<IBBBBQQ", 3, 0, 0, 0, 0, 0, 0)) + \
+        link_msg(1, struct.pack("<Q", 0))
 
 
 def blk_image(size, requests):
@@ -185,9 +194,30 @@ def remote_seeds():
     for kind in range(3):
         yield bytes([kind]) + setup + bytes([6]) + struct.pack("<BHB", 0, 0, 2)
     yield bytes([0]) + sysmem + bytes([7, 4]) + b"\xff\xff\xff\xff"
+    # Issue 7: the probe, EXT_HELLO with every feature, MSI-X vectors, then the
+    # same set-up with posted writes, a heartbeat, MSI-X on.
+    ext = lambda sub, payload=b"": bytes([0x17, sub]) + payload
+    posted = lambda off, val, size: ext(3, struct.pack("<HBBQ", off, {1: 0, 2: 1, 4: 2, 8: 3}[size], 2, val))
+    negotiate = ext(0) + ext(1, struct.pack("<BH", 0xf, 100)) + ext(4, bytes([0, 1]))
+    for kind in range(3):
+        yield (bytes([kind]) + sysmem + bytes([5]) + negotiate + cfgw(0x20, 0xfe000000, 2)
+               + cfgw(0x24, 0, 2) + cfgw(0x04, 6, 1) + cfgw(0x42, 0x8000, 1)
+               + posted(0x14, 3, 1) + posted(0x08, 1, 4) + posted(0x0c, 1, 4)
+               + posted(0x14, 11, 1) + posted(0x1a, 0, 2) + posted(0x20, 0x1000, 4)
+               + posted(0x28, 0x1800, 4) + posted(0x30, 0x2000, 4) + posted(0x1c, 1, 2)
+               + ram(0x1000, desc) + ram(0x1800, avail) + posted(0x14, 15, 1)
+               + ext(2, struct.pack("<Q", 7)) + barw(0x3000, 0, 2) + barr(0x1000, 1))
 
 
-SEEDS = {"fuzz-virtq": virtq_seeds, "fuzz-link": link_seeds, "fuzz-virtio-net": net_seeds,
+def small_seeds():
+    """fuzz-virtio-small: byte 0 = queue size code 2 (8) | device/queue << 3."""
+    yield bytes([2 | 0 << 3, 3]) + virtq_image(8, [[(64, True)], [(16, True), (16, True)]])
+    yield bytes([2 | 1 << 3, 3]) + virtq_image(8, [[(64, True)]])
+    yield bytes([2 | 2 << 3, 3]) + virtq_image(8, [[(32, False)], [(8, False), (8, False)]],
+                                                indirect_at=True)
+
+
+SEEDS = {"fuzz-virtio-small": small_seeds, "fuzz-virtq": virtq_seeds, "fuzz-link": link_seeds, "fuzz-virtio-net": net_seeds,
          "fuzz-remote": remote_seeds, "fuzz-blk": blk_seeds}
 
 

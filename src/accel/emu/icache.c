@@ -5,6 +5,8 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "accel/emu/codemap.h"
 #include "accel/emu/icache.h"
@@ -57,6 +59,25 @@ static void bump_gen(struct emu_icache *ic)
 		ic->head.gen = 1; /* 0 marks a block whose links were never filled */
 }
 
+/*
+ * The cache is big (tens of MiB of address space, touched as code is
+ * decoded): a named memfd lets memory figures (/proc/PID/smaps) tell it
+ * apart from the VMM's own memory. Anonymous memory if that fails.
+ */
+static void *map_named(size_t len, const char *name)
+{
+	int fd = memfd_create(name, MFD_CLOEXEC);
+	void *p = MAP_FAILED;
+
+	if (fd >= 0 && ftruncate(fd, (off_t)len) == 0)
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (fd >= 0)
+		close(fd);
+	if (p == MAP_FAILED)
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	return p;
+}
+
 int emu_ic_create(struct emu_icache **out, const struct emu_mem *mem)
 {
 	struct emu_icache *ic;
@@ -64,8 +85,8 @@ int emu_ic_create(struct emu_icache **out, const struct emu_mem *mem)
 
 	if (mem->nram > 8)
 		return -EINVAL;
-	ic = calloc(1, sizeof(*ic));
-	if (!ic)
+	ic = map_named(sizeof(*ic), "splitvm-emu-icache");
+	if (ic == MAP_FAILED)
 		return -ENOMEM;
 	for (unsigned r = 0; r < mem->nram; r++) {
 		ic->region_first[r] = pages;
@@ -75,7 +96,7 @@ int emu_ic_create(struct emu_icache **out, const struct emu_mem *mem)
 	ic->npages = pages;
 	ic->page_head = calloc(pages ? pages : 1, sizeof(uint32_t));
 	if (!ic->page_head) {
-		free(ic);
+		munmap(ic, sizeof(*ic));
 		return -ENOMEM;
 	}
 	ic->head.gen = 1;
@@ -90,7 +111,7 @@ void emu_ic_destroy(struct emu_icache *ic)
 	if (!ic)
 		return;
 	free(ic->page_head);
-	free(ic);
+	munmap(ic, sizeof(*ic));
 }
 
 void emu_ic_jc_flush(struct emu_icache *ic)

@@ -1,4 +1,5 @@
 /* Near branches, stack, flag instructions, NOP family, CPUID, RDTSC, HLT. */
+#include "accel/emu/fast.h"
 #include "accel/emu/mem.h"
 #include "accel/emu/ops.h"
 #include "accel/emu/system.h"
@@ -22,9 +23,25 @@ EMU_OP(op_jmp_rm)
 	return 1;
 }
 
-EMU_OP(op_call)
+/* CALL/RET: the stack slot's TLB entry is probed inline; on a miss the
+ * out-of-line form takes the slow path (a tail call: the hit path keeps no
+ * stack frame, as the fast handlers do). */
+static __attribute__((noinline)) int call_slow(struct emu_cpu *cpu, const struct emu_insn *i)
 {
 	push(cpu, 8, RIP + i->len);
+	RIP += i->len + i->imm;
+	return 1;
+}
+
+EMU_OP(op_call)
+{
+	uint64_t sp = RSP - 8;
+	void *p;
+
+	if (unlikely(!fast_wr(cpu, sp, 8, &p)))
+		return call_slow(cpu, i);
+	st(p, 8, RIP + i->len);
+	RSP = sp;
 	RIP += i->len + i->imm;
 	return 1;
 }
@@ -38,10 +55,21 @@ EMU_OP(op_call_rm)
 	return 1;
 }
 
-EMU_OP(op_ret)
+static __attribute__((noinline)) int ret_slow(struct emu_cpu *cpu, const struct emu_insn *i)
 {
 	RIP = pop(cpu, 8);
 	RSP += i->imm;
+	return 1;
+}
+
+EMU_OP(op_ret)
+{
+	void *p;
+
+	if (unlikely(!fast_rd(cpu, RSP, 8, &p)))
+		return ret_slow(cpu, i);
+	RIP = ld(p, 8);
+	RSP += 8 + i->imm;
 	return 1;
 }
 

@@ -1,16 +1,32 @@
 /*
  * Port I/O: IN/OUT (imm8 or DX) and INS/OUTS with REP, through the
- * emu_mem.pio hook. At CPL > IOPL every form raises #GP(0) (there is no I/O
- * permission bitmap: the TSS limit never covers one).
+ * emu_mem.pio hook. At CPL > IOPL the TSS's I/O permission bitmap decides
+ * (Linux's ioperm() and iopl() grant ports through it); a port it does not
+ * grant raises #GP(0).
  */
 #include "accel/emu/system.h"
 #include "accel/emu/ops_system.h"
 
 #define REP_CHUNK 4096 /* elements per run: a REP stays interruptible */
 
-static void io_check(struct emu_cpu *cpu)
+/* Every bit of the access's ports must be clear in the bitmap, and both
+ * bytes read for it within the TSS limit. */
+static void io_check(struct emu_cpu *cpu, uint16_t port, unsigned sz)
 {
-	if (cpu->sys.cpl > iopl(cpu))
+	const struct emu_seg *tr = &cpu->sys.tr;
+	uint16_t base, bits;
+	uint32_t at;
+
+	if (cpu->sys.cpl <= iopl(cpu))
+		return;
+	if (!cpu->sys.on || tr->limit < 0x67)
+		emu_raise_err(cpu, EMU_GP, 0);
+	emu_sys_read(cpu, tr->base + 0x66, &base, sizeof(base));
+	at = (uint32_t)base + port / 8u;
+	if (at + 1 > tr->limit)
+		emu_raise_err(cpu, EMU_GP, 0);
+	emu_sys_read(cpu, tr->base + at, &bits, sizeof(bits));
+	if ((bits >> (port & 7u)) & ((1u << sz) - 1))
 		emu_raise_err(cpu, EMU_GP, 0);
 }
 
@@ -39,14 +55,14 @@ static uint16_t port_of(const struct emu_cpu *cpu, const struct emu_insn *i)
 
 EMU_OP(op_in)
 {
-	io_check(cpu);
+	io_check(cpu, port_of(cpu, i), i->sz);
 	reg_wr(cpu, 0, i->sz, port_in(cpu, port_of(cpu, i), i->sz));
 	return emu_next(cpu, i);
 }
 
 EMU_OP(op_out)
 {
-	io_check(cpu);
+	io_check(cpu, port_of(cpu, i), i->sz);
 	port_out(cpu, port_of(cpu, i), i->sz, (uint32_t)reg_rd(cpu, 0, i->sz));
 	return emu_next(cpu, i);
 }
@@ -105,7 +121,7 @@ static void outs_one(struct emu_cpu *cpu, const struct emu_insn *i)
 
 static int string_io(struct emu_cpu *cpu, const struct emu_insn *i, bool out)
 {
-	io_check(cpu);
+	io_check(cpu, (uint16_t)cpu->r[2], i->sz);
 	flags_get(cpu);
 	if (!(i->flags & I_REP)) {
 		if (out)

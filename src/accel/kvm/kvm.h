@@ -21,8 +21,20 @@
 #define KVM_IDENTITY_MAP_ADDR 0xfeffc000ull /* 1 page */
 #define KVM_TSS_ADDR          0xfeffd000ull /* 3 pages, ends at 0xff000000 */
 
+/* MSI routes take the GSIs after the IOAPIC's pins. */
+#define KVM_MSI_ROUTES 128
+#define KVM_MSI_GSI_BASE KVM_IOAPIC_NUM_PINS
+
+struct kvm_msi_route {
+	int fd; /* -1: free; GSI KVM_MSI_GSI_BASE + index */
+	uint32_t data;
+	uint64_t addr;
+};
+
 struct accel_vm {
 	const struct accel_host *host;
+	pthread_mutex_t route_lock; /* the routing table: msi[] and KVM_SET_GSI_ROUTING */
+	struct kvm_msi_route msi[KVM_MSI_ROUTES];
 	int kvm_fd;
 	int vm_fd;
 	int run_size;              /* KVM_GET_VCPU_MMAP_SIZE */

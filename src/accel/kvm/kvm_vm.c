@@ -116,19 +116,34 @@ static void add_route(struct kvm_irq_routing *rt, unsigned gsi, unsigned chip, u
 	e->u.irqchip.pin = pin;
 }
 
+static void add_msi_route(struct kvm_irq_routing *rt, unsigned gsi, const struct kvm_msi_route *m)
+{
+	struct kvm_irq_routing_entry *e = &rt->entries[rt->nr++];
+
+	*e = (struct kvm_irq_routing_entry){ .gsi = gsi, .type = KVM_IRQ_ROUTING_MSI };
+	e->u.msi.address_lo = (uint32_t)m->addr;
+	e->u.msi.address_hi = (uint32_t)(m->addr >> 32);
+	e->u.msi.data = m->data;
+}
+
 /*
  * The PC routing the MP table describes: ISA IRQ 0 (the PIT) reaches the
  * IOAPIC on pin 2, the other ISA IRQs their own pin and the 8259s; GSI 2 is
- * the cascade. KVM's default would put IRQ 0 on IOAPIC pin 0.
+ * the cascade. KVM's default would put IRQ 0 on IOAPIC pin 0. Then the MSI
+ * routes in use (route_lock held, or before any vCPU).
  */
-static int kvm_set_pc_routing(struct accel_vm *vm)
+static int kvm_set_routing(struct accel_vm *vm)
 {
 	struct kvm_irq_routing *rt;
 	int r;
 
-	rt = calloc(1, sizeof(*rt) + 48 * sizeof(rt->entries[0]));
+	rt = calloc(1, sizeof(*rt) + (48 + KVM_MSI_ROUTES) * sizeof(rt->entries[0]));
 	if (!rt)
 		return -ENOMEM;
+	for (unsigned k = 0; k < KVM_MSI_ROUTES; k++) {
+		if (vm->msi[k].fd >= 0)
+			add_msi_route(rt, KVM_MSI_GSI_BASE + k, &vm->msi[k]);
+	}
 	for (unsigned gsi = 0; gsi < 16; gsi++) {
 		if (gsi != 2)
 			add_route(rt, gsi, gsi < 8 ? KVM_IRQCHIP_PIC_MASTER : KVM_IRQCHIP_PIC_SLAVE,
@@ -162,7 +177,7 @@ static int kvm_setup_platform(struct accel_vm *vm)
 	r = vm_ioctl(vm, KVM_CREATE_IRQCHIP, NULL, "KVM_CREATE_IRQCHIP");
 	if (r < 0)
 		return r;
-	r = kvm_set_pc_routing(vm);
+	r = kvm_set_routing(vm);
 	if (r < 0)
 		return r;
 	return vm_ioctl(vm, KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2");
@@ -176,6 +191,7 @@ static void kvm_vm_destroy(struct accel_vm *vm)
 		close(vm->vm_fd); /* drops the slots, irqchip, irqfds and ioeventfds */
 	if (vm->kvm_fd >= 0)
 		close(vm->kvm_fd);
+	pthread_mutex_destroy(&vm->route_lock);
 	free(vm->cpuid);
 	free(vm);
 }
@@ -222,6 +238,9 @@ static int kvm_vm_create(const struct accel_host *host, struct accel_vm **out)
 	vm->host = host;
 	vm->kvm_fd = -1;
 	vm->vm_fd = -1;
+	pthread_mutex_init(&vm->route_lock, NULL);
+	for (unsigned k = 0; k < KVM_MSI_ROUTES; k++)
+		vm->msi[k].fd = -1;
 	r = kvm_vm_open(vm);
 	if (r < 0)
 		goto fail;
@@ -290,6 +309,64 @@ static int kvm_del_irqfd(struct accel_vm *vm, int fd, unsigned gsi)
 	return vm_ioctl(vm, KVM_IRQFD, &irqfd, "KVM_IRQFD deassign");
 }
 
+static struct kvm_msi_route *msi_route(struct accel_vm *vm, int fd)
+{
+	for (unsigned k = 0; k < KVM_MSI_ROUTES; k++)
+		if (vm->msi[k].fd == fd)
+			return &vm->msi[k];
+	return NULL;
+}
+
+/* A new route first, then the irqfd on its GSI; a changed one in place. */
+static int kvm_set_msi_irqfd(struct accel_vm *vm, int fd, uint64_t addr, uint32_t data)
+{
+	struct kvm_msi_route *m, old;
+	bool added;
+	int r;
+
+	if (fd < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&vm->route_lock);
+	m = msi_route(vm, fd);
+	added = !m;
+	if (added)
+		m = msi_route(vm, -1);
+	r = -ENOSPC;
+	if (!m)
+		goto out;
+	old = *m;
+	*m = (struct kvm_msi_route){ .fd = fd, .addr = addr, .data = data };
+	r = kvm_set_routing(vm);
+	if (!r && added)
+		r = kvm_add_irqfd(vm, fd, KVM_MSI_GSI_BASE + (unsigned)(m - vm->msi), -1);
+	if (r) {
+		*m = old;
+		kvm_set_routing(vm);
+	}
+out:
+	pthread_mutex_unlock(&vm->route_lock);
+	return r;
+}
+
+static int kvm_del_msi_irqfd(struct accel_vm *vm, int fd)
+{
+	struct kvm_msi_route *m;
+	int r = -ENOENT;
+
+	if (fd < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&vm->route_lock);
+	m = msi_route(vm, fd);
+	if (m) {
+		/* Deassigning waits for KVM's shutdown work: no delivery after this. */
+		r = kvm_del_irqfd(vm, fd, KVM_MSI_GSI_BASE + (unsigned)(m - vm->msi));
+		m->fd = -1;
+		kvm_set_routing(vm);
+	}
+	pthread_mutex_unlock(&vm->route_lock);
+	return r;
+}
+
 static void fill_ioeventfd(struct kvm_ioeventfd *k, const struct accel_ioeventfd *ev)
 {
 	memset(k, 0, sizeof(*k));
@@ -330,4 +407,6 @@ const struct accel_vm_ops kvm_vm_ops = {
 	.del_irqfd = kvm_del_irqfd,
 	.add_ioeventfd = kvm_add_ioeventfd,
 	.del_ioeventfd = kvm_del_ioeventfd,
+	.set_msi_irqfd = kvm_set_msi_irqfd,
+	.del_msi_irqfd = kvm_del_msi_irqfd,
 };

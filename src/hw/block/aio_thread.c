@@ -84,20 +84,16 @@ static void stop_workers(struct aio_threads *t)
 		pthread_join(t->workers[i], NULL);
 }
 
-static int th_init(struct blk_aio *a)
+/*
+ * The workers start with the first request, not at init: a device process
+ * is still single-threaded when it enters its sandbox (a new user namespace
+ * needs that), and its workers then inherit the sandbox.
+ */
+static int start_workers(struct aio_threads *t)
 {
-	struct aio_threads *t = calloc(1, sizeof(*t));
 	sigset_t all, old;
 	int err = 0;
 
-	if (!t)
-		return -ENOMEM;
-	t->a = a;
-	t->fd = a->fd;
-	t->efd = a->efd;
-	pthread_mutex_init(&t->lock, NULL);
-	pthread_cond_init(&t->work, NULL);
-	pthread_cond_init(&t->idle, NULL);
 	/* Signals (vCPU kicks, SIGINT) are for the VMM's own threads. */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -107,13 +103,21 @@ static int th_init(struct blk_aio *a)
 			break;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (!t->nworkers) {
-		pthread_cond_destroy(&t->idle);
-		pthread_cond_destroy(&t->work);
-		pthread_mutex_destroy(&t->lock);
-		free(t);
-		return err;
-	}
+	return t->nworkers ? 0 : err;
+}
+
+static int th_init(struct blk_aio *a)
+{
+	struct aio_threads *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	t->a = a;
+	t->fd = a->fd;
+	t->efd = a->efd;
+	pthread_mutex_init(&t->lock, NULL);
+	pthread_cond_init(&t->work, NULL);
+	pthread_cond_init(&t->idle, NULL);
 	a->priv = t;
 	return 0;
 }
@@ -137,13 +141,36 @@ static void th_queue(struct blk_aio *a, struct blk_aio_req *req)
 	list_add(&t->staged_head, &t->staged_tail, req);
 }
 
+/* No worker could start: the staged requests fail, as a disk error would. */
+static void fail_staged(struct blk_aio *a, struct aio_threads *t, int err)
+{
+	const uint64_t one = 1;
+	struct blk_aio_req *req, *next;
+
+	for (req = t->staged_head; req; req = next) {
+		next = req->next;
+		blk_aio_finish(a, req, err);
+	}
+	t->staged_head = t->staged_tail = NULL;
+	while (write(t->efd, &one, sizeof(one)) < 0 && errno == EINTR)
+		;
+}
+
 static void th_submit(struct blk_aio *a)
 {
 	struct aio_threads *t = a->priv;
 	unsigned n = 0;
+	int err;
 
 	if (!t->staged_head)
 		return;
+	if (!t->nworkers) {
+		err = start_workers(t);
+		if (err) {
+			fail_staged(a, t, err);
+			return;
+		}
+	}
 	for (struct blk_aio_req *r = t->staged_head; r; r = r->next)
 		n++;
 	pthread_mutex_lock(&t->lock);

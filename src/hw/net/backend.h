@@ -17,6 +17,8 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
+#include "hw/device_sandbox.h"
+
 struct devspec;
 struct evloop;
 struct logger;
@@ -93,6 +95,14 @@ int net_parse_hostfwd(const char *text, struct net_hostfwd *out);
 int net_parse_mac(const char *text, uint8_t mac[6]);
 
 /* The backend cfg asks for; the tap fd moves from cfg into it. */
+/*
+ * What each backend needs in a sandboxed device process (hw/device_sandbox.h):
+ * slirp opens host sockets in the host's network namespace and reads the
+ * host's resolver; tap has its fd, opened at parse, and nothing else.
+ */
+extern const struct device_sandbox net_slirp_sandbox;
+extern const struct device_sandbox net_tap_sandbox;
+
 int net_backend_create(struct net_config *cfg, const struct net_peer *peer, struct evloop *loop,
 		       const struct logger *log, struct net_backend **out);
 

@@ -15,11 +15,15 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/sockios.h>
 #include <poll.h>
 #include <slirp/libslirp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
@@ -406,6 +410,49 @@ static void slirp_destroy(struct net_backend *be)
 	free(s->txbuf);
 	free(s);
 }
+
+/*
+ * In a device process: slirp's sockets towards the host's network (IPv4 and
+ * IPv6 only: no UNIX or netlink sockets), FIONREAD on them, its timer, and
+ * the host's /etc/resolv.conf (bound read-only into the empty root) for the
+ * DNS it forwards. if_nametoindex() (a nameserver with a %scope) asks for
+ * an interface index through a socket; its UNIX socket attempt fails.
+ */
+static const struct sandbox_rule slirp_rules[] = {
+	SANDBOX_ALLOW_EQ("socket", 0, AF_INET),
+	SANDBOX_ALLOW_EQ("socket", 0, AF_INET6),
+	{ .syscall = "socket", .err = EAFNOSUPPORT, .cmp = SANDBOX_EQ, .arg = 0,
+	  .value = AF_UNIX },
+	SANDBOX_ALLOW("connect"),
+	SANDBOX_ALLOW("bind"),
+	SANDBOX_ALLOW("listen"),
+	SANDBOX_ALLOW("accept"),
+	SANDBOX_ALLOW("accept4"),
+	SANDBOX_ALLOW("shutdown"),
+	SANDBOX_ALLOW("setsockopt"),
+	SANDBOX_ALLOW("getsockopt"),
+	SANDBOX_ALLOW("getsockname"),
+	SANDBOX_ALLOW("getpeername"),
+	SANDBOX_ALLOW("sendto"),
+	SANDBOX_ALLOW("recvfrom"),
+	SANDBOX_ALLOW_EQ("ioctl", 1, FIONREAD),
+	SANDBOX_ALLOW_EQ("ioctl", 1, SIOCGIFINDEX),
+	SANDBOX_ALLOW("timerfd_settime"),
+	/* Reading /etc/resolv.conf: read-only opens, stat, lseek. */
+	SANDBOX_ALLOW_MASKED("openat", 2, O_ACCMODE | O_CREAT | O_TRUNC, O_RDONLY),
+	SANDBOX_ALLOW("newfstatat"),
+	SANDBOX_ALLOW("lseek"),
+};
+
+static const char *const slirp_files[] = { "/etc/resolv.conf", NULL };
+
+const struct device_sandbox net_slirp_sandbox = {
+	SANDBOX_RULES(slirp_rules),
+	.host_net = true,
+	.ro_files = slirp_files,
+	.max_files = 1024, /* a socket per guest connection */
+	.heap_mib = 256,   /* socket buffers */
+};
 
 static const struct net_backend_ops slirp_ops = {
 	.send = slirp_send,

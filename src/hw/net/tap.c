@@ -140,6 +140,13 @@ static void tap_destroy(struct net_backend *be)
 	free(t);
 }
 
+/* In a device process: frames through the tap fd, and its offloads. */
+static const struct sandbox_rule tap_rules[] = {
+	SANDBOX_ALLOW_EQ("ioctl", 1, TUNSETOFFLOAD),
+};
+
+const struct device_sandbox net_tap_sandbox = { SANDBOX_RULES(tap_rules) };
+
 static const struct net_backend_ops tap_ops = {
 	.send = tap_send,
 	.rx_ready = tap_rx_ready,

@@ -80,6 +80,7 @@ int msix_init(struct msix *m, struct pci_device *pdev, unsigned nvec, unsigned b
 	m->pba_off = pba_off;
 	m->signal = signal;
 	m->signal_opaque = opaque;
+	pdev->msix = m;
 	for (unsigned v = 0; v < nvec; v++)
 		m->table[v][CTRL_DWORD] = PCI_MSIX_ENTRY_CTRL_MASKBIT;
 	pthread_mutex_init(&m->lock, NULL);
@@ -95,6 +96,8 @@ void msix_destroy(struct msix *m)
 {
 	if (!m->pdev)
 		return;
+	if (m->pdev->msix == m)
+		m->pdev->msix = NULL;
 	pthread_mutex_destroy(&m->lock);
 	m->pdev = NULL;
 }
@@ -151,10 +154,17 @@ void msix_reset(struct msix *m)
 void msix_notify(struct msix *m, unsigned vec)
 {
 	struct msix_msg msg;
+	msix_vector_fn sink;
 
 	pthread_mutex_lock(&m->lock);
 	if (vec >= m->nvec || !m->enabled) {
 		pthread_mutex_unlock(&m->lock);
+		return;
+	}
+	sink = m->sink;
+	if (sink) {
+		pthread_mutex_unlock(&m->lock);
+		sink(m->sink_opaque, vec);
 		return;
 	}
 	if (vec_masked(m, vec)) {
@@ -165,6 +175,15 @@ void msix_notify(struct msix *m, unsigned vec)
 	msg = msg_of(m, vec);
 	pthread_mutex_unlock(&m->lock);
 	send(m, &msg, 1);
+}
+
+void msix_set_sink(struct msix *m, msix_vector_fn fn, void *opaque)
+{
+	pthread_mutex_lock(&m->lock);
+	m->sink = fn;
+	m->sink_opaque = opaque;
+	m->pba = 0;
+	pthread_mutex_unlock(&m->lock);
 }
 
 /* The DWORD at BAR offset off (4-aligned), m->lock held. */

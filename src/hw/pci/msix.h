@@ -23,6 +23,7 @@ struct pci_device;
 #define MSIX_NO_VECTOR 0xffff /* VIRTIO_MSI_NO_VECTOR and friends */
 
 typedef int (*msix_signal_fn)(void *opaque, uint64_t addr, uint32_t data);
+typedef void (*msix_vector_fn)(void *opaque, unsigned vec);
 
 struct msix {
 	struct pci_device *pdev;
@@ -36,6 +37,8 @@ struct msix {
 	bool func_masked;
 	msix_signal_fn signal;
 	void *signal_opaque;
+	msix_vector_fn sink; /* the table is owned elsewhere: vectors go here */
+	void *sink_opaque;
 	pthread_mutex_t lock; /* a leaf: taken under pdev->lock or device locks */
 };
 
@@ -60,6 +63,13 @@ bool msix_enabled(struct msix *m);
 void msix_reset(struct msix *m);
 /* Sends vector vec, or marks it pending while masked. Thread-safe. */
 void msix_notify(struct msix *m, unsigned vec);
+/*
+ * The table is owned elsewhere (the VMM of a device process): from now on
+ * msix_notify() of a vector while MSI-X is enabled calls fn(opaque, vec),
+ * whatever this copy's table and masks say; masking and pending bits are
+ * the owner's. Survives msix_reset(). Before the device signals anything.
+ */
+void msix_set_sink(struct msix *m, msix_vector_fn fn, void *opaque);
 
 extern const struct io_ops msix_bar_ops;
 

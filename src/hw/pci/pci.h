@@ -26,6 +26,7 @@
 struct io_ops;
 struct iobus;
 struct logger;
+struct msix;
 struct pci_host;
 
 #define PCI_BAR_COUNT 6
@@ -82,6 +83,7 @@ struct pci_device {
 	uint8_t *w1cmask;  /* bits the guest clears by writing 1 */
 	struct pci_bar bars[PCI_BAR_COUNT + 1];
 	unsigned cap_end; /* next free capability offset */
+	struct msix *msix; /* its MSI-X state, set by msix_init(), or NULL */
 	/* Set by pci_host_add(). */
 	struct pci_host *host;
 	unsigned devfn;

@@ -7,6 +7,7 @@
 #include <endian.h>
 #include <errno.h>
 #include <linux/virtio_ids.h>
+#include <sched.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
@@ -280,6 +281,44 @@ static void blk_destroy(void *state)
 	free(state);
 }
 
+/*
+ * In a device process: I/O on the open image through io_uring, or with
+ * blocking calls on worker threads (aio=threads, or no io_uring here) that
+ * start with the first request. Threads only: clone() with the thread
+ * flags and no namespace flag; clone3() (whose flags a filter cannot see)
+ * says ENOSYS, so glibc falls back to clone(). The kernel's own io_uring
+ * workers count against RLIMIT_NPROC too.
+ */
+#define THREAD_FLAGS (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD)
+#define NS_FLAGS (CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | \
+		  CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET)
+
+static const struct sandbox_rule blk_rules[] = {
+	SANDBOX_ALLOW("io_uring_enter"),
+	SANDBOX_ALLOW("pread64"),
+	SANDBOX_ALLOW("pwrite64"),
+	SANDBOX_ALLOW("preadv"),
+	SANDBOX_ALLOW("pwritev"),
+	SANDBOX_ALLOW("fallocate"),
+	SANDBOX_ALLOW("fdatasync"),
+	SANDBOX_ALLOW("fsync"),
+	SANDBOX_ALLOW_MASKED("clone", 0, THREAD_FLAGS | NS_FLAGS, THREAD_FLAGS),
+	SANDBOX_FAIL("clone3", ENOSYS),
+	SANDBOX_ALLOW("set_robust_list"),
+	SANDBOX_ALLOW("rseq"),
+};
+
+static const struct device_sandbox blk_sandbox = {
+	SANDBOX_RULES(blk_rules),
+	.max_files = 128,  /* up to 16 queues: a doorbell and an interrupt fd each */
+	.max_threads = 64, /* two workers, the kernel's io_uring workers */
+};
+
+static const struct device_sandbox *blk_sandbox_for(const void *config)
+{
+	return &blk_sandbox;
+}
+
 const struct device_kind virtio_blk_kind = {
 	.name = "virtio-blk",
 	.usage = "virtio-blk,file=PATH[,readonly=on][,serial=STR][,num-queues=N]"
@@ -289,4 +328,5 @@ const struct device_kind virtio_blk_kind = {
 	.config_free = blk_config_free,
 	.create = blk_create,
 	.destroy = blk_destroy,
+	.sandbox = blk_sandbox_for,
 };

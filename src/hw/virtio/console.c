@@ -396,6 +396,25 @@ static void con_destroy(void *state)
 	con_free(con);
 }
 
+/*
+ * In a device process: the file or the client socket is written and read
+ * with the machine's calls; clients are accepted on the listening socket.
+ * The socket file cannot be removed from the empty root at the end (a stale
+ * one is replaced by the next run).
+ */
+static const struct sandbox_rule console_rules[] = {
+	SANDBOX_ALLOW("accept4"),
+	SANDBOX_FAIL("unlink", EACCES),
+	SANDBOX_FAIL("unlinkat", EACCES),
+};
+
+static const struct device_sandbox console_sandbox = { SANDBOX_RULES(console_rules) };
+
+static const struct device_sandbox *con_sandbox(const void *config)
+{
+	return &console_sandbox;
+}
+
 const struct device_kind virtio_console_kind = {
 	.name = "virtio-console",
 	.usage = "virtio-console,file=PATH | virtio-console,socket=PATH",
@@ -404,4 +423,5 @@ const struct device_kind virtio_console_kind = {
 	.config_free = con_config_free,
 	.create = con_create,
 	.destroy = con_destroy,
+	.sandbox = con_sandbox,
 };

@@ -429,6 +429,13 @@ static void net_config_release(void *config)
 	net_config_free(config);
 }
 
+static const struct device_sandbox *net_sandbox(const void *config)
+{
+	const struct net_config *cfg = config;
+
+	return cfg->type == NET_BACKEND_TAP ? &net_tap_sandbox : &net_slirp_sandbox;
+}
+
 const struct device_kind virtio_net_kind = {
 	.name = "virtio-net",
 	.usage = "virtio-net,user[,hostfwd=[tcp|udp]:[HOSTADDR]:HOSTPORT-[GUESTADDR]:GUESTPORT]..."
@@ -438,4 +445,5 @@ const struct device_kind virtio_net_kind = {
 	.config_free = net_config_release,
 	.create = net_create,
 	.destroy = net_destroy,
+	.sandbox = net_sandbox,
 };

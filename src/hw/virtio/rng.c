@@ -183,10 +183,24 @@ static void rng_destroy(void *state)
 	rng_free(r);
 }
 
+/* In a device process: the host's randomness, and the timer to retry with. */
+static const struct sandbox_rule rng_rules[] = {
+	SANDBOX_ALLOW("getrandom"),
+	SANDBOX_ALLOW("timerfd_settime"),
+};
+
+static const struct device_sandbox rng_sandbox = { SANDBOX_RULES(rng_rules) };
+
+static const struct device_sandbox *rng_sandbox_for(const void *config)
+{
+	return &rng_sandbox;
+}
+
 const struct device_kind virtio_rng_kind = {
 	.name = "virtio-rng",
 	.usage = "virtio-rng",
 	.parse = rng_parse,
 	.create = rng_create,
 	.destroy = rng_destroy,
+	.sandbox = rng_sandbox_for,
 };

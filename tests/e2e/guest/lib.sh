@@ -64,6 +64,31 @@ wait_for() {
 	done
 }
 
+# msix_check: with splitvm.msix=1, virtio devices must have taken MSI-X
+# interrupts (an isolated device's vectors travel on the VMM's routes)
+msix_count() {
+	# shellcheck disable=SC2016 # awk's own fields
+	awk '/MSI/ && /virtio/ { for (i = 2; i <= NF && $i ~ /^[0-9]+$/; i++) s += $i }
+		END { print s + 0 }' /proc/interrupts
+}
+
+msix_taken() {
+	[ "$(msix_count)" -gt 0 ]
+}
+
+msix_check() {
+	[ -n "$SPLITVM_msix" ] || return 0
+	# the last request's interrupt may still be on its way
+	wait_for 5 msix_taken
+	n=$(msix_count)
+	if [ "$n" -gt 0 ]; then
+		ok msix "$n"
+	else
+		fail msix "no virtio MSI-X interrupt counted: $(grep virtio /proc/interrupts)"
+	fi
+}
+
 done_test() {
+	msix_check
 	echo "E2E-DONE $1"
 }

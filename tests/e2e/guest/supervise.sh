@@ -1,8 +1,10 @@
 #!/bin/sh
-# Supervision (issue 7): three virtio disks, each in a device process of its
+# Supervision (issue 7): four virtio disks, each in a device process of its
 # own (isolated=on), found by serial while all are alive.
 #  kill: the host kills its process (SIGKILL) while dd reads it;
 #  hang: the host stops its process (SIGSTOP); the next request times out;
+#  beat: heartbeat=200,timeout=1000; the host stops its process and waits:
+#        the heartbeat finds it out before the guest touches the disk;
 #  back: restart=on; the host kills its process while idle, the VMM starts
 #        another, the guest rebinds the driver and reads its file again.
 # A failed device reads all ones: vendor ffff, virtio status 0xff (which has
@@ -67,12 +69,15 @@ failed_view() {
 wait_for 20 has_disk back
 kill_dev=$(dev_of kill)
 hang_dev=$(dev_of hang)
+beat_dev=$(dev_of beat)
 back_dev=$(dev_of back)
-info disks "kill=$kill_dev hang=$hang_dev back=$back_dev"
+info disks "kill=$kill_dev hang=$hang_dev beat=$beat_dev back=$back_dev"
 kill_virtio=$(virtio_of "$kill_dev")
 kill_pci=$(pci_of "$kill_dev")
 hang_virtio=$(virtio_of "$hang_dev")
 hang_pci=$(pci_of "$hang_dev")
+beat_virtio=$(virtio_of "$beat_dev")
+beat_pci=$(pci_of "$beat_dev")
 back_pci=$(pci_of "$back_dev")
 
 if mount -o ro "$back_dev" /mnt; then
@@ -112,6 +117,11 @@ hang_failed() {
 }
 wait_for 30 hang_failed
 failed_view hang "$hang_virtio" "$hang_pci"
+
+# -- a hung device process with a heartbeat: failed before the guest looks
+host_wait stop-beat
+check beat-host "$reply" stopped
+failed_view beat "$beat_virtio" "$beat_pci"
 
 # -- restart=on: a new device process; the guest resets the device by
 # rebinding its driver (Linux does not act on DEVICE_NEEDS_RESET)

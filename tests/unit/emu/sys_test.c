@@ -89,6 +89,7 @@ static void build_tables(struct sys_fixture *f)
 	}
 	wr64(f, TSS_BASE + 4, STACK0);
 	wr64(f, TSS_BASE + 0x24, STACK_IST);
+	f->ram[TSS_BASE + 0x66] = 0x68; /* the I/O bitmap starts past the limit: none */
 }
 
 static struct cpu_segment code_seg(unsigned dpl)

@@ -8,7 +8,7 @@
  *         0x30 user code64 (DPL 3), 0x40 TSS (16 bytes)
  *   0x1000 PML4, 0x2000 PDPT, 0x3000 PD, 0x4000 PT (first 2 MiB in 4K pages)
  *   0x6000 IDT (every gate: interrupt gate to HANDLER(v), DPL 0)
- *   0x7000 TSS: RSP0 = STACK0, IST1 = STACK_IST
+ *   0x7000 TSS: RSP0 = STACK0, IST1 = STACK_IST, no I/O bitmap (offset 0x68)
  *   0x10000 + 16 v: handler for vector v (HLT unless a test writes code)
  *   0x20000 code, 0x30000 data, 0x100000.. kernel stacks, 0x200000+ 2M pages
  */

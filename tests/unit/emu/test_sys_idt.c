@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -166,11 +167,52 @@ static void test_pio(void **state)
 	assert_int_equal(f->pio_port, 0x60);
 	assert_int_equal(f->cpu.r[0], 0x78);
 
-	f = sys_new(1); /* CPL 3 > IOPL 0 */
+	f = sys_new(1); /* CPL 3 > IOPL 0, the TSS limit covers no bitmap */
 	put(f, CODE, (const uint8_t[]){ 0xe6, 0x80 }, 2);
 	at_handler(f, 13);
 	assert_int_equal(f->npio, 0);
 	sys_free(f);
+}
+
+/* CPL 3 > IOPL 0 with an I/O bitmap at TSS + 0x68 (as Linux's ioperm()
+ * sets up). One covering ports 0-0xff that grants 0x80: out 0x80 passes,
+ * 0xcf8 lies past the TSS limit and faults. One reaching 0xcfb that grants
+ * 0x80 and 0xcf8-0xcfb: out dx, eax to 0xcf8 passes; in eax, 0x7e (ports
+ * 0x7e-0x81, 0x7e denied) faults. */
+static void test_pio_bitmap(void **state)
+{
+	struct sys_fixture *f = *state;
+	static const uint8_t code[] = {
+		0xe6, 0x80,                   /* out 0x80, al */
+		0x66, 0xba, 0xf8, 0x0c, 0xef, /* mov dx, 0xcf8; out dx, eax */
+		0xe5, 0x7e,                   /* in eax, 0x7e: #GP */
+	};
+	uint8_t bitmap[32];
+
+	memset(bitmap, 0xff, sizeof(bitmap));
+	bitmap[0x80 / 8] = 0xfe;
+	put(f, TSS_BASE + 0x68, bitmap, sizeof(bitmap));
+	f->cpu.sys.tr.limit = 0x68 + sizeof(bitmap);
+	put(f, CODE, code, sizeof(code));
+	at_handler(f, 13);
+	assert_int_equal(f->npio, 1); /* 0xcf8 lies past the limit */
+	assert_int_equal(f->pio_port, 0x80);
+	assert_int_equal(rd64(f, STACK0 - 40), CODE + 6);
+
+	/* a bitmap reaching 0xcfb: the dword access passes, 0x7e faults */
+	sys_free(f);
+	f = sys_new(1);
+	*state = f;
+	for (unsigned b = 0; b <= 0xcfb / 8 + 1; b++)
+		put(f, TSS_BASE + 0x68 + b, (const uint8_t[]){ 0xff }, 1);
+	put(f, TSS_BASE + 0x68 + 0x80 / 8, (const uint8_t[]){ 0xfe }, 1);
+	put(f, TSS_BASE + 0x68 + 0xcf8 / 8, (const uint8_t[]){ 0xf0 }, 1); /* 0xcf8-0xcfb */
+	f->cpu.sys.tr.limit = 0x68 + 0xcfb / 8 + 1;
+	put(f, CODE, code, sizeof(code));
+	at_handler(f, 13);
+	assert_int_equal(f->npio, 2);
+	assert_int_equal(f->pio_port, 0xcf8);
+	assert_int_equal(rd64(f, STACK0 - 40), CODE + 7);
 }
 
 /* STI runs the next instruction before an interrupt can come. */
@@ -235,6 +277,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_syscall_sysret, setup_user, teardown),
 		cmocka_unit_test_setup_teardown(test_msr_swapgs, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pio, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pio_bitmap, setup_user, teardown),
 		cmocka_unit_test_setup_teardown(test_sti_shadow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sti_shadow_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inject, setup, teardown),

@@ -33,6 +33,7 @@ void fake_init(struct fake_dev *f)
 {
 	memset(f, 0, sizeof(*f));
 	f->irqfd = f->resamplefd = -1;
+	f->db_fd = -1;
 	f->reset_after_ms = -1;
 	f->log = (struct logger){ .level = LOG_ERROR, .fd = 2 };
 	pthread_mutex_init(&f->lock, NULL);
@@ -96,6 +97,16 @@ static void cfg_write(struct fake_dev *f, const struct link_pci_conf *c)
 	}
 }
 
+/* What splitvm's remote does when decoding goes on: its doorbell, before the RET. */
+static void announce_doorbell(struct fake_dev *f)
+{
+	struct link_doorbell d = { .id = 5, .bar = 1, .len = 4, .offset = 0x100 };
+	struct link_msg m;
+
+	link_msg_doorbell(&m, LINK_EXT_DOORBELL_ADD, &d, f->db_fd);
+	link_send(&f->link, &m, 1000);
+}
+
 /* QEMU 7.2's rule: any access whose dword passes the end is refused. */
 static uint64_t cfg_access(struct fake_dev *f, uint32_t cmd, const struct link_pci_conf *c)
 {
@@ -112,10 +123,38 @@ static uint64_t cfg_access(struct fake_dev *f, uint32_t cmd, const struct link_p
 	}
 	if (cmd == LINK_PCI_CFGWRITE) {
 		cfg_write(f, c);
+		if (c->addr == 0x04 && f->db_fd >= 0 && f->link.ext)
+			announce_doorbell(f);
 		return 0;
 	}
 	memcpy(&v, f->cfg + c->addr, (size_t)c->len);
+	if (c->val == LINK_HELLO_MAGIC)
+		f->nprobe++; /* QEMU ignores val in a read, as we do unless splitvm */
+	if (f->splitvm && c->val == LINK_HELLO_MAGIC && c->addr == 0 && c->len == 4) {
+		f->link.ext = &link_ext_v1;
+		return (uint64_t)LINK_HELLO_REPLY << 32 | v;
+	}
 	return v;
+}
+
+/* The extension requests (only reachable once the probe installed the table). */
+static bool handle_ext(struct fake_dev *f, struct link_msg *m)
+{
+	switch (m->cmd) {
+	case LINK_EXT_HELLO:
+		f->nhello++;
+		f->hello = m->data.hello;
+		return link_send_ret(&f->link, m->data.hello.features & f->take, false, 1000) == 0;
+	case LINK_EXT_HEARTBEAT:
+		f->nheartbeat++;
+		return f->hb_hang || link_send_ret(&f->link, m->data.u64, false, 1000) == 0;
+	case LINK_EXT_BAR_WRITE:
+		f->nposted++;
+		f->last_bar = m->data.bar;
+		f->last_bar_cmd = m->cmd;
+		return true;
+	}
+	return false;
 }
 
 static void take_sysmem(struct fake_dev *f, struct link_msg *m)
@@ -212,7 +251,7 @@ static bool handle(struct fake_dev *f, struct link_msg *m)
 		ret = m->cmd == LINK_BAR_READ ? FAKE_MAGIC | m->data.bar.addr : 0;
 		break;
 	default:
-		return false;
+		return handle_ext(f, m);
 	}
 	return link_send_ret(&f->link, ret, false, 1000) == 0;
 }

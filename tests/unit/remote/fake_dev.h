@@ -55,6 +55,13 @@ struct fake_dev {
 	uint32_t last_cfg_cmd;
 	struct link_bar_access last_bar;
 	uint32_t last_bar_cmd;
+	/* splitvm's device process as far as the link goes: probe, EXT_HELLO, heartbeats */
+	bool splitvm;
+	uint64_t take;   /* the features EXT_HELLO takes of those offered */
+	bool hb_hang;    /* heartbeats are read, never answered */
+	unsigned nprobe, nhello, nheartbeat, nposted;
+	int db_fd;       /* >= 0: announced as doorbell 5 (BAR 1 at 0x100) before COMMAND's RET */
+	struct link_hello hello;
 };
 
 /* A device with IDs 1234:5678, BAR0 I/O 256 B, BAR1 4 KiB, BAR2/3 64-bit 1 MiB, ROM 2 KiB. */

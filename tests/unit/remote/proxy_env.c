@@ -1,6 +1,7 @@
 #include "proxy_env.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -46,6 +47,118 @@ static int del_irqfd(void *opaque, int fd, unsigned gsi)
 	return 0;
 }
 
+static int add_ioev(void *opaque, const struct accel_ioeventfd *ev)
+{
+	struct px_env *e = opaque;
+
+	pthread_mutex_lock(&e->acc_lock);
+	assert_true(e->nioev < PX_MAX_IOEV);
+	e->ioev[e->nioev++] = *ev;
+	e->ioev_adds++;
+	pthread_mutex_unlock(&e->acc_lock);
+	return 0;
+}
+
+static int del_ioev(void *opaque, const struct accel_ioeventfd *ev)
+{
+	struct px_env *e = opaque;
+	int err = -ENOENT;
+
+	pthread_mutex_lock(&e->acc_lock);
+	for (unsigned i = 0; i < e->nioev; i++) {
+		if (e->ioev[i].addr != ev->addr || e->ioev[i].fd != ev->fd)
+			continue;
+		e->ioev[i] = e->ioev[--e->nioev];
+		e->ioev_dels++;
+		err = 0;
+		break;
+	}
+	pthread_mutex_unlock(&e->acc_lock);
+	assert_int_equal(err, 0);
+	return err;
+}
+
+static int set_route(void *opaque, int fd, uint64_t addr, uint32_t data)
+{
+	struct px_env *e = opaque;
+	unsigned i;
+
+	pthread_mutex_lock(&e->acc_lock);
+	for (i = 0; i < e->nroutes && e->routes[i].fd != fd; i++)
+		;
+	assert_true(i < PX_MAX_ROUTES);
+	e->routes[i] = (struct px_route){ fd, addr, data };
+	if (i == e->nroutes)
+		e->nroutes++;
+	e->route_sets++;
+	pthread_mutex_unlock(&e->acc_lock);
+	return 0;
+}
+
+static int del_route(void *opaque, int fd)
+{
+	struct px_env *e = opaque;
+	int err = -ENOENT;
+
+	pthread_mutex_lock(&e->acc_lock);
+	for (unsigned i = 0; i < e->nroutes; i++) {
+		if (e->routes[i].fd != fd)
+			continue;
+		e->routes[i] = e->routes[--e->nroutes];
+		e->route_dels++;
+		err = 0;
+		break;
+	}
+	pthread_mutex_unlock(&e->acc_lock);
+	assert_int_equal(err, 0);
+	return err;
+}
+
+static int signal_msi(void *opaque, uint64_t addr, uint32_t data)
+{
+	struct px_env *e = opaque;
+
+	pthread_mutex_lock(&e->acc_lock);
+	e->nsignal++;
+	e->sig_addr = addr;
+	e->sig_data = data;
+	pthread_mutex_unlock(&e->acc_lock);
+	return 0;
+}
+
+void px_env_accel(struct px_env *e)
+{
+	e->host.add_ioeventfd = add_ioev;
+	e->host.del_ioeventfd = del_ioev;
+	e->host.set_msi_irqfd = set_route;
+	e->host.del_msi_irqfd = del_route;
+	e->host.signal_msi = signal_msi;
+}
+
+const struct accel_ioeventfd *px_env_ioev(struct px_env *e, uint64_t addr)
+{
+	const struct accel_ioeventfd *found = NULL;
+
+	pthread_mutex_lock(&e->acc_lock);
+	for (unsigned i = 0; i < e->nioev; i++)
+		if (e->ioev[i].addr == addr)
+			found = &e->ioev[i];
+	pthread_mutex_unlock(&e->acc_lock);
+	return found;
+}
+
+const struct px_route *px_env_route(struct px_env *e, int fd)
+{
+	const struct px_route *found = NULL;
+
+	pthread_mutex_lock(&e->acc_lock);
+	for (unsigned i = 0; i < e->nroutes; i++)
+		if (e->routes[i].fd == fd)
+			found = &e->routes[i];
+	pthread_mutex_unlock(&e->acc_lock);
+	return found;
+}
+
 struct px_env *px_env_new(unsigned nregions)
 {
 	struct px_env *e = calloc(1, sizeof(*e));
@@ -73,6 +186,7 @@ struct px_env *px_env_new(unsigned nregions)
 		.add_irqfd = add_irqfd, .del_irqfd = del_irqfd,
 	};
 	e->irq_fd = e->irq_resample = -1;
+	pthread_mutex_init(&e->acc_lock, NULL);
 	fake_init(&e->fake);
 	return e;
 }
@@ -144,6 +258,10 @@ void px_env_free(struct px_env *e)
 	guest_memory_destroy(&e->mem);
 	close(e->log.fd);
 	close(e->log_rd);
+	/* The proxy took back everything it registered. */
+	assert_int_equal(e->nioev, 0);
+	assert_int_equal(e->nroutes, 0);
+	pthread_mutex_destroy(&e->acc_lock);
 	assert_int_equal(px_count_fds(), e->base_fds);
 	free(e);
 }

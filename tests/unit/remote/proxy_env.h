@@ -2,6 +2,7 @@
 #ifndef TESTS_PROXY_ENV_H
 #define TESTS_PROXY_ENV_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +15,10 @@
 #include "hw/device.h"
 #include "hw/pci/pci.h"
 #include "remote/proxy.h"
+#include "splitvm/accel.h"
+
+#define PX_MAX_IOEV 16
+#define PX_MAX_ROUTES 16
 
 struct px_env {
 	struct logger log; /* into a pipe the test reads back */
@@ -34,10 +39,25 @@ struct px_env {
 	unsigned nadd, ndel;
 	int irq_fd, irq_resample;
 	unsigned irq_gsi;
+	/* The accelerator's side of the extensions (px_env_accel()): what is registered now. */
+	pthread_mutex_t acc_lock;
+	struct accel_ioeventfd ioev[PX_MAX_IOEV];
+	unsigned nioev, ioev_adds, ioev_dels;
+	struct px_route { int fd; uint64_t addr; uint32_t data; } routes[PX_MAX_ROUTES];
+	unsigned nroutes, route_sets, route_dels;
+	unsigned nsignal; /* signal_msi calls */
+	uint64_t sig_addr;
+	uint32_t sig_data;
 };
 
 /* Host, RAM (1 region of 1 MiB, or 2: a second at 4 GiB) and a fresh fake. */
 struct px_env *px_env_new(unsigned nregions);
+/* Gives the host ioeventfds, MSI routes and signal_msi, recorded in e. */
+void px_env_accel(struct px_env *e);
+/* The registered ioeventfd at addr, or NULL. */
+const struct accel_ioeventfd *px_env_ioev(struct px_env *e, uint64_t addr);
+/* The route of fd, or NULL. */
+const struct px_route *px_env_route(struct px_env *e, int fd);
 /* A socketpair with the fake serving one end; the other end for the proxy. */
 int px_env_fake_link(struct px_env *e);
 /* A proxy config for fd with a short timeout and no settling. */

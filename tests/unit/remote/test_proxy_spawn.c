@@ -13,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,6 +24,7 @@
 #include <cmocka.h>
 
 #include "proxy_env.h"
+#include "remote/sandbox.h"
 
 /* Where the child reports (config space of the fake device). */
 #define REP_NFDS 0x60
@@ -74,6 +77,12 @@ static int child_main(int argc, char **argv)
 	link_destroy(&f.link);
 	if (linger)
 		sleep(30); /* ignores its closed link: the VMM must kill it */
+	if (strstr(spec, "virtio-net")) {
+		/* The machine's filter alone, then a call it does not allow. */
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 || sandbox_load_filter(NULL, &f.log))
+			return 1;
+		syscall(SYS_getppid);
+	}
 	return 0;
 }
 
@@ -258,6 +267,21 @@ static void test_linger(void **state)
 	(void)state;
 }
 
+/* One killed by its sandbox: the VMM's log says so. */
+static void test_sigsys(void **state)
+{
+	struct px_env *e = px_env_new(1);
+	struct device dev;
+
+	assert_int_equal(device_parse(&dev, "virtio-net,user,isolated=on", &e->log), 0);
+	assert_int_equal(device_create(&dev, &e->host), 0);
+	device_destroy(&dev);
+	print_message("  %s", px_env_log(e));
+	assert_non_null(strstr(px_env_log(e), "(SIGSYS): a system call its sandbox does not allow"));
+	px_env_free(e);
+	(void)state;
+}
+
 int main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
@@ -266,6 +290,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_refusals),
 		cmocka_unit_test(test_socket_path),
 		cmocka_unit_test(test_linger),
+		cmocka_unit_test(test_sigsys),
 	};
 
 	if (argc > 1 && !strcmp(argv[1], "remote"))

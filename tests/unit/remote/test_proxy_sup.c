@@ -8,8 +8,7 @@
  * with SIGKILL leaves no device process behind.
  *
  * The device processes are this binary started as `... remote --link fd=3
- * --device SPEC`: main() then serves a fake device (fake_dev.c) and puts
- * its pid into its config space.
+ * --device SPEC`: main() then serves a fake device (fake_dev.c).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -31,7 +30,6 @@
 
 #include "proxy_env.h"
 
-#define REP_PID 0x64 /* the child's pid, in its config space */
 #define BAR_REG(i) (PCI_BASE_ADDRESS_0 + 4 * (i))
 #define DIE_IF "die-if="
 
@@ -49,13 +47,11 @@ static int child_main(int argc, char **argv)
 {
 	static struct fake_dev f;
 	const char *spec = argc >= 6 ? argv[5] : "", *die = strstr(spec, DIE_IF);
-	pid_t pid = getpid();
 
 	/* A restart that fails: the process leaves as soon as it starts. */
 	if (die && access(die + strlen(DIE_IF), F_OK) == 0)
 		return 4;
 	fake_init(&f);
-	memcpy(f.cfg + REP_PID, &pid, sizeof(pid));
 	if (link_init(&f.link, 3, LINK_ROLE_REMOTE, &f.log, "child") < 0)
 		return 1;
 	fake_serve(&f);
@@ -90,9 +86,10 @@ static struct px_env *env(void)
 	return e;
 }
 
+/* Its pid here (the sandbox may give it a PID namespace of its own, where it is 1). */
 static pid_t child_pid(struct proxy *p)
 {
-	return (pid_t)pci_config_read(proxy_pci(p), REP_PID, 4);
+	return proxy_child(p);
 }
 
 static uint64_t bar1_read(struct px_env *e)

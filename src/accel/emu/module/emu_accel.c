@@ -154,6 +154,8 @@ static const struct accel_vm_ops emu_vm_ops = {
 	.del_irqfd = emu_del_irqfd,
 	.add_ioeventfd = emu_add_ioeventfd,
 	.del_ioeventfd = emu_del_ioeventfd,
+	.set_msi_irqfd = emu_set_msi_irqfd,
+	.del_msi_irqfd = emu_del_msi_irqfd,
 };
 
 static const struct accel_ops emu_accel_ops = {

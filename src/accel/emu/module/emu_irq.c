@@ -10,7 +10,10 @@
  * irqfd pulses its GSI; a level one (with a resample fd) asserts it, and the
  * guest's EOI of that pin (the IOAPIC's EOI hook) deasserts it and signals
  * the resample fd, so the device re-raises it if it still needs service;
- * an 8259 EOI of its ISA IRQ does the same.
+ * an 8259 EOI of its ISA IRQ does the same. An MSI route sends its message
+ * to the APIC bus instead. A slot's epoll tag carries a generation, so an
+ * event returned for a slot deleted (and perhaps reused) since is dropped
+ * without reading the fd: its count stays for whoever owns it now.
  *
  * ioeventfd: a table matched on every guest port/MMIO write before the
  * core's dispatch; a match signals the eventfd and the device never sees
@@ -65,6 +68,10 @@ static void irqfd_fire(struct accel_vm *vm, struct emu_irqfd *f)
 
 	if (read(f->fd, &cnt, sizeof(cnt)) != sizeof(cnt))
 		return;
+	if (f->msi) {
+		apic_bus_msi(&vm->bus, f->msi_addr, f->msi_data);
+		return;
+	}
 	drive_gsi(vm, f->gsi, f->pin, 1);
 	if (f->resample_fd < 0)
 		drive_gsi(vm, f->gsi, f->pin, 0);
@@ -90,9 +97,11 @@ static void *irq_thread_main(void *arg)
 				pthread_mutex_unlock(&vm->irq_lock);
 				return NULL;
 			}
-			/* The slot may have been deleted since: check its fd. */
-			if (tag < EMU_MAX_IRQFD && vm->irqfd[tag].fd >= 0)
-				irqfd_fire(vm, &vm->irqfd[tag]);
+			struct emu_irqfd *f = &vm->irqfd[(uint32_t)tag % EMU_MAX_IRQFD];
+
+			/* The slot may have been deleted (and reused) since. */
+			if (f->fd >= 0 && f->gen == (uint32_t)(tag >> 32))
+				irqfd_fire(vm, f);
 		}
 		pthread_mutex_unlock(&vm->irq_lock);
 	}
@@ -106,7 +115,7 @@ static void resample_gsi(struct accel_vm *vm, unsigned gsi)
 	for (unsigned k = 0; k < EMU_MAX_IRQFD; k++) {
 		struct emu_irqfd *f = &vm->irqfd[k];
 
-		if (f->fd < 0 || f->resample_fd < 0 || f->gsi != gsi)
+		if (f->fd < 0 || f->msi || f->resample_fd < 0 || f->gsi != gsi)
 			continue;
 		drive_gsi(vm, f->gsi, f->pin, 0);
 		eventfd_signal(f->resample_fd);
@@ -172,53 +181,105 @@ void emu_irq_fini(struct accel_vm *vm)
 	pthread_mutex_destroy(&vm->irq_lock);
 }
 
-int emu_add_irqfd(struct accel_vm *vm, int fd, unsigned gsi, int resample_fd)
+static struct emu_irqfd *irqfd_find(struct accel_vm *vm, int fd)
+{
+	for (unsigned k = 0; k < EMU_MAX_IRQFD; k++)
+		if (vm->irqfd[k].fd == fd)
+			return &vm->irqfd[k];
+	return NULL;
+}
+
+/* Takes a free slot for fd and starts watching it (irq_lock held). */
+static int irqfd_insert(struct accel_vm *vm, const struct emu_irqfd *tmpl)
 {
 	struct epoll_event ev = { .events = EPOLLIN };
-	int err = -ENOSPC;
-	unsigned k;
+	struct emu_irqfd *f = irqfd_find(vm, -1);
+
+	if (irqfd_find(vm, tmpl->fd))
+		return -EBUSY;
+	if (!f)
+		return -ENOSPC;
+	ev.data.u64 = (uint64_t)f->gen << 32 | (uint64_t)(f - vm->irqfd);
+	if (epoll_ctl(vm->epfd, EPOLL_CTL_ADD, tmpl->fd, &ev) < 0)
+		return -errno;
+	*f = *tmpl;
+	f->gen = (uint32_t)(ev.data.u64 >> 32);
+	return 0;
+}
+
+static void irqfd_remove(struct accel_vm *vm, struct emu_irqfd *f)
+{
+	epoll_ctl(vm->epfd, EPOLL_CTL_DEL, f->fd, NULL);
+	*f = (struct emu_irqfd){ .fd = -1, .resample_fd = -1, .pin = -1, .gen = f->gen + 1 };
+}
+
+int emu_add_irqfd(struct accel_vm *vm, int fd, unsigned gsi, int resample_fd)
+{
+	struct emu_irqfd f = { .fd = fd, .resample_fd = resample_fd, .gsi = gsi,
+			       .pin = ioapic_gsi_to_pin(gsi) };
+	int err;
 
 	if (fd < 0 || gsi >= IOAPIC_PINS)
 		return -EINVAL;
 	pthread_mutex_lock(&vm->irq_lock);
-	for (k = 0; k < EMU_MAX_IRQFD; k++)
-		if (vm->irqfd[k].fd == fd) {
-			err = -EBUSY;
-			goto out;
-		}
-	for (k = 0; k < EMU_MAX_IRQFD && vm->irqfd[k].fd >= 0; k++)
-		;
-	if (k == EMU_MAX_IRQFD)
-		goto out;
-	ev.data.u64 = k;
-	if (epoll_ctl(vm->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		err = -errno;
-		goto out;
-	}
-	vm->irqfd[k] = (struct emu_irqfd){ .fd = fd, .resample_fd = resample_fd, .gsi = gsi,
-					   .pin = ioapic_gsi_to_pin(gsi) };
-	err = 0;
-out:
+	err = irqfd_insert(vm, &f);
 	pthread_mutex_unlock(&vm->irq_lock);
 	return err;
 }
 
 int emu_del_irqfd(struct accel_vm *vm, int fd, unsigned gsi)
 {
+	struct emu_irqfd *f;
 	int err = -ENOENT;
 
+	if (fd < 0)
+		return -EINVAL;
 	pthread_mutex_lock(&vm->irq_lock);
-	for (unsigned k = 0; k < EMU_MAX_IRQFD; k++) {
-		struct emu_irqfd *f = &vm->irqfd[k];
-
-		if (f->fd != fd || f->gsi != gsi)
-			continue;
-		epoll_ctl(vm->epfd, EPOLL_CTL_DEL, fd, NULL);
+	f = irqfd_find(vm, fd);
+	if (f && !f->msi && f->gsi == gsi) {
 		if (f->resample_fd >= 0)
 			drive_gsi(vm, f->gsi, f->pin, 0);
-		*f = (struct emu_irqfd){ .fd = -1, .resample_fd = -1, .pin = -1 };
+		irqfd_remove(vm, f);
 		err = 0;
-		break;
+	}
+	pthread_mutex_unlock(&vm->irq_lock);
+	return err;
+}
+
+int emu_set_msi_irqfd(struct accel_vm *vm, int fd, uint64_t addr, uint32_t data)
+{
+	struct emu_irqfd tmpl = { .fd = fd, .resample_fd = -1, .pin = -1, .msi = true,
+				  .msi_addr = addr, .msi_data = data };
+	struct emu_irqfd *f;
+	int err = 0;
+
+	if (fd < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&vm->irq_lock);
+	f = irqfd_find(vm, fd);
+	if (f && !f->msi)
+		err = -EBUSY;
+	else if (f) {
+		f->msi_addr = addr; /* the irq thread reads these under irq_lock */
+		f->msi_data = data;
+	} else
+		err = irqfd_insert(vm, &tmpl);
+	pthread_mutex_unlock(&vm->irq_lock);
+	return err;
+}
+
+int emu_del_msi_irqfd(struct accel_vm *vm, int fd)
+{
+	struct emu_irqfd *f;
+	int err = -ENOENT;
+
+	if (fd < 0)
+		return -EINVAL;
+	pthread_mutex_lock(&vm->irq_lock);
+	f = irqfd_find(vm, fd);
+	if (f && f->msi) {
+		irqfd_remove(vm, f);
+		err = 0;
 	}
 	pthread_mutex_unlock(&vm->irq_lock);
 	return err;

@@ -32,6 +32,10 @@ struct emu_irqfd {
 	int resample_fd; /* -1: edge */
 	unsigned gsi;
 	int pin;         /* IOAPIC pin of gsi */
+	uint32_t gen;    /* bumped when the slot is freed: stale epoll events miss */
+	bool msi;        /* an MSI route: delivers (msi_addr, msi_data), not a GSI */
+	uint32_t msi_data;
+	uint64_t msi_addr;
 };
 
 struct accel_vcpu {
@@ -43,6 +47,8 @@ struct accel_vcpu {
 	struct lapic *lapic;
 	struct emu_mem mem;
 	uint64_t kvmclock;     /* MSR_KVM_SYSTEM_TIME_NEW as written */
+	uint64_t run_ns;       /* in run(), and of that halted or waiting for SIPI */
+	uint64_t idle_ns;
 	struct emu_cpu cpu;
 };
 
@@ -91,6 +97,8 @@ void emu_irq_pic_eoi(void *opaque, unsigned irq);
 int emu_signal_msi(struct accel_vm *vm, uint64_t addr, uint32_t data);
 int emu_add_irqfd(struct accel_vm *vm, int fd, unsigned gsi, int resample_fd);
 int emu_del_irqfd(struct accel_vm *vm, int fd, unsigned gsi);
+int emu_set_msi_irqfd(struct accel_vm *vm, int fd, uint64_t addr, uint32_t data);
+int emu_del_msi_irqfd(struct accel_vm *vm, int fd);
 int emu_add_ioeventfd(struct accel_vm *vm, const struct accel_ioeventfd *ev);
 int emu_del_ioeventfd(struct accel_vm *vm, const struct accel_ioeventfd *ev);
 /* True if a guest write matched a registered ioeventfd (and signalled it). */

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <time.h>
 
 #include "accel/emu/module/emu_mod.h"
 
@@ -64,10 +65,33 @@ static int vcpu_create(struct accel_vm *vm, unsigned index, struct accel_vcpu **
 	return 0;
 }
 
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The speed a guest saw, for benchmarks (--log-level info). */
+static void log_speed(const struct accel_vcpu *v)
+{
+	double busy = (double)(v->run_ns - v->idle_ns) / 1e9;
+
+	if (!v->run_ns)
+		return;
+	emu_log(v->vm, ACCEL_LOG_INFO,
+		"emu: vCPU %u: %.1f M instructions in %.2f s (%.2f s halted or waiting): "
+		"%.0f MIPS while running", v->index, (double)v->cpu.icount / 1e6,
+		(double)v->run_ns / 1e9, (double)v->idle_ns / 1e9,
+		busy > 0 ? (double)v->cpu.icount / 1e6 / busy : 0.0);
+}
+
 static void vcpu_destroy(struct accel_vcpu *v)
 {
 	if (!v || !atomic_load(&v->created))
 		return;
+	log_speed(v);
 	atomic_store(&v->created, false);
 	if (v->vm->code)
 		emu_codemap_detach(v->vm->code, v->index);
@@ -196,22 +220,40 @@ static bool run_slice(struct accel_vcpu *v, uint64_t budget)
 	}
 }
 
-static int vcpu_run(struct accel_vcpu *v)
+static bool timed_wait(struct accel_vcpu *v)
+{
+	uint64_t t0 = mono_ns();
+	bool woke = vcpu_wait(v);
+
+	v->idle_ns += mono_ns() - t0;
+	return woke;
+}
+
+static void run_loop(struct accel_vcpu *v)
 {
 	uint64_t budget;
 
 	for (;;) {
 		if (stopping(v))
-			return 0;
+			return;
 		emu_timers_check(v);
-		if ((v->halted || v->waiting_sipi) && !vcpu_wait(v))
+		if ((v->halted || v->waiting_sipi) && !timed_wait(v))
 			continue;
 		budget = deliver_events(v);
 		if (v->waiting_sipi)
 			continue;
 		if (!run_slice(v, budget))
-			return 0;
+			return;
 	}
+}
+
+static int vcpu_run(struct accel_vcpu *v)
+{
+	uint64_t t0 = mono_ns();
+
+	run_loop(v);
+	v->run_ns += mono_ns() - t0;
+	return 0;
 }
 
 static void vcpu_kick(struct accel_vcpu *v)
