@@ -666,13 +666,35 @@ int proxy_create(const struct dev_host *host, struct proxy_config *cfg, struct p
 	return 0;
 }
 
+/*
+ * The end: failures from now on are not reported, and whatever waits on the
+ * link (a heartbeat a hung process never answers) ends at once. Whether
+ * the device had failed before.
+ */
+static bool quiesce(struct proxy *p)
+{
+	bool failed;
+
+	if (!p->locks_init)
+		return false;
+	pthread_mutex_lock(&p->fail_lock);
+	failed = atomic_load(&p->state) != PX_LIVE;
+	atomic_store(&p->state, PX_FAILED);
+	if (p->link.fd >= 0)
+		shutdown(p->link.fd, SHUT_RDWR); /* the device process sees its link close */
+	pthread_mutex_unlock(&p->fail_lock);
+	return failed;
+}
+
 void proxy_destroy(struct proxy *p)
 {
 	const struct dev_host *h;
+	bool failed;
 
 	if (!p)
 		return;
 	h = p->host;
+	failed = quiesce(p);
 	proxy_ext_stop(p);
 	if (p->on_bus)
 		pci_host_remove(h->pci, &p->pdev);
@@ -683,7 +705,7 @@ void proxy_destroy(struct proxy *p)
 	/* The device process ends when its link closes. */
 	link_destroy(&p->link);
 	if (p->sup)
-		sup_destroy(p->sup, proxy_failed(p));
+		sup_destroy(p->sup, failed);
 	proxy_ext_fini(p);
 	if (p->child > 0)
 		proxy_reap(p->child, p->name, PROXY_REAP_MS, h->log);

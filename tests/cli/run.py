@@ -526,7 +526,8 @@ def device_pids(vmm, kind):
 def test_supervision(c, accel):
     """Device processes killed under a running VM (issue 7): one log line
     each, the VM runs on; restart=on starts another; none outlives a VMM
-    killed with SIGKILL (PR_SET_PDEATHSIG)."""
+    killed with SIGKILL, not even a stopped one (PR_SET_PDEATHSIG, through
+    the sandbox's namespaces)."""
     rng, con = "virtio-rng,isolated=on,restart=on", "virtio-console,file=/dev/null,isolated=on"
     vmm = VmmRun([c.splitvm, "run", "--kernel", c.hang, "--accel", accel.name,
                   "--device", rng, "--device", con])
@@ -556,6 +557,8 @@ def supervise_steps(vmm, rng, con):
     second = device_pids(vmm, "virtio-rng")
     if len(second) != 1 or second == first or device_pids(vmm, "virtio-console"):
         return f"expected one new rng process and no console one: {children_of(vmm.proc.pid)}"
+    # Stopped, it cannot see its link close: only the death signal ends it.
+    os.kill(second[0], signal.SIGSTOP)
     vmm.proc.kill()  # SIGKILL to the VMM alone, not its group
     vmm.proc.wait()
     end = time.monotonic() + 5
