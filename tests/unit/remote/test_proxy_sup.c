@@ -462,7 +462,12 @@ static void test_vmm_killed(void **state)
 	vmm = fork();
 	assert_true(vmm >= 0);
 	if (vmm == 0) {
-		struct px_env *e = env();
+		struct px_env *e;
+
+		/* Bounded even if the test fails before it kills us. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		alarm(30);
+		e = env();
 
 		/* It stays after its link closed: only the death signal ends it. */
 		dev = child_pid(spawn(e, "virtio-rng,linger", 2000, true));
