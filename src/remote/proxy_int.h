@@ -101,6 +101,11 @@ void proxy_ext_stop(struct proxy *p);
  */
 void proxy_ext_lost(struct proxy *p);
 void proxy_ext_fini(struct proxy *p);
+/*
+ * Whether the calling thread is the heartbeat's: a link that breaks there
+ * (link.on_break) broke on an unanswered heartbeat, not a guest access.
+ */
+bool proxy_ext_heartbeat_thread(const struct proxy *p);
 /* The guest may have moved a BAR or toggled decoding (pdev.lock held). */
 void proxy_doorbells_sync(struct proxy *p);
 /* A memory-space BAR write: posted if negotiated. 1 if sent so, else 0. */
