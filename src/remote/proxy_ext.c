@@ -268,6 +268,11 @@ static void *hb_main(void *arg)
 	return NULL;
 }
 
+bool proxy_ext_heartbeat_thread(const struct proxy *p)
+{
+	return p->hb_started && pthread_equal(pthread_self(), p->hb_thread);
+}
+
 int proxy_ext_start(struct proxy *p)
 {
 	int err;

@@ -47,9 +47,9 @@ class Variant(e2e.Splitvm):
             plan.kernel_args.append("pci=nomsi")  # no MSI over plain mpqemu
         return super().argv(image, plan)
 
-    def isolate(self, spec, plan):
-        spec = super().isolate(spec, plan)
-        return spec + ",ext=off" if self.plain and plan.isolated else spec
+    def isolate(self, spec, isolated):
+        spec = super().isolate(spec, isolated)
+        return spec + ",ext=off" if self.plain and isolated else spec
 
 
 def one_boot(vmm, img, opts):

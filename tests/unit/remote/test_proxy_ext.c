@@ -483,9 +483,19 @@ static void test_heartbeat(void **state)
 	(void)state;
 }
 
+struct hb_break {
+	struct proxy *px;
+	int err;
+	bool on_hb_thread;
+};
+
 static void on_break(void *opaque, int err, const char *what)
 {
-	*(int *)opaque = err;
+	struct hb_break *b = opaque;
+
+	b->err = err;
+	/* Told apart from a vCPU's timeout. */
+	b->on_hb_thread = proxy_ext_heartbeat_thread(b->px);
 	assert_non_null(strstr(what, "no reply to EXT_HEARTBEAT within 100 ms"));
 }
 
@@ -494,7 +504,7 @@ static void test_heartbeat_lost(void **state)
 {
 	struct px_env *e = px_env_new(1);
 	struct proxy_config cfg;
-	int broke = 0;
+	struct hb_break broke = { 0 };
 	int64_t t0;
 	uint64_t v = 0;
 
@@ -507,20 +517,23 @@ static void test_heartbeat_lost(void **state)
 	assert_int_equal(e->fake.nhello, 1);
 	assert_int_equal(e->fake.hello.heartbeat_ms, 20);
 	assert_int_equal(e->px->features, LINK_F_HEARTBEAT | LINK_F_POSTED);
+	broke.px = e->px;
+	assert_false(proxy_ext_heartbeat_thread(e->px));
 	pthread_mutex_lock(&e->px->link.lock);
 	e->px->link.on_break = on_break;
 	e->px->link.break_opaque = &broke;
 	pthread_mutex_unlock(&e->px->link.lock);
 	usleep(100 * 1000);
 	assert_true(e->fake.nheartbeat >= 2);
-	assert_int_equal(broke, 0);
+	assert_int_equal(broke.err, 0);
 	pthread_mutex_lock(&e->fake.lock);
 	e->fake.hb_hang = true;
 	pthread_mutex_unlock(&e->fake.lock);
 	t0 = ms_now();
 	while (!link_broken(&e->px->link) && ms_now() - t0 < 2000)
 		usleep(5000);
-	assert_int_equal(broke, -ETIMEDOUT);
+	assert_int_equal(broke.err, -ETIMEDOUT);
+	assert_true(broke.on_hb_thread);
 	assert_true(ms_now() - t0 < 1000);
 	iobus_access(&e->mmio, pci_bar_base(proxy_pci(e->px), 1), &v, 4, false);
 	assert_int_equal(v, 0xffffffff);
