@@ -439,7 +439,9 @@ static void on_break(void *opaque, int err, const char *what)
 {
 	enum proxy_fail_kind kind = PROXY_FAIL_EOF;
 
-	if (err == -ETIMEDOUT)
+	if (err == -ETIMEDOUT && proxy_ext_heartbeat_thread(opaque))
+		kind = PROXY_FAIL_UNRESPONSIVE;
+	else if (err == -ETIMEDOUT)
 		kind = PROXY_FAIL_TIMEOUT;
 	else if (err == -EBADMSG || err == -EPROTO)
 		kind = PROXY_FAIL_PROTOCOL;

@@ -95,9 +95,9 @@ struct pci_device *proxy_pci(struct proxy *p);
 /* Why a device failed, for proxy_fail(). */
 enum proxy_fail_kind {
 	PROXY_FAIL_EOF,          /* the link closed (a process of ours: its exit status says why) */
-	PROXY_FAIL_TIMEOUT,      /* a request (or a heartbeat) went unanswered */
+	PROXY_FAIL_TIMEOUT,      /* a request went unanswered */
 	PROXY_FAIL_PROTOCOL,     /* a bad message */
-	PROXY_FAIL_UNRESPONSIVE, /* another liveness check */
+	PROXY_FAIL_UNRESPONSIVE, /* a liveness check: the heartbeat, or another */
 	PROXY_FAIL_EXITED,       /* the device process we started ended */
 };
 
