@@ -22,6 +22,7 @@ struct guest_memory;
 struct logger;
 struct pci_host;
 struct proxy_opts;
+struct vq_journal;
 
 #define DEVSPEC_MAX_PARAMS 16
 
@@ -86,6 +87,11 @@ struct dev_host {
 	 */
 	int (*set_msi_irqfd)(void *opaque, int fd, uint64_t addr, uint32_t data);
 	int (*del_msi_irqfd)(void *opaque, int fd);
+	/*
+	 * A device process's virtqueue journal (hw/virtio/vq_journal.h), given
+	 * by the VMM before the guest runs; NULL where there is none.
+	 */
+	struct vq_journal *vq_journal;
 };
 
 struct device_kind {

@@ -71,6 +71,8 @@ enum link_cmd {
 	LINK_EXT_DOORBELL_ADD,
 	/* device process, just before a RET: struct link_doorbell (id only) */
 	LINK_EXT_DOORBELL_DEL,
+	/* proxy: struct link_inflight and the journal's memfd (no answer) */
+	LINK_EXT_INFLIGHT,
 	LINK_EXT_END,
 };
 
@@ -92,6 +94,7 @@ enum link_cmd {
 #define LINK_F_POSTED (1ull << 1)    /* EXT_BAR_WRITE for memory-space writes */
 #define LINK_F_MSIX (1ull << 2)      /* the proxy owns the MSI-X table: EXT_MSIX_FDS */
 #define LINK_F_DOORBELL (1ull << 3)  /* EXT_DOORBELL_ADD/DEL from the device process */
+#define LINK_F_INFLIGHT (1ull << 5) /* EXT_INFLIGHT: the virtqueue journal */
 #define LINK_F_ALL (LINK_F_HEARTBEAT | LINK_F_POSTED | LINK_F_MSIX | LINK_F_DOORBELL)
 
 /* Doorbells a device process may have at once; MSI-X vectors EXT_MSIX_FDS may name. */
@@ -128,6 +131,13 @@ struct link_doorbell {
 	uint64_t datamatch;
 };
 
+/* The virtqueue journal (hw/virtio/vq_journal.h): size bytes of the memfd carried. */
+struct link_inflight {
+	uint32_t version; /* VQ_JOURNAL_VERSION */
+	uint32_t pad;
+	uint64_t size;
+};
+
 /* QEMU's SyncSysmemMsg: slots [0, nfds) are used, one fd each. */
 struct link_sysmem {
 	uint64_t gpas[LINK_MAX_FDS];
@@ -162,6 +172,7 @@ struct link_msg {
 		struct link_hello hello;
 		struct link_msix_fds msix;
 		struct link_doorbell doorbell;
+		struct link_inflight inflight;
 		uint8_t raw[LINK_PAYLOAD_MAX];
 	} data;
 	int fds[LINK_MAX_FDS];
@@ -302,6 +313,7 @@ void link_msg_heartbeat(struct link_msg *m, uint64_t seq);
 void link_msg_msix_fds(struct link_msg *m, uint32_t first);
 int link_msg_msix_fds_add(struct link_msg *m, int fd);
 void link_msg_doorbell(struct link_msg *m, uint32_t cmd, const struct link_doorbell *d, int fd);
+void link_msg_inflight(struct link_msg *m, uint32_t version, uint64_t size, int fd);
 
 /* Wire encoding of a header, for tests and tools. */
 void link_hdr_encode(uint8_t out[LINK_HDR_SIZE], uint32_t cmd, uint64_t size);

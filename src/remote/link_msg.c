@@ -21,6 +21,7 @@ _Static_assert(offsetof(struct link_bar_access, memory) == 20, "BarAccessMsg.mem
 _Static_assert(LINK_QEMU_PAYLOAD_MAX <= LINK_PAYLOAD_MAX, "receive buffer");
 _Static_assert(sizeof(struct link_hello) == 16, "link_hello");
 _Static_assert(sizeof(struct link_doorbell) == 24, "link_doorbell");
+_Static_assert(sizeof(struct link_inflight) == 16, "link_inflight");
 
 #define PAGE_MASK_4K 0xfffull
 #define PCI_ID_DWORD 0 /* vendor and device ID */
@@ -174,6 +175,17 @@ static int check_doorbell(const struct link_msg *m, const char **why)
 	return 0;
 }
 
+static int check_inflight(const struct link_msg *m, const char **why)
+{
+	const struct link_inflight *j = &m->data.inflight;
+
+	if (j->version == 0 || j->pad)
+		return bad(why, "journal version 0 or padding set");
+	if (j->size == 0 || j->size > (1ull << 30))
+		return bad(why, "journal size out of range");
+	return 0;
+}
+
 #define EXT(cmd) [(cmd) - LINK_EXT_BASE]
 
 static const struct link_cmd_rule ext_rules[LINK_EXT_END - LINK_EXT_BASE] = {
@@ -191,6 +203,8 @@ static const struct link_cmd_rule ext_rules[LINK_EXT_END - LINK_EXT_BASE] = {
 	EXT(LINK_EXT_DOORBELL_DEL) = { sizeof(struct link_doorbell),
 				       sizeof(struct link_doorbell), 0, 0, FROM_REMOTE,
 				       check_doorbell },
+	EXT(LINK_EXT_INFLIGHT) = { sizeof(struct link_inflight), sizeof(struct link_inflight),
+				   1, 1, FROM_PROXY, check_inflight },
 };
 
 const struct link_ext link_ext_v1 = {
@@ -206,6 +220,7 @@ static const char *const cmd_names[LINK_QEMU_NCMDS] = {
 static const char *const ext_names[LINK_EXT_END - LINK_EXT_BASE] = {
 	"EXT_HELLO", "EXT_HEARTBEAT", "EXT_BAR_WRITE", "EXT_MSIX_FDS",
 	"EXT_DOORBELL_ADD", "EXT_DOORBELL_DEL",
+	[LINK_EXT_INFLIGHT - LINK_EXT_BASE] = "EXT_INFLIGHT",
 };
 
 const char *link_cmd_name(uint32_t cmd)
@@ -379,4 +394,13 @@ void link_msg_doorbell(struct link_msg *m, uint32_t cmd, const struct link_doorb
 		m->fds[0] = fd;
 		m->nfds = 1;
 	}
+}
+
+void link_msg_inflight(struct link_msg *m, uint32_t version, uint64_t size, int fd)
+{
+	msg_start(m, LINK_EXT_INFLIGHT, sizeof(m->data.inflight));
+	m->data.inflight.version = version;
+	m->data.inflight.size = size;
+	m->fds[0] = fd;
+	m->nfds = 1;
 }

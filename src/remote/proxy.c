@@ -142,6 +142,8 @@ static void px_config_write(struct pci_device *pdev, unsigned off, unsigned size
 	if (enter(p)) {
 		px_cfg_write(p, off, size, val);
 		leave(p);
+	} else {
+		proxy_inflight_config_write(p, off, size, val);
 	}
 	if (p->msix.owned)
 		proxy_msix_config_write(p, off, size, val);
@@ -237,9 +239,10 @@ static void px_bar_write(void *dev, uint64_t offset, uint64_t value, unsigned si
 		}
 		leave(p);
 	}
-	if (err)
+	if (err) {
 		latch_store(p, base + offset, size, b->memory, value);
-	else if (v == UINT64_MAX)
+		proxy_inflight_bar_write(p, size);
+	} else if (v == UINT64_MAX)
 		log_debug(p->host->log, "%s: the device refused a BAR write at %#llx", p->name,
 			  (unsigned long long)(base + offset));
 }
@@ -358,7 +361,7 @@ static int program_device(struct proxy *p)
 }
 
 /* INTx: the device process signals irqfd; the guest's EOI signals resamplefd. */
-static int wire_intx(struct proxy *p)
+int px_wire_intx(struct proxy *p)
 {
 	const struct dev_host *h = p->host;
 	int err;
@@ -420,7 +423,7 @@ static int start(struct proxy *p, int settle_ms)
 		return err;
 	}
 	p->on_bus = true;
-	err = wire_intx(p);
+	err = px_wire_intx(p);
 	if (!err)
 		err = program_device(p);
 	if (!err)
@@ -552,6 +555,8 @@ int px_restore(struct proxy *p, int fd)
 {
 	int timeout_ms = p->timeout_ms, err;
 
+	/* The new process answers from now on; the guest must reset the device. */
+	proxy_inflight_stop(p);
 	atomic_store(&p->state, PX_RESTORING);
 	err = swap_link(p, fd);
 	/* As at attach: the new process may still be coming up. */
@@ -564,7 +569,7 @@ int px_restore(struct proxy *p, int fd)
 	if (!err)
 		err = proxy_ext_negotiate(p); /* MSI-X vectors again, if agreed */
 	if (!err)
-		err = wire_intx(p);
+		err = px_wire_intx(p);
 	/* The BARs and COMMAND as the guest left them in the local copy. */
 	if (!err)
 		err = program_device(p);
@@ -638,6 +643,8 @@ int proxy_create(const struct dev_host *host, struct proxy_config *cfg, struct p
 	p->irqfd = p->resamplefd = -1;
 	p->ext_wanted = !cfg->no_ext;
 	p->heartbeat_ms = cfg->heartbeat_ms;
+	p->own_process = cfg->child > 0;
+	p->journal.fd = -1;
 	proxy_ext_init(p);
 	proxy_msix_init(p);
 	p->timeout_ms = cfg->timeout_ms > 0 ? cfg->timeout_ms : PROXY_TIMEOUT_MS;
@@ -650,6 +657,8 @@ int proxy_create(const struct dev_host *host, struct proxy_config *cfg, struct p
 		p->name = strdup("remote");
 	p->link.fd = -1;
 	err = p->name ? init_locks(p) : -ENOMEM;
+	if (!err)
+		err = proxy_inflight_init(p);
 	if (!err)
 		err = link_init(&p->link, cfg->fd, LINK_ROLE_PROXY, host->log, p->name);
 	if (err) {
@@ -698,6 +707,8 @@ void proxy_destroy(struct proxy *p)
 	h = p->host;
 	failed = quiesce(p);
 	proxy_ext_stop(p);
+	if (p->responder)
+		inflight_stop(p->responder); /* before the rings' memory goes */
 	if (p->on_bus)
 		pci_host_remove(h->pci, &p->pdev);
 	px_unwire(p);
@@ -709,6 +720,7 @@ void proxy_destroy(struct proxy *p)
 	if (p->sup)
 		sup_destroy(p->sup, failed);
 	proxy_ext_fini(p);
+	proxy_inflight_fini(p);
 	if (p->child > 0)
 		proxy_reap(p->child, p->name, PROXY_REAP_MS, h->log);
 	if (p->irqfd >= 0)

@@ -204,6 +204,8 @@ static uint64_t features_offered(struct proxy *p)
 		f |= LINK_F_DOORBELL;
 	if (proxy_msix_can_own(p))
 		f |= LINK_F_MSIX;
+	if (proxy_inflight_wanted(p))
+		f |= LINK_F_INFLIGHT;
 	return f;
 }
 
@@ -227,7 +229,10 @@ int proxy_ext_negotiate(struct proxy *p)
 	p->features = taken;
 	log_debug(p->host->log, "%s: extensions %#llx of %#llx", p->name,
 		  (unsigned long long)taken, (unsigned long long)offered);
-	return taken & LINK_F_MSIX ? proxy_msix_own(p) : 0;
+	err = taken & LINK_F_MSIX ? proxy_msix_own(p) : 0;
+	if (!err && (taken & LINK_F_INFLIGHT))
+		err = proxy_inflight_give(p);
+	return err;
 }
 
 int proxy_posted_write(struct proxy *p, uint64_t addr, uint64_t val, unsigned size)

@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include "hw/pci/pci.h"
+#include "remote/inflight.h"
 #include "remote/link.h"
 #include "remote/proxy.h"
 
@@ -126,6 +127,10 @@ struct proxy {
 	struct px_latch latch[PX_LATCHES];
 	unsigned latch_next;
 	struct proxy_sup *sup; /* NULL: unsupervised (no event loop) */
+	/* LINK_F_INFLIGHT (proxy_inflight.c) */
+	bool own_process; /* we started the device process: we know when it is gone */
+	struct inflight_journal journal;
+	struct inflight *responder;
 };
 
 /* proxy.c: requests (any failure broke the link and was reported once) */
@@ -136,6 +141,8 @@ int px_cfg_write(struct proxy *p, unsigned off, unsigned size, uint32_t val);
 void px_report(struct proxy *p, const char *what);
 /* Interrupt wiring and extensions of the dead process undone (INTx lowered). */
 void px_unwire(struct proxy *p);
+/* INTx: the irqfd pair to the accelerator (the device's pin, if any). */
+int px_wire_intx(struct proxy *p);
 /*
  * A new device process's link (fd, taken): RAM, interrupts, extensions
  * again, a reset, the same IDs, the BARs and COMMAND of the local copy. The
@@ -197,6 +204,21 @@ bool proxy_ext_heartbeat_thread(const struct proxy *p);
 void proxy_doorbells_sync(struct proxy *p);
 /* A memory-space BAR write: posted if negotiated. 1 if sent so, else 0. */
 int proxy_posted_write(struct proxy *p, uint64_t addr, uint64_t val, unsigned size);
+
+/* proxy_inflight.c: the failed responder of a dead virtio-blk process of ours */
+int proxy_inflight_init(struct proxy *p);
+void proxy_inflight_fini(struct proxy *p);
+/* Whether to offer LINK_F_INFLIGHT (after discovery). */
+bool proxy_inflight_wanted(const struct proxy *p);
+/* Negotiated: a fresh journal to the device process (EXT_INFLIGHT). */
+int proxy_inflight_give(struct proxy *p);
+/* Our process is reaped (event loop): answer its queues from its journal. */
+void proxy_inflight_takeover(struct proxy *p);
+/* The responder hands the rings back (a restart, the end; event loop). */
+void proxy_inflight_stop(struct proxy *p);
+/* Guest accesses to the failed device: doorbells, a reset, bus mastering off. */
+void proxy_inflight_bar_write(struct proxy *p, unsigned size);
+void proxy_inflight_config_write(struct proxy *p, unsigned off, unsigned size, uint32_t val);
 
 /* proxy_msix.c */
 void proxy_msix_init(struct proxy *p);

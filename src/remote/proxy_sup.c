@@ -41,7 +41,7 @@ struct proxy_sup {
 	bool pid_on, link_on;
 	atomic_bool report_eof; /* a closed link to report with the exit status */
 	/* the failure being handled */
-	bool unwired, killed, grace, gave_up;
+	bool unwired, killed, grace, gave_up, answered;
 	unsigned generation;
 	int64_t starts[PROXY_RESTART_MAX]; /* when the latest restarts began */
 };
@@ -184,6 +184,7 @@ static void restart(struct proxy_sup *s)
 		return;
 	}
 	s->unwired = false;
+	s->answered = false;
 	log_warn(s->log, "%s: device process %d restarted (%u of at most %u within %d s); the "
 		 "guest must reset the device to use it again", s->name, (int)pid, nth,
 		 PROXY_RESTART_MAX, PROXY_RESTART_WINDOW_MS / 1000);
@@ -222,6 +223,10 @@ static void advance(struct proxy_sup *s)
 	}
 	if (atomic_exchange(&s->report_eof, false))
 		px_report(s->p, "the device process closed its link");
+	/* Gone for sure: nobody else writes its queues' used rings now. */
+	if (!s->answered)
+		proxy_inflight_takeover(s->p);
+	s->answered = true;
 	if (s->restart)
 		restart(s);
 }

@@ -11,9 +11,12 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/log.h"
+#include "hw/virtio/vq_journal.h"
 #include "remote/remote_int.h"
 #include "splitvm/accel.h"
 
@@ -26,6 +29,10 @@ void remote_ext_init(struct remote *r)
 
 void remote_ext_fini(struct remote *r)
 {
+	r->host.vq_journal = NULL;
+	if (r->ext.journal)
+		munmap(r->ext.journal, r->ext.journal_size);
+	r->ext.journal = NULL;
 	for (unsigned v = 0; v < MSIX_MAX_VECTORS; v++) {
 		if (r->ext.msix_fd[v] >= 0)
 			close(r->ext.msix_fd[v]);
@@ -85,11 +92,51 @@ static int take_msix_fds(struct remote *r, struct link_msg *m)
 	return 0;
 }
 
+/* ---- the virtqueue journal (LINK_F_INFLIGHT) ---------------------------------- */
+
+/*
+ * EXT_INFLIGHT: the VMM's journal, once, before the guest runs. The virtio
+ * core of our device writes it from its next queue enable on; a device
+ * that is not virtio leaves it alone.
+ */
+static int take_journal(struct remote *r, struct link_msg *m)
+{
+	const struct link_inflight *j = &m->data.inflight;
+	struct stat st;
+	void *map;
+
+	if (!(r->ext.features & LINK_F_INFLIGHT) || r->ext.journal) {
+		log_error(r->log, "remote: a virtqueue journal %s", r->ext.journal ?
+			  "given twice" : "from the VMM, but it was not negotiated");
+		return -EPROTO;
+	}
+	if (j->version != VQ_JOURNAL_VERSION || j->size != VQ_JOURNAL_BYTES ||
+	    fstat(m->fds[0], &st) || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != j->size) {
+		log_error(r->log, "remote: the virtqueue journal (version %u, %llu bytes) is not "
+			  "one this process writes", j->version, (unsigned long long)j->size);
+		return -EPROTO;
+	}
+	map = mmap(NULL, j->size, PROT_READ | PROT_WRITE, MAP_SHARED, m->fds[0], 0);
+	if (map == MAP_FAILED) {
+		log_error(r->log, "remote: cannot map the virtqueue journal: %s", strerror(errno));
+		return -errno;
+	}
+	if (((struct vq_journal *)map)->magic != VQ_JOURNAL_MAGIC) {
+		munmap(map, j->size);
+		log_error(r->log, "remote: the virtqueue journal has no magic");
+		return -EPROTO;
+	}
+	r->ext.journal = map;
+	r->ext.journal_size = j->size;
+	r->host.vq_journal = map;
+	return 0;
+}
+
 /* ---- negotiation, heartbeat, posted writes ------------------------------------ */
 
 static uint64_t features_taken(struct remote *r, uint64_t offered)
 {
-	uint64_t take = offered & LINK_F_ALL;
+	uint64_t take = offered & (LINK_F_ALL | LINK_F_INFLIGHT);
 
 	if (!r->pdev->msix)
 		take &= ~LINK_F_MSIX;
@@ -107,11 +154,12 @@ static int hello(struct remote *r, const struct link_hello *h)
 	/* Posted writes must not be overtaken by a doorbell rung after them. */
 	if (r->ext.features & LINK_F_POSTED)
 		r->loop.first = &r->link_watch;
-	log_info(r->log, "remote: extensions v%u:%s%s%s%s (heartbeat %u ms)", h->version,
+	log_info(r->log, "remote: extensions v%u:%s%s%s%s%s (heartbeat %u ms)", h->version,
 		 r->ext.features & LINK_F_DOORBELL ? " doorbells" : "",
 		 r->ext.features & LINK_F_MSIX ? " msix" : "",
 		 r->ext.features & LINK_F_POSTED ? " posted-writes" : "",
-		 r->ext.features & LINK_F_HEARTBEAT ? " heartbeat" : "", r->ext.heartbeat_ms);
+		 r->ext.features & LINK_F_HEARTBEAT ? " heartbeat" : "",
+		 r->ext.features & LINK_F_INFLIGHT ? " inflight" : "", r->ext.heartbeat_ms);
 	/* The doorbells the device has now go out before this RET. */
 	return 0;
 }
@@ -139,6 +187,8 @@ int remote_ext_handle(struct remote *r, struct link_msg *m)
 		return 0;
 	case LINK_EXT_MSIX_FDS:
 		return take_msix_fds(r, m);
+	case LINK_EXT_INFLIGHT:
+		return take_journal(r, m);
 	}
 	log_error(r->log, "remote: unexpected %s from the VMM", link_cmd_name(m->cmd));
 	return -EPROTO;

@@ -56,6 +56,8 @@ struct remote_ext {
 	uint64_t heartbeats;
 	struct remote_doorbell db[LINK_DOORBELL_MAX];
 	int msix_fd[MSIX_MAX_VECTORS]; /* the VMM's, one per vector; -1: none */
+	void *journal; /* the VMM's virtqueue journal, mapped (LINK_F_INFLIGHT); or NULL */
+	size_t journal_size;
 };
 
 struct remote {

@@ -13,6 +13,7 @@
 
 #include "core/log.h"
 #include "hw/device.h"
+#include "hw/virtio/vq_journal.h"
 
 #define VIRTIO_CORE_FEATURES                                                           \
 	(1ull << VIRTIO_F_VERSION_1 | 1ull << VIRTIO_RING_F_INDIRECT_DESC |               \
@@ -20,6 +21,7 @@
 
 static void virtq_clear(struct virtq *vq)
 {
+	vq_journal_clear(vq);
 	vq->size = vq->max_size;
 	vq->enabled = false;
 	vq->msix_vector = VIRTIO_MSI_NO_VECTOR;

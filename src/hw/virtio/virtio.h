@@ -32,6 +32,7 @@
 
 struct dev_host;
 struct virtio_dev;
+struct vq_journal_queue;
 
 #define VIRTQ_MAX_SIZE 1024 /* largest queue a driver may configure */
 #define VIRTQ_MAX_SEGS 128  /* segments in one request; blk offers seg_max below it */
@@ -64,6 +65,8 @@ struct virtq {
 	uint16_t signalled_used; /* used_idx at the last interrupt (event idx) */
 	bool signalled_valid;
 	bool broken; /* refused further use until reset */
+	/* A device process's journal of this queue (vq_journal.h), or NULL. */
+	struct vq_journal_queue *journal;
 	/* Doorbell: an eventfd the transport (or an ioeventfd) signals. */
 	int kick_fd;
 	struct ev_watch kick_watch;
@@ -160,6 +163,11 @@ void virtio_config_changed(struct virtio_dev *vdev);
  * queue is broken (the device is then marked DEVICE_NEEDS_RESET).
  */
 int virtq_pop(struct virtq *vq, struct virtq_req *req);
+/*
+ * The chain at head, taken from the ring by other means (a VMM answering
+ * for a dead device process): 0 with req filled, -EIO (the queue broke).
+ */
+int virtq_chain(struct virtq *vq, uint16_t head, struct virtq_req *req);
 /* Returns a chain with len bytes written to its writable segments. */
 void virtq_push(struct virtq *vq, const struct virtq_req *req, uint32_t len);
 /* Interrupts the driver if it wants to hear about the buffers pushed so far. */

@@ -22,6 +22,7 @@
 #include "hw/pci/msix.h"
 #include "hw/pci/pci.h"
 #include "hw/virtio/virtio.h"
+#include "hw/virtio/vq_journal.h"
 #include "splitvm/accel.h"
 
 #define ISR_QUEUE 0x1
@@ -168,6 +169,7 @@ static void queue_write(struct virtio_pci *vp, unsigned off, uint64_t val, unsig
 		return;
 	if (off == VIRTIO_PCI_COMMON_Q_MSIX && size == 2) {
 		vq->msix_vector = checked_vector(vp, val);
+		vq_journal_vector(vq);
 		return;
 	}
 	if (vq->enabled)

@@ -11,6 +11,7 @@
 
 #include "core/memory.h"
 #include "hw/device.h"
+#include "hw/virtio/vq_journal.h"
 
 /* Loads and stores the driver sees in order (the rings are shared memory). */
 #define GUEST_LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
@@ -41,7 +42,9 @@ void virtq_enable(struct virtq *vq)
 				   (unsigned long long)vq->desc_addr,
 				   (unsigned long long)vq->avail_addr,
 				   (unsigned long long)vq->used_addr);
+		return;
 	}
+	vq_journal_enable(vq);
 }
 
 static int refuse(struct virtq *vq, const char *why, unsigned n)
@@ -175,15 +178,23 @@ int virtq_pop(struct virtq *vq, struct virtq_req *req)
 	pending = (uint16_t)(idx - vq->last_avail);
 	if (pending > vq->size)
 		return refuse(vq, "available index moved past the queue size", pending);
-	req->head = GUEST_LOAD(&vq->avail->ring[vq->last_avail & (vq->size - 1)]);
+	if (virtq_chain(vq, GUEST_LOAD(&vq->avail->ring[vq->last_avail & (vq->size - 1)]), req))
+		return -EIO;
+	vq->last_avail++;
+	vq_journal_take(vq, req->head);
+	return 1;
+}
+
+int virtq_chain(struct virtq *vq, uint16_t head, struct virtq_req *req)
+{
+	if (vq->broken || !vq->desc)
+		return -EIO;
+	req->head = head;
 	if (req->head >= vq->size)
 		return refuse(vq, "available head out of range", req->head);
 	req->nout = req->nin = 0;
 	req->out_len = req->in_len = 0;
-	if (walk_chain(vq, req))
-		return -EIO;
-	vq->last_avail++;
-	return 1;
+	return walk_chain(vq, req);
 }
 
 void virtq_push(struct virtq *vq, const struct virtq_req *req, uint32_t len)
@@ -192,11 +203,13 @@ void virtq_push(struct virtq *vq, const struct virtq_req *req, uint32_t len)
 
 	if (vq->broken || !vq->used)
 		return;
+	vq_journal_push_begin(vq, req->head);
 	e = &vq->used->ring[vq->used_idx & (vq->size - 1)];
 	GUEST_STORE(&e->id, (uint32_t)req->head);
 	GUEST_STORE(&e->len, len);
 	vq->used_idx++;
 	GUEST_STORE_RELEASE(&vq->used->idx, vq->used_idx);
+	vq_journal_push_end(vq, req->head);
 }
 
 static bool driver_wants_interrupt(struct virtq *vq)
