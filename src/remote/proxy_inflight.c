@@ -106,8 +106,13 @@ void proxy_inflight_takeover(struct proxy *p)
 		proxy_inflight_stop(p);
 		return;
 	}
-	log_warn(p->host->log, "%s: %u request(s) in flight answered with I/O errors; the VMM "
-		 "answers the device's queues until the guest resets it", p->name, f->answered);
+	if (f->answered)
+		log_warn(p->host->log, "%s: %u request(s) the device process had taken answered "
+			 "with I/O errors; the VMM answers its queues so until the guest resets "
+			 "the device", p->name, f->answered);
+	else
+		log_info(p->host->log, "%s: the VMM answers the device's queues with I/O errors "
+			 "until the guest resets it", p->name);
 }
 
 void proxy_inflight_stop(struct proxy *p)

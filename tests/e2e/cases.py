@@ -315,8 +315,10 @@ def device_process(path):
 def supervise(ctx):
     """Issue 7: device processes that die or hang under a running guest
     (guest/supervise.sh). Four disks in processes of their own: "kill" is
-    killed (SIGKILL) while the guest reads it; "hang" is stopped (SIGSTOP)
-    and found out by the per-request timeout (timeout=2000); "beat" is stopped and
+    killed (SIGKILL) while the guest reads it, and the guest's reader and a
+    read of its sysfs serial get I/O errors (the VMM answers the dead
+    process's queues); "hang" is stopped (SIGSTOP) and found out by the
+    per-request timeout (timeout=2000), its pending read then fails; "beat" is stopped and
     found out by its heartbeat (every 200 ms, answered within 1 s) before
     the guest touches it; "back" (restart=on) is killed while idle and
     restarted, and the guest rebinds its driver and reads its file again.
@@ -355,10 +357,16 @@ def supervise(ctx):
         return "none"
 
     def kill_io(value):
-        # Linux 6.1's virtio-blk has no request timeout: the read the dead
-        # process took never completes (docs/proxy.md)
-        ok = value == "pending" or value.startswith("error")
-        return None if ok else f"the reads went on: {value!r}"
+        # the read the dead process had taken: the VMM answers it with
+        # VIRTIO_BLK_S_IOERR (docs/proxy.md), dd says so
+        ok = "I/O error" in value or "Input/output error" in value
+        return None if ok else f"not an I/O error: {value!r}"
+
+    def failed_status(value):
+        # "status N: message": a non-zero exit status and an I/O error
+        m = re.match(r"status (\d+)", value)
+        ok = m and m.group(1) != "0" and ("error" in value or not value[m.end():].strip(": "))
+        return None if ok else f"not an error: {value!r}"
 
     def line(name, what):
         opts = {"hang": ",timeout=2000", "beat": ",heartbeat=200,timeout=1000",
@@ -367,6 +375,7 @@ def supervise(ctx):
 
     sha = ctx.image["expect"]["data_sha256"]
     expect = {"back-read": sha, "kill-host": "killed", "kill-io": kill_io,
+              "kill-serial": failed_status, "hang-io": failed_status,
               "stop-host": "stopped", "beat-host": "stopped", "back-host": "restarted",
               "back-vendor": "1af4", "back-reread": sha}
     for n in names[:-1]:
@@ -386,6 +395,8 @@ def supervise(ctx):
     plan.isolated = plan.own_processes = True
     plan.log_expect = [
         line("kill", r"device failed: device process \d+ killed by signal 9 \(SIGKILL\)"),
+        ("kill-answered", line("kill", r"\d+ request\(s\) the device process had taken "
+                                       r"answered with I/O errors")[1]),
         line("hang", r"device failed: no reply to \w+ within 2000 ms"),
         line("beat", r"device failed: no reply to EXT_HEARTBEAT within 1000 ms"),
         line("back", r"device failed: device process \d+ killed by signal 9"),

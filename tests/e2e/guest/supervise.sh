@@ -8,10 +8,10 @@
 #  back: restart=on; the host kills its process while idle, the VMM starts
 #        another, the guest rebinds the driver and reads its file again.
 # A failed device reads all ones: vendor ffff, virtio status 0xff (which has
-# DEVICE_NEEDS_RESET, 0x40). The run then ends as usual (reboot -f).
-#
-# Once a disk failed, nothing may read its sysfs "serial" (or probe it, as
-# findfs does): that is a request to the device, which waits for ever.
+# DEVICE_NEEDS_RESET, 0x40). The VMM answers the dead process's requests,
+# and every later one, with I/O errors (LINK_F_INFLIGHT): the reader gets
+# an error, and so does a read of the disk's sysfs "serial" (a GET_ID
+# request). The run then ends as usual (reboot -f).
 . /e2e/lib.sh
 
 dev_of() {
@@ -98,13 +98,19 @@ wait_for 20 test -s /run/kill.passes
 host_wait kill
 check kill-host "$reply" killed
 failed_view kill "$kill_virtio" "$kill_pci"
-# Linux 6.1's virtio-blk has no request timeout: a request the dead device
-# took stays pending (dd blocks in D state) rather than failing.
-usleep 500000
-if [ -e /run/kill.end ]; then
-	ok kill-io "error $(tail -n 1 /run/kill.err)"
+# The read the dead process had taken ends with an I/O error.
+if wait_for 20 test -e /run/kill.end; then
+	ok kill-io "$(tail -n 1 /run/kill.err)"
 else
-	ok kill-io "pending"
+	fail kill-io "the reader still waits"
+fi
+# A new request (GET_ID) is answered by the VMM too; bounded all the same.
+(cat "/sys/block/${kill_dev#/dev/}/serial" >/run/kill.serial 2>&1
+	echo $? >/run/kill.serial.rc) &
+if wait_for 20 test -s /run/kill.serial.rc; then
+	ok kill-serial "status $(cat /run/kill.serial.rc): $(cat /run/kill.serial)"
+else
+	fail kill-serial "the serial read still waits"
 fi
 
 # -- a hung device process: the next request times out in the VMM
@@ -117,6 +123,12 @@ hang_failed() {
 }
 wait_for 30 hang_failed
 failed_view hang "$hang_virtio" "$hang_pci"
+# Its process killed and reaped, the VMM answers the read it had taken.
+if wait_for 20 test -s /run/hang.end; then
+	ok hang-io "status $(cat /run/hang.end)"
+else
+	fail hang-io "the reader still waits"
+fi
 
 # -- a hung device process with a heartbeat: failed before the guest looks
 host_wait stop-beat
