@@ -91,7 +91,8 @@ void proxy_inflight_takeover(struct proxy *p)
 	struct inflight *f = p->responder;
 	int err;
 
-	if (!f || !p->journal.map || !(p->features & LINK_F_INFLIGHT))
+	/* A journal exists only while the process took LINK_F_INFLIGHT (features are gone now). */
+	if (!f || !p->journal.map)
 		return;
 		/* A driver on INTx hears of the answers through the irqfd, wired again. */
 	if (!p->msix.enabled && !p->irqfd_added && p->irqfd >= 0) {
@@ -122,6 +123,7 @@ void proxy_inflight_stop(struct proxy *p)
 	if (!p->responder)
 		return;
 	inflight_stop(p->responder);
+	inflight_journal_destroy(&p->journal); /* the dead process's; a new one gets its own */
 	/* INTx wired for the responder: the next device process wires its own. */
 	if (p->irqfd_added && h->del_irqfd)
 		h->del_irqfd(h->opaque, p->irqfd, p->pdev.gsi);

@@ -217,8 +217,25 @@ def small_seeds():
                                                 indirect_at=True)
 
 
+def inflight_seeds():
+    """fuzz-inflight: queue 0's journal record (size 8, rings as virtq_image
+    lays them, the used ring at 0x200), its taken bits, queue 1's record
+    (disabled), then guest RAM."""
+    features = 1 << 32 | 1 << 28 | 1 << 29  # VERSION_1, INDIRECT_DESC, EVENT_IDX
+
+    def record(next_avail, completing=0):
+        return struct.pack("<QQQQHHHHQQQ", 0, 16 * 8, 0x200, features, 8, 0, next_avail, 1,
+                           completing, 0, 0)
+    chains = [[(16, False), (16, True)], [(16, False), (512, True), (1, True)]]
+    ram = virtq_image(8, chains)
+    taken_head0 = struct.pack("<Q", 1) + bytes(56)
+    yield record(1) + taken_head0 + bytes(64) + ram
+    yield record(0) + bytes(64) + bytes(64) + ram
+    yield record(1, 1 << 63) + taken_head0 + bytes(64) + ram
+
+
 SEEDS = {"fuzz-virtio-small": small_seeds, "fuzz-virtq": virtq_seeds, "fuzz-link": link_seeds, "fuzz-virtio-net": net_seeds,
-         "fuzz-remote": remote_seeds, "fuzz-blk": blk_seeds}
+         "fuzz-remote": remote_seeds, "fuzz-blk": blk_seeds, "fuzz-inflight": inflight_seeds}
 
 
 def run_target(path, seeds, seconds, workdir):
