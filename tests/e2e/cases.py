@@ -312,7 +312,7 @@ def device_process(path):
     return None
 
 
-def supervise(ctx):
+def supervise(ctx, intx=False):
     """Issue 7: device processes that die or hang under a running guest
     (guest/supervise.sh). Four disks in processes of their own: "kill" is
     killed (SIGKILL) while the guest reads it: the reader gets an I/O
@@ -393,6 +393,9 @@ def supervise(ctx):
                           signal_disk("beat", signal.SIGSTOP, "stopped", 2.0)),
                          (r"E2E-READY kill-back$", kill_back)])
     plan.isolated = plan.own_processes = True
+    if intx:
+        # the failed responder's interrupts on INTx (the irqfd wired again)
+        plan.kernel_args.append("pci=nomsi")
     plan.log_expect = [
         line("kill", r"device failed: device process \d+ killed by signal 9 \(SIGKILL\)"),
         ("kill-answered", line("kill", r"\d+ request\(s\) the device process had taken "
@@ -406,7 +409,7 @@ def supervise(ctx):
 
 
 # Cases that act on splitvm's own device processes: not for run_qemu.py.
-SPLITVM_ONLY_CASES = ["supervise"]
+SPLITVM_ONLY_CASES = ["supervise", "supervise-intx"]
 
 CASES = {
     "basic-smp1": lambda ctx: basic(ctx, 1),
@@ -426,6 +429,7 @@ CASES = {
     "rng-isolated": isolated(rng),
     "console-isolated": isolated(console),
     "supervise": supervise,
+    "supervise-intx": lambda ctx: supervise(ctx, intx=True),
     "boot-smp1": lambda ctx: boot_only(ctx, 1),
     "boot-smp2": lambda ctx: boot_only(ctx, 2),
 }
