@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "link_test.h"
+#include "remote/inflight.h"
 #include "remote/remote.h"
 
 #define TIMEOUT_MS 5000
@@ -483,6 +484,101 @@ static void test_extensions(void **state)
 	assert_int_equal(rt_finish(&t), -EPROTO);
 }
 
+/* Negotiates LINK_F_INFLIGHT alone and hands over j's memfd. */
+static void give_journal(struct rt *t, struct inflight_journal *j)
+{
+	struct link_msg m;
+	uint64_t v;
+
+	link_msg_hello_probe(&m);
+	v = call(t, &m);
+	assert_int_equal(v >> 32, LINK_HELLO_REPLY);
+	t->e.link.ext = &link_ext_v1;
+	link_msg_hello(&m, LINK_F_INFLIGHT, 0);
+	assert_int_equal(call(t, &m), LINK_F_INFLIGHT);
+	assert_int_equal(inflight_journal_create(j), 0);
+	link_msg_inflight(&m, VQ_JOURNAL_VERSION, VQ_JOURNAL_BYTES, j->fd);
+	assert_int_equal(link_send(&t->e.link, &m, TIMEOUT_MS), 0);
+}
+
+/*
+ * The virtqueue journal (LINK_F_INFLIGHT): the device process's virtio core
+ * records its queue and what it takes and completes, in the VMM's memfd; a
+ * second journal ends the link.
+ */
+static void test_journal(void **state)
+{
+	struct inflight_journal j;
+	struct vq_journal_queue *q;
+	struct link_msg m;
+	struct rt t;
+
+	rt_start(&t, "virtio-rng");
+	give_journal(&t, &j);
+	q = &j.map->q[0];
+	share_ram(&t);
+	program_bars(&t);
+	driver_setup(&t);
+	rng_request(&t, t.ram + BUF);
+	rng_request(&t, t.ram + BUF);
+	assert_int_equal(q->enabled, 1);
+	assert_int_equal(q->size, QSIZE);
+	assert_int_equal(q->desc, DESC);
+	assert_int_equal(q->avail, AVAIL);
+	assert_int_equal(q->used, USED);
+	assert_int_equal(q->next_avail, 2);
+	assert_int_equal(q->taken[0], 0); /* both answered */
+	assert_int_equal(q->completing, 0);
+	assert_int_equal(j.map->q[1].enabled, 0);
+	/* The driver's reset: the record is disabled. */
+	common_write(&t, VIRTIO_PCI_COMMON_STATUS, 0, 1);
+	assert_int_equal(q->enabled, 0);
+	link_msg_inflight(&m, VQ_JOURNAL_VERSION, VQ_JOURNAL_BYTES, j.fd);
+	assert_int_equal(link_send(&t.e.link, &m, TIMEOUT_MS), 0);
+	inflight_journal_destroy(&j);
+	assert_int_equal(rt_finish(&t), -EPROTO);
+}
+
+/*
+ * Taken, a journal ends with the link like anything else; one that is not
+ * a file, or of another size, is refused and ends the link with an error.
+ */
+static void test_journal_refused(void **state)
+{
+	struct inflight_journal j;
+	struct link_msg m;
+	struct rt t;
+	int pipefd[2];
+
+	rt_start(&t, "virtio-rng");
+	give_journal(&t, &j);
+	inflight_journal_destroy(&j);
+	assert_int_equal(rt_finish(&t), 0);
+	rt_start(&t, "virtio-rng");
+	link_msg_hello_probe(&m);
+	call(&t, &m);
+	t.e.link.ext = &link_ext_v1;
+	link_msg_hello(&m, LINK_F_INFLIGHT, 0);
+	assert_int_equal(call(&t, &m), LINK_F_INFLIGHT);
+	assert_int_equal(pipe2(pipefd, O_CLOEXEC), 0);
+	link_msg_inflight(&m, VQ_JOURNAL_VERSION, VQ_JOURNAL_BYTES, pipefd[0]);
+	assert_int_equal(link_send(&t.e.link, &m, TIMEOUT_MS), 0);
+	close(pipefd[0]);
+	close(pipefd[1]);
+	assert_int_equal(rt_finish(&t), -EPROTO);
+	rt_start(&t, "virtio-rng");
+	link_msg_hello_probe(&m);
+	call(&t, &m);
+	t.e.link.ext = &link_ext_v1;
+	link_msg_hello(&m, LINK_F_INFLIGHT, 0);
+	call(&t, &m);
+	assert_int_equal(inflight_journal_create(&j), 0);
+	link_msg_inflight(&m, VQ_JOURNAL_VERSION, 4096, j.fd);
+	assert_int_equal(link_send(&t.e.link, &m, TIMEOUT_MS), 0);
+	inflight_journal_destroy(&j);
+	assert_int_equal(rt_finish(&t), -EPROTO);
+}
+
 static void test_garbage(void **state)
 {
 	uint8_t buf[LINK_HDR_SIZE + 192] = { 0 };
@@ -559,6 +655,8 @@ int main(void)
 		cmocka_unit_test(test_resync_live_queue),
 		cmocka_unit_test(test_device_reset),
 		cmocka_unit_test(test_extensions),
+		cmocka_unit_test(test_journal),
+		cmocka_unit_test(test_journal_refused),
 		cmocka_unit_test(test_garbage),
 		cmocka_unit_test(test_eof),
 		cmocka_unit_test(test_bad_spec),
