@@ -27,9 +27,12 @@ from e2e import svt  # noqa: E402
 # runs QEMU 7.2's LSI53C895A in a QEMU device process behind splitvm's proxy
 # (SKIP without QEMU); the "*-isolated" cases run every device in its own
 # `splitvm remote` (isolated=on). Issue 7: "supervise" kills, stops and
-# restarts device processes under a running guest (one boot, ~11 s).
+# restarts device processes under a running guest (one boot, ~11 s);
+# "supervise-intx" the same with the guest on INTx (the failed responder's
+# interrupts through the INTx irqfd).
 SPLITVM_CASES = ["basic-smp1", "basic-smp2", "disk", "rng", "console", "net", "net-tap",
-                 "disk-scsi", "disk-isolated", "net-isolated", "rng-isolated", "supervise"]
+                 "disk-scsi", "disk-isolated", "net-isolated", "rng-isolated", "supervise",
+                 "supervise-intx"]
 
 
 def default_accels(accels):
