@@ -107,13 +107,10 @@ void proxy_inflight_takeover(struct proxy *p)
 		proxy_inflight_stop(p);
 		return;
 	}
-	if (f->answered)
-		log_warn(p->host->log, "%s: %u request(s) the device process had taken answered "
-			 "with I/O errors; the VMM answers its queues so until the guest resets "
-			 "the device", p->name, f->answered);
-	else
-		log_info(p->host->log, "%s: the VMM answers the device's queues with I/O errors "
-			 "until the guest resets it", p->name);
+	/* Taken requests there may be none: the kill may fall between two. */
+	log_warn(p->host->log, "%s: the VMM answers the device's queues with I/O errors until "
+		 "the guest resets it; %u request(s) the device process had taken", p->name,
+		 f->answered);
 }
 
 void proxy_inflight_stop(struct proxy *p)

@@ -398,8 +398,8 @@ def supervise(ctx, intx=False):
         plan.kernel_args.append("pci=nomsi")
     plan.log_expect = [
         line("kill", r"device failed: device process \d+ killed by signal 9 \(SIGKILL\)"),
-        ("kill-answered", line("kill", r"\d+ request\(s\) the device process had taken "
-                                       r"answered with I/O errors")[1]),
+        ("kill-answered", line("kill", r"the VMM answers the device's queues with I/O "
+                                       r"errors until the guest resets it; \d+ request\(s\)")[1]),
         line("hang", r"device failed: no reply to \w+ within 2000 ms"),
         line("beat", r"device failed: no reply to EXT_HEARTBEAT within 1000 ms"),
         line("back", r"device failed: device process \d+ killed by signal 9"),
