@@ -118,6 +118,9 @@ static const char *check_record(const struct vq_journal_queue *q)
 		return "enabled is neither 0 nor 1";
 	if (!n || (n & (n - 1)) || n > VQ_JOURNAL_MAX_SIZE)
 		return "queue size not a power of two up to 32768";
+	/* Our device processes' virtio core has no larger queue; it also bounds our work. */
+	if (n > VIRTQ_MAX_SIZE)
+		return "queue size larger than a device process has";
 	for (unsigned h = n; h < VQ_JOURNAL_MAX_SIZE; h += 64)
 		if (q->taken[h / 64] >> (h % 64))
 			return "a taken head past the queue size";
@@ -173,7 +176,7 @@ static const char *take_queue(struct inflight *f, unsigned i, struct vq_journal_
 
 	if (why)
 		return why;
-	*vq = (struct virtq){ .vdev = &f->vdev, .index = i, .max_size = VQ_JOURNAL_MAX_SIZE,
+	*vq = (struct virtq){ .vdev = &f->vdev, .index = i, .max_size = VIRTQ_MAX_SIZE,
 			      .size = q->size, .msix_vector = q->msix_vector,
 			      .desc_addr = q->desc, .avail_addr = q->avail, .used_addr = q->used,
 			      .last_avail = q->next_avail, .kick_fd = -1 };

@@ -286,7 +286,8 @@ static void refuse_after(void **state, void (*spoil)(struct fixture *fx))
 }
 
 static void bad_size(struct fixture *fx) { fx->j->q[0].size = 6; }
-static void big_size(struct fixture *fx) { fx->j->q[0].size = 0; }
+static void zero_size(struct fixture *fx) { fx->j->q[0].size = 0; }
+static void big_size(struct fixture *fx) { fx->j->q[0].size = 2 * VIRTQ_MAX_SIZE; }
 static void bad_enabled(struct fixture *fx) { fx->j->q[0].enabled = 7; }
 static void bad_taken(struct fixture *fx) { fx->j->q[0].taken[0] |= 1ull << QSIZE; }
 static void far_taken(struct fixture *fx) { fx->j->q[0].taken[511] = 1ull << 63; }
@@ -315,7 +316,8 @@ static void bad_features(struct fixture *fx)
 		refuse_after(state, spoil);                                            \
 	}
 REFUSES(test_refuses_size, bad_size)
-REFUSES(test_refuses_size_zero, big_size)
+REFUSES(test_refuses_size_zero, zero_size)
+REFUSES(test_refuses_size_too_big, big_size)
 REFUSES(test_refuses_enabled, bad_enabled)
 REFUSES(test_refuses_taken_past_size, bad_taken)
 REFUSES(test_refuses_taken_far, far_taken)
@@ -377,6 +379,7 @@ int main(void)
 		T(test_kill_after_used_idx),
 		T(test_refuses_size),
 		T(test_refuses_size_zero),
+		T(test_refuses_size_too_big),
 		T(test_refuses_enabled),
 		T(test_refuses_taken_past_size),
 		T(test_refuses_taken_far),
