@@ -57,6 +57,7 @@ static const struct case_desc cases[] = {
 	CASE(case_isa_irq0_routing, NULL, 10000, "ISA IRQ 0 reaches IOAPIC pin 2"),
 	CASE(case_irqfd, NULL, 10000, "irqfd via IOAPIC (edge)"),
 	CASE(case_irqfd_resample, NULL, 10000, "irqfd with resample (level)"),
+	CASE(case_irq_shared_line, NULL, 10000, "a line shared by set_irq and an irqfd"),
 	CASE(case_msi, NULL, 10000, "MSI to the LAPIC"),
 	CASE(case_msi_irqfd, NULL, 10000, "MSI route: irqfd to the LAPIC, then deleted"),
 	CASE(case_msi_irqfd_update, NULL, 10000, "MSI route: message changed in place"),

@@ -24,6 +24,7 @@ void case_set_irq(struct t_case *c);
 void case_isa_irq0_routing(struct t_case *c);
 void case_irqfd(struct t_case *c);
 void case_irqfd_resample(struct t_case *c);
+void case_irq_shared_line(struct t_case *c);
 void case_msi(struct t_case *c);
 void case_msi_irqfd(struct t_case *c);
 void case_msi_irqfd_update(struct t_case *c);
