@@ -78,8 +78,10 @@ void inflight_init(struct inflight *f, const struct dev_host *host, const char *
 {
 	memset(f, 0, sizeof(*f));
 	pthread_mutex_init(&f->lock, NULL);
+	f->host = *host;
+	f->host.vq_journal = NULL;
 	f->vdev.name = name;
-	f->vdev.host = host;
+	f->vdev.host = &f->host;
 	f->vdev.device_id = VIRTIO_ID_BLOCK;
 	f->vdev.vqs = f->vqs;
 	f->transport.notify_queue = notify_queue;

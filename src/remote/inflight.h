@@ -19,10 +19,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hw/device.h"
 #include "hw/virtio/virtio.h"
 #include "hw/virtio/vq_journal.h"
-
-struct dev_host;
 
 /* The journal's shared memory, made by the VMM: a sealed memfd, mapped. */
 struct inflight_journal {
@@ -42,6 +41,7 @@ struct inflight {
 	bool active;
 	/* A stand-in device: gives virtqueue.c guest memory, features, a log. */
 	struct virtio_dev vdev;
+	struct dev_host host; /* the VMM's, without a journal: the responder keeps none */
 	struct virtq vqs[VQ_JOURNAL_QUEUES];
 	bool unsignalled[VQ_JOURNAL_QUEUES]; /* answered, the driver not yet interrupted */
 	struct virtio_transport_ops transport;

@@ -19,6 +19,7 @@
 
 #include "../hw/vq_driver.h"
 #include "remote/inflight.h"
+#include "remote/proxy_int.h"
 
 #define QSIZE 32
 #define HOLD_MAX 16
@@ -352,6 +353,58 @@ static void test_no_queue(void **state)
 	assert_false(inflight_active(&fx->f));
 }
 
+/*
+ * The proxy's hooks for guest accesses to a failed device: a 2-byte BAR
+ * write (a doorbell) kicks the responder, a 1-byte one (device_status: the
+ * driver resets the device and frees its rings) hands the rings back, and
+ * so does a config write that turns bus mastering off.
+ */
+static struct proxy *hooked_proxy(struct fixture *fx, uint16_t *answered)
+{
+	struct proxy *p = test_calloc(1, sizeof(*p));
+
+	p->responder = &fx->f;
+	assert_int_equal(inflight_takeover(&fx->f, fx->j), 0);
+	*answered = add_read(fx);
+	proxy_inflight_bar_write(p, 2);
+	expect_answers(fx, answered, 1);
+	return p;
+}
+
+static void expect_quiet(struct fixture *fx, struct proxy *p)
+{
+	uint32_t id, len;
+
+	assert_false(inflight_active(&fx->f));
+	add_read(fx);
+	proxy_inflight_bar_write(p, 2);
+	assert_false(vqd_used(&fx->d, &id, &len));
+	test_free(p);
+}
+
+static void test_proxy_status_write(void **state)
+{
+	struct fixture *fx = *state;
+	uint16_t a;
+	struct proxy *p = hooked_proxy(fx, &a);
+
+	proxy_inflight_bar_write(p, 1);
+	expect_quiet(fx, p);
+}
+
+static void test_proxy_bus_master_off(void **state)
+{
+	struct fixture *fx = *state;
+	uint16_t a;
+	struct proxy *p = hooked_proxy(fx, &a);
+
+	proxy_inflight_config_write(p, PCI_COMMAND, 2, PCI_COMMAND_MEMORY | PCI_COMMAND_MASTER);
+	proxy_inflight_config_write(p, PCI_STATUS, 2, 0); /* not COMMAND */
+	assert_true(inflight_active(&fx->f));
+	proxy_inflight_config_write(p, PCI_COMMAND, 1, PCI_COMMAND_MEMORY);
+	expect_quiet(fx, p);
+}
+
 /* The memfd the VMM gives: sealed against resizing, header set. */
 static void test_journal_memfd(void **state)
 {
@@ -390,6 +443,8 @@ int main(void)
 		T(test_refuses_mixed_features),
 		T(test_hostile_chain),
 		T(test_no_queue),
+		T(test_proxy_status_write),
+		T(test_proxy_bus_master_off),
 		cmocka_unit_test(test_journal_memfd),
 	};
 
