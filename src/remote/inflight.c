@@ -27,7 +27,8 @@
 int inflight_journal_create(struct inflight_journal *j)
 {
 	const int seals = F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL;
-	void *map;
+	void *map = MAP_FAILED;
+	int err = 0;
 
 	j->map = NULL;
 	j->fd = memfd_create("splitvm-vq-journal", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -35,23 +36,21 @@ int inflight_journal_create(struct inflight_journal *j)
 		return -errno;
 	/* Sealed: a device process that could shrink it would make our reads fault. */
 	if (ftruncate(j->fd, VQ_JOURNAL_BYTES) || fcntl(j->fd, F_ADD_SEALS, seals))
-		goto fail;
-	map = mmap(NULL, VQ_JOURNAL_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, j->fd, 0);
-	if (map == MAP_FAILED)
-		goto fail;
+		err = -errno;
+	else
+		map = mmap(NULL, VQ_JOURNAL_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED, j->fd, 0);
+	if (!err && map == MAP_FAILED)
+		err = -errno;
+	if (err) {
+		close(j->fd);
+		j->fd = -1;
+		return err;
+	}
 	j->map = map;
 	j->map->magic = VQ_JOURNAL_MAGIC;
 	j->map->version = VQ_JOURNAL_VERSION;
 	j->map->nqueues = VQ_JOURNAL_QUEUES;
 	return 0;
-fail:
-	{
-		int err = -errno;
-
-		close(j->fd);
-		j->fd = -1;
-		return err;
-	}
 }
 
 void inflight_journal_destroy(struct inflight_journal *j)

@@ -16,13 +16,13 @@
 
 #define VIRTIO_BLK_IDS 0x10421af4u /* 1af4:1042, a modern virtio-blk function */
 
-/* An eventfd of ours: a full counter means an interrupt is pending anyway. */
+/* An eventfd of ours, non-blocking: a full counter means an interrupt is pending anyway. */
 static void signal_fd(int fd)
 {
 	uint64_t one = 1;
 
 	if (fd >= 0 && write(fd, &one, sizeof(one)) < 0)
-		return;
+		return; /* nothing to do about it */
 }
 
 /* The queue's MSI-X vector through its eventfd (routed by the accelerator), or INTx. */
