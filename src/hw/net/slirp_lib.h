@@ -2,28 +2,19 @@
  * libslirp, opened when a user-mode network backend is made rather than
  * linked into splitvm: with it come GLib and PCRE2 (and libm), which the
  * dynamic linker would otherwise map and start in every process, the
- * device processes of disks and RNGs included. About 1 MiB of resident
- * pages per process (docs/remote.md, "Resident memory").
+ * device processes of disks and RNGs included (core/dynlib.h).
  */
 #ifndef HW_NET_SLIRP_LIB_H
 #define HW_NET_SLIRP_LIB_H
 
 #include <slirp/libslirp.h>
 
+#include "core/dynlib.h"
+
 struct logger;
 
 /* Debian's libslirp0; the headers (libslirp-dev) are only needed to build. */
 #define SLIRP_LIB_SONAME "libslirp.so.0"
-
-/* How a shared library is opened: dlopen's way, or a test's stand-in. */
-struct lib_loader {
-	void *(*open)(const char *soname); /* NULL on failure, the reason in error() */
-	void *(*sym)(void *handle, const char *name);
-	void (*close)(void *handle);
-	const char *(*error)(void);
-};
-
-extern const struct lib_loader lib_loader_dl;
 
 /* The libslirp functions the backend calls, typed as its header declares them. */
 struct slirp_lib {
