@@ -1,6 +1,7 @@
 /* splitvm command line: run, remote, accels, version, help. */
 #include <dirent.h>
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -107,6 +108,9 @@ static int cmd_remote(int argc, char **argv)
 	/* Set up: from here on, only what serving the device needs. */
 	if (!rc && o.sandbox)
 		rc = sandbox_apply(remote_sandbox(r), &log, NULL);
+	/* Set-up's scratch (the filter's rules and program) is freed: its pages go back. */
+	if (!rc)
+		malloc_trim(0);
 	if (!rc)
 		rc = remote_run(r);
 	remote_destroy(r);
