@@ -23,8 +23,8 @@ rng-isolated, net-isolated (user-mode networking) and net-tap-isolated
 is sampled the same way. Per kind: the steady RSS, PSS and private memory
 without guest RAM, and of the RSS what is shared-library pages, the splitvm
 binary's own pages and the rest (heap, stacks, anonymous), against issue 7's
-goal: at most 2 MiB resident. With --repeat N each case boots N times: the
-median of the runs' steady figures and their range.
+goal: at most 2 MiB resident. With --repeat N every VMM and every case
+boots N times: the median of the runs' steady figures and their range.
 """
 import argparse
 import os
@@ -66,34 +66,58 @@ def sample_vmm(vmm, img, timeout):
     return samples
 
 
-def report_vmm(name, samples):
+def vmm_figures(samples):
+    """The steady figures of one boot (the later half of its samples) and its peak."""
     steady = smaps.median_of(samples[len(samples) // 2:])
-    peak = max(smaps.total(s) for s in samples)
-    line = (f"  {name:<14} steady {mib(smaps.total(steady)):5.1f} MiB  "
-            f"peak {mib(peak):5.1f} MiB  ({len(samples)} samples)")
-    if steady["icache"]["rss"]:
+    return {"steady": smaps.total(steady), "peak": max(smaps.total(s) for s in samples),
+            "icache": steady["icache"]["rss"],
+            "without": smaps.total(steady, without=("ram", "icache")),
+            "libs": steady["libs"]["rss"], "samples": len(samples)}
+
+
+def spread(runs, key, unit=1024, digits=1):
+    """"median" or "median [min-max]" of one figure over the runs, in MiB."""
+    vals = [r[key] / unit for r in runs]
+    text = f"{statistics.median(vals):.{digits}f}"
+    if len(vals) > 1:
+        text += f" [{min(vals):.{digits}f}-{max(vals):.{digits}f}]"
+    return text
+
+
+def report_vmm(name, runs):
+    line = (f"  {name:<14} steady {spread(runs, 'steady')} MiB  peak {spread(runs, 'peak')} MiB"
+            f"  ({sum(r['samples'] for r in runs)} samples, {len(runs)} boot(s))")
+    if any(r["icache"] for r in runs):
         line += (f"\n  {'':<14} of the steady figure: emu decode cache "
-                 f"{mib(steady['icache']['rss']):.1f} MiB; the VMM without it "
-                 f"{mib(smaps.total(steady, without=('ram', 'icache'))):.1f} MiB "
-                 f"(goal <= 5.0), of which shared-library pages "
-                 f"{mib(steady['libs']['rss']):.1f} MiB")
+                 f"{spread(runs, 'icache')} MiB; the VMM without it "
+                 f"{spread(runs, 'without')} MiB (goal <= 5.0), of which shared-library "
+                 f"pages {spread(runs, 'libs')} MiB")
     print(line, flush=True)
 
 
 def bench_vmms(vmms, img, opts):
-    print("resident memory without guest RAM, one virtio disk and one NIC in use "
-          "(--mem 256M, 1 CPU):")
+    print(f"resident memory without guest RAM, one virtio disk and one NIC in use "
+          f"(--mem 256M, 1 CPU; {opts.repeat} boot(s) per VMM, alternating: "
+          f"median [range]):")
     status = 0
+    runs = {v.name: [] for v in vmms}
+    usable = []
     for vmm in vmms:
         why = vmm.unavailable()
         if why:
             print(f"  {vmm.name:<14} skipped: {why}")
-            continue
-        try:
-            report_vmm(vmm.name, sample_vmm(vmm, img, opts.timeout))
-        except RuntimeError as e:
-            print(f"FAIL {e}")
-            status = 1
+        else:
+            usable.append(vmm)
+    try:
+        for _ in range(opts.repeat):
+            for vmm in usable:
+                runs[vmm.name].append(vmm_figures(sample_vmm(vmm, img, opts.timeout)))
+    except RuntimeError as e:
+        print(f"FAIL {e}")
+        status = 1
+    for vmm in usable:
+        if runs[vmm.name]:
+            report_vmm(vmm.name, runs[vmm.name])
     return status
 
 
@@ -151,11 +175,7 @@ def figures(s):
 def report_device(kind, runs):
     """runs: [figures()] of every process of the kind in every boot."""
     def fmt(key):
-        vals = [r[key] for r in runs]
-        text = f"{mib(statistics.median(vals)):.2f}"
-        if len(vals) > 1:
-            text += f" [{mib(min(vals)):.2f}-{mib(max(vals)):.2f}]"
-        return text
+        return spread(runs, key, digits=2)
 
     rss = statistics.median(r["rss"] for r in runs)
     print(f"  {kind:<16} RSS {fmt('rss')} MiB (goal <= {DEVICE_GOAL_MIB:.1f}: "
@@ -196,7 +216,7 @@ def main():
     ap.add_argument("--part", choices=("all", "vmm", "devices"), default="all",
                     help="what to measure (%(default)s)")
     ap.add_argument("--repeat", type=int, default=1,
-                    help="boots per device case (%(default)s)")
+                    help="boots per VMM and per device case (%(default)s)")
     ap.add_argument("--cache", default=image_mod.DEFAULT_CACHE)
     ap.add_argument("--offline", action="store_true")
     opts = ap.parse_args()
