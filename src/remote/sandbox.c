@@ -52,7 +52,7 @@ static void append(struct sb *s, const char *text)
 /*
  * Adds "what: why[: detail]" to what was not applied. Built without printf:
  * a device process run by root always has a note, and formatting it alone
- * made the process map printf's code and tables (~200 KiB of libc pages).
+ * made the process map printf's code and tables (~90 KiB of libc pages).
  */
 static void note(struct sb *s, const char *what, const char *why, const char *detail)
 {
