@@ -2,6 +2,8 @@
 #include "hw/net/slirp_lib.h"
 
 #include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
@@ -19,6 +21,18 @@ static const struct lib_symbol slirp_symbols[] = {
 	SYM(slirp_version_string, version_string),
 };
 
+/* SlirpConfig version 4, which slirp.c hands to slirp_new(), came with 4.7. */
+static bool version_ok(const char *version)
+{
+	char *end;
+	unsigned long major = strtoul(version, &end, 10), minor;
+
+	if (end == version || *end != '.')
+		return false;
+	minor = strtoul(end + 1, NULL, 10);
+	return major > 4 || (major == 4 && minor >= 7);
+}
+
 int slirp_lib_load(struct slirp_lib *lib, const struct lib_loader *loader,
 		   const struct logger *log)
 {
@@ -31,8 +45,8 @@ int slirp_lib_load(struct slirp_lib *lib, const struct lib_loader *loader,
 				     &err);
 	if (!lib->handle) {
 		if (err == -ELIBBAD)
-			log_error(log, "virtio-net: user-mode networking: %s has no %s "
-				  "(libslirp 4.7 or later is needed)", SLIRP_LIB_SONAME, why);
+			log_error(log, "virtio-net: user-mode networking: %s has no %s",
+				  SLIRP_LIB_SONAME, why);
 		else
 			log_error(log, "virtio-net: user-mode networking needs %s, which cannot "
 				  "be loaded: %s (Debian: apt-get install libslirp0)",
@@ -40,6 +54,12 @@ int slirp_lib_load(struct slirp_lib *lib, const struct lib_loader *loader,
 		return err;
 	}
 	lib->loader = loader;
+	if (!version_ok(lib->version_string())) {
+		log_error(log, "virtio-net: user-mode networking: %s is libslirp %s; 4.7 or "
+			  "later is needed", SLIRP_LIB_SONAME, lib->version_string());
+		slirp_lib_unload(lib);
+		return -ELIBBAD;
+	}
 	log_debug(log, "virtio-net: user-mode networking: libslirp %s loaded",
 		  lib->version_string());
 	return 0;

@@ -32,7 +32,8 @@ struct slirp_lib {
 
 /*
  * Opens SLIRP_LIB_SONAME with loader and fills lib: 0, or -ELIBACC (cannot
- * be opened) or -ELIBBAD (a function is missing), logged with the reason.
+ * be opened) or -ELIBBAD (a function is missing, or a version before 4.7),
+ * logged with the reason.
  * Must run before a device process's sandbox: its empty root has no
  * libraries, and its filter no open().
  */

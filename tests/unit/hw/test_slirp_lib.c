@@ -1,8 +1,8 @@
 /*
  * libslirp opened on demand (hw/net/slirp_lib.h): GLib is not in a process
- * until a user-mode backend is made, and a library that cannot be opened or
- * lacks a function makes the backend's creation fail with a clear message
- * (a loader standing in for dlopen), leaving nothing behind.
+ * until a user-mode backend is made; a library that cannot be opened, lacks
+ * a function or is older than 4.7 (a loader standing in for dlopen) makes
+ * the backend's creation fail with a clear message, leaving nothing behind.
  */
 #include <dlfcn.h>
 #include <errno.h>
@@ -25,10 +25,16 @@
 /* The stand-in loader's state: one process-wide, as dlopen's own is. */
 static struct {
 	const char *missing; /* the symbol sym() does not find; NULL: open() fails */
+	const char *version; /* what slirp_version_string() says */
 	int handle;          /* what open() hands out */
 	unsigned opens, closes;
 	const char *opened;
 } fake;
+
+static const char *fake_version(void)
+{
+	return fake.version;
+}
 
 static void *fake_open(const char *soname)
 {
@@ -41,9 +47,18 @@ static void *fake_open(const char *soname)
 
 static void *fake_sym(void *handle, const char *name)
 {
+	const char *(*version_fn)(void) = fake_version;
+	void *version;
+
 	assert_ptr_equal(handle, &fake.handle);
-	/* Any non-NULL pointer: nothing is called before every symbol is found. */
-	return strcmp(name, fake.missing) ? (void *)&fake : NULL;
+	if (!strcmp(name, fake.missing))
+		return NULL;
+	if (!strcmp(name, "slirp_version_string")) {
+		memcpy(&version, &version_fn, sizeof(version));
+		return version;
+	}
+	/* Any other non-NULL pointer: none of them is called before a version passes. */
+	return &fake;
 }
 
 static void fake_close(void *handle)
@@ -135,6 +150,21 @@ static void test_missing_function(void **state)
 	assert_int_equal(fake.closes, 1); /* closed again */
 }
 
+/* SlirpConfig version 4 needs libslirp 4.7: an older one is refused by name. */
+static void test_old_version(void **state)
+{
+	struct ctx *c = *state;
+	struct net_backend *be;
+
+	fake.missing = "none";
+	fake.version = "4.6.1";
+	assert_int_equal(create(c, &be), -ELIBBAD);
+	assert_null(be);
+	assert_non_null(strstr(logged(c), "libslirp.so.0 is libslirp 4.6.1; 4.7 or later is "
+				 "needed"));
+	assert_int_equal(fake.closes, 1);
+}
+
 /* The first test to load the real library (GLib is never unloaded). */
 static void test_glib_only_when_loaded(void **state)
 {
@@ -162,6 +192,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_glib_only_when_loaded, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cannot_open, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_function, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_old_version, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
