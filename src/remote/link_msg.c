@@ -174,6 +174,13 @@ static int check_doorbell(const struct link_msg *m, const char **why)
 	return 0;
 }
 
+static int check_fastchan(const struct link_msg *m, const char **why)
+{
+	if (m->data.fastchan.size != LINK_FASTCHAN_SIZE)
+		return bad(why, "fast channel not of one page");
+	return 0;
+}
+
 #define EXT(cmd) [(cmd) - LINK_EXT_BASE]
 
 static const struct link_cmd_rule ext_rules[LINK_EXT_END - LINK_EXT_BASE] = {
@@ -191,6 +198,8 @@ static const struct link_cmd_rule ext_rules[LINK_EXT_END - LINK_EXT_BASE] = {
 	EXT(LINK_EXT_DOORBELL_DEL) = { sizeof(struct link_doorbell),
 				       sizeof(struct link_doorbell), 0, 0, FROM_REMOTE,
 				       check_doorbell },
+	EXT(LINK_EXT_FASTCHAN) = { sizeof(struct link_fastchan), sizeof(struct link_fastchan), 1,
+				   1, FROM_PROXY, check_fastchan },
 };
 
 const struct link_ext link_ext_v1 = {
@@ -206,6 +215,7 @@ static const char *const cmd_names[LINK_QEMU_NCMDS] = {
 static const char *const ext_names[LINK_EXT_END - LINK_EXT_BASE] = {
 	"EXT_HELLO", "EXT_HEARTBEAT", "EXT_BAR_WRITE", "EXT_MSIX_FDS",
 	"EXT_DOORBELL_ADD", "EXT_DOORBELL_DEL",
+	"EXT_FASTCHAN",
 };
 
 const char *link_cmd_name(uint32_t cmd)
@@ -379,4 +389,12 @@ void link_msg_doorbell(struct link_msg *m, uint32_t cmd, const struct link_doorb
 		m->fds[0] = fd;
 		m->nfds = 1;
 	}
+}
+
+void link_msg_fastchan(struct link_msg *m, int fd, uint64_t size)
+{
+	msg_start(m, LINK_EXT_FASTCHAN, sizeof(m->data.fastchan));
+	m->data.fastchan.size = size;
+	m->fds[0] = fd;
+	m->nfds = 1;
 }
