@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <sched.h>
 #include <linux/futex.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -26,10 +27,11 @@ _Static_assert(sizeof(struct fastchan_req) == 32, "request: 4 words");
 _Static_assert(sizeof(struct fastchan_rep) == 16, "reply: 2 words");
 _Static_assert(sizeof(struct fastchan_page) <= FASTCHAN_SIZE, "one page");
 
-/* Spinning: what a wait may start with, its floor, and a probe's length. */
-#define SPIN_MIN_NS 500u
-#define SPIN_PROBE_NS 2000u
-#define SPIN_BACKOFF_MAX 256u
+/* Spinning stops after this many misses in a row, then probes every 1, 2, 4 ... 64 waits. */
+#define SPIN_MISSES_MAX 8u
+#define SPIN_BACKOFF_MAX 64u
+/* 16 pauses take ~1 us at most: a longer step means we did not run. */
+#define SPIN_PREEMPTED_NS 20000
 
 int64_t fastchan_now_ns(void)
 {
@@ -58,7 +60,7 @@ static void cpu_relax(void)
 
 void fastchan_spin_init(struct fastchan_spin *s, uint32_t max_ns)
 {
-	*s = (struct fastchan_spin){ .budget_ns = max_ns / 4, .backoff = 1, .max_ns = max_ns };
+	*s = (struct fastchan_spin){ .budget_ns = max_ns, .backoff = 1, .max_ns = max_ns };
 }
 
 uint32_t fastchan_spin_next(struct fastchan_spin *s)
@@ -69,46 +71,52 @@ uint32_t fastchan_spin_next(struct fastchan_spin *s)
 		s->skip--;
 		return 0;
 	}
-	return SPIN_PROBE_NS;
+	return s->max_ns; /* a probe */
 }
 
-void fastchan_spin_done(struct fastchan_spin *s, uint32_t budget_ns, bool in_spin,
-			int64_t waited_ns)
+void fastchan_spin_done(struct fastchan_spin *s, uint32_t budget_ns, bool in_spin)
 {
-	uint64_t want;
-
 	if (in_spin) {
-		/* Keep covering waits like this one, with room to spare. */
-		want = 2 * (uint64_t)(waited_ns > 0 ? waited_ns : 0) + SPIN_MIN_NS;
-		if (want < s->budget_ns)
-			want = s->budget_ns;
-		s->budget_ns = want > s->max_ns ? s->max_ns : (uint32_t)want;
+		s->budget_ns = s->max_ns;
+		s->misses = 0;
 		s->backoff = 1;
 		return;
 	}
 	if (!budget_ns)
 		return; /* slept without trying */
-	s->budget_ns = budget_ns / 2;
-	if (s->budget_ns >= SPIN_MIN_NS)
+	if (s->budget_ns && ++s->misses < SPIN_MISSES_MAX)
 		return;
-	/* Spinning does not pay now (one CPU, or an idle peer): try again later. */
+	/* Spinning does not pay now (an idle peer, a busy CPU): probe again later. */
 	s->budget_ns = 0;
-	s->backoff = s->backoff >= SPIN_BACKOFF_MAX ? SPIN_BACKOFF_MAX : 2 * s->backoff;
+	s->misses = 0;
 	s->skip = s->backoff;
+	s->backoff = s->backoff >= SPIN_BACKOFF_MAX ? SPIN_BACKOFF_MAX : 2 * s->backoff;
 }
 
 /* ---- waiting and publishing ------------------------------------------------------ */
 
-/* Spins up to budget_ns for w's sequence to leave old (or stop): whether it did. */
+/*
+ * Spins up to budget_ns (of our own running time) for w's sequence to
+ * leave old, or stop: whether it did. Time we were preempted for does not
+ * count: a loaded CPU would otherwise turn a spin that pays into a "miss".
+ */
 static bool spin_for(_Atomic uint32_t *w, uint32_t old, const atomic_bool *stop,
 		     uint32_t budget_ns, int64_t start)
 {
+	int64_t last = start, spun = 0;
+
 	for (unsigned i = 1;; i++) {
 		if (seq_of(atomic_load_explicit(w, memory_order_acquire)) != old ||
 		    atomic_load_explicit(stop, memory_order_relaxed))
 			return true;
-		if (!(i & 15) && fastchan_now_ns() - start >= (int64_t)budget_ns)
-			return false;
+		if (!(i & 15)) {
+			int64_t now = fastchan_now_ns(), step = now - last;
+
+			spun += step < SPIN_PREEMPTED_NS ? step : 0;
+			last = now;
+			if (spun >= (int64_t)budget_ns)
+				return false;
+		}
 		cpu_relax();
 	}
 }
@@ -142,15 +150,30 @@ static int sleep_on(_Atomic uint32_t *w, uint32_t old, const atomic_bool *stop,
 	}
 }
 
-static int wait_word(_Atomic uint32_t *w, uint32_t old, const atomic_bool *stop,
-		     struct fastchan_spin *s, int64_t deadline_ns)
+/* Whether the other side last ran on our CPU: then it cannot run while we spin. */
+static bool same_cpu(_Atomic uint32_t *peer_cpu)
 {
-	uint32_t budget = fastchan_spin_next(s);
+	int cpu = sched_getcpu();
+
+	return cpu >= 0 && (uint32_t)cpu == atomic_load_explicit(peer_cpu, memory_order_relaxed);
+}
+
+static void say_cpu(_Atomic uint32_t *cpu)
+{
+	int c = sched_getcpu();
+
+	atomic_store_explicit(cpu, c < 0 ? UINT32_MAX : (uint32_t)c, memory_order_relaxed);
+}
+
+static int wait_word(_Atomic uint32_t *w, uint32_t old, const atomic_bool *stop,
+		     struct fastchan_spin *s, _Atomic uint32_t *peer_cpu, int64_t deadline_ns)
+{
+	uint32_t budget = same_cpu(peer_cpu) ? 0 : fastchan_spin_next(s);
 	int64_t start = fastchan_now_ns();
 	bool in_spin = budget && spin_for(w, old, stop, budget, start);
 	int err = in_spin ? 0 : sleep_on(w, old, stop, deadline_ns);
 
-	fastchan_spin_done(s, budget, in_spin, fastchan_now_ns() - start);
+	fastchan_spin_done(s, budget, in_spin);
 	if (atomic_load(stop))
 		return -ECANCELED;
 	return err;
@@ -218,6 +241,8 @@ int fastchan_vmm_open(struct fastchan_vmm *c)
 		return err;
 	}
 	fastchan_spin_init(&c->spin, VMM_SPIN_MAX_NS);
+	atomic_store(&c->page->req_cpu, UINT32_MAX);
+	atomic_store(&c->page->rep_cpu, UINT32_MAX);
 	return 0;
 fail:
 	err = -errno;
@@ -251,7 +276,8 @@ void fastchan_vmm_fail(struct fastchan_vmm *c)
 static int await_reply(struct fastchan_vmm *c, struct fastchan_rep *rep, int64_t deadline_ns)
 {
 	uint32_t prev = (c->seq - 1) & FASTCHAN_SEQ_MASK;
-	int err = wait_word(&c->page->rep_word, prev, &c->failed, &c->spin, deadline_ns);
+	int err = wait_word(&c->page->rep_word, prev, &c->failed, &c->spin, &c->page->rep_cpu,
+			    deadline_ns);
 
 	if (err)
 		return err;
@@ -282,6 +308,7 @@ int fastchan_vmm_request(struct fastchan_vmm *c, const struct fastchan_req *req,
 		words_out(c->page->req, req, FASTCHAN_REQ_WORDS);
 		c->seq = (c->seq + 1) & FASTCHAN_SEQ_MASK;
 		c->pending = true;
+		say_cpu(&c->page->req_cpu);
 		post_word(&c->page->req_word, c->seq);
 		if (rep)
 			err = await_reply(c, rep, deadline_ns);
@@ -350,7 +377,8 @@ void fastchan_dev_fini(struct fastchan_dev *d)
 
 int fastchan_dev_wait(struct fastchan_dev *d)
 {
-	return wait_word(&d->page->req_word, atomic_load(&d->served), &d->stop, &d->spin, -1);
+	return wait_word(&d->page->req_word, atomic_load(&d->served), &d->stop, &d->spin,
+			 &d->page->req_cpu, -1);
 }
 
 int fastchan_dev_serve(struct fastchan_dev *d, fastchan_handler fn, void *opaque)
@@ -371,6 +399,7 @@ int fastchan_dev_serve(struct fastchan_dev *d, fastchan_handler fn, void *opaque
 	if (!err) {
 		words_out(d->page->rep, &rep, FASTCHAN_REP_WORDS);
 		atomic_store(&d->served, seq);
+		say_cpu(&d->page->rep_cpu);
 		post_word(&d->page->rep_word, seq);
 		err = 1;
 	}

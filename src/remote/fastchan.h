@@ -47,21 +47,28 @@ struct fastchan_rep {
 #define FASTCHAN_REQ_WORDS (sizeof(struct fastchan_req) / 8)
 #define FASTCHAN_REP_WORDS (sizeof(struct fastchan_rep) / 8)
 
-/* The shared page: the VMM writes the first line, the device process the second. */
+/*
+ * The shared page: the VMM writes the first line, the device process the
+ * second. Each side also says on which CPU it last published (a hint: no
+ * spinning while the other side shares our CPU, it could not run).
+ */
 struct fastchan_page {
 	_Alignas(64) _Atomic uint32_t req_word;
+	_Atomic uint32_t req_cpu;
 	_Atomic uint64_t req[FASTCHAN_REQ_WORDS];
 	_Alignas(64) _Atomic uint32_t rep_word;
+	_Atomic uint32_t rep_cpu;
 	_Atomic uint64_t rep[FASTCHAN_REP_WORDS];
 };
 
 /*
- * How long a waiting side spins before it sleeps: doubled to cover waits
- * that ended while spinning, halved when it had to sleep; at 0 it probes
- * again with a short spin after `skip` waits, further apart each time.
+ * How long a waiting side spins before it sleeps: max_ns while spinning
+ * pays; after SPIN_MISSES_MAX waits in a row that had to sleep anyway, 0,
+ * with a probe (one spin of max_ns) after 1, 2, 4 ... 64 waits.
  */
 struct fastchan_spin {
 	uint32_t budget_ns;
+	uint32_t misses;
 	uint32_t skip, backoff;
 	uint32_t max_ns;
 };
@@ -132,7 +139,6 @@ int64_t fastchan_now_ns(void);
 /* The spin policy, exposed for tests: the budget the next wait gets. */
 void fastchan_spin_init(struct fastchan_spin *s, uint32_t max_ns);
 uint32_t fastchan_spin_next(struct fastchan_spin *s);
-void fastchan_spin_done(struct fastchan_spin *s, uint32_t budget_ns, bool in_spin,
-			int64_t waited_ns);
+void fastchan_spin_done(struct fastchan_spin *s, uint32_t budget_ns, bool in_spin);
 
 #endif
