@@ -26,7 +26,12 @@ void remote_fastchan_init(struct remote *r)
 
 bool remote_fastchan_ready(const struct remote *r)
 {
-	return r->chan.thread_on;
+	return r->chan.thread_on || r->chan.inline_only;
+}
+
+void remote_fastchan_inline(struct remote *r)
+{
+	r->chan.inline_only = true;
 }
 
 int remote_fastchan_error(struct remote *r)
@@ -96,6 +101,14 @@ void remote_fastchan_sync(void *opaque)
 	err = fastchan_dev_serve(&r->chan.dev, handle, r);
 	if (err < 0)
 		fail(r, err);
+}
+
+int remote_fastchan_poll(struct remote *r)
+{
+	remote_fastchan_sync(r);
+	if (remote_fastchan_error(r))
+		remote_stop(r, remote_fastchan_error(r));
+	return r->done ? r->status : 1;
 }
 
 /* Until EXT_FASTCHAN (or the end): whether there is a page to serve. */

@@ -75,6 +75,7 @@ struct remote_fastchan {
 	pthread_mutex_t lock; /* hands the mapped page to the thread */
 	pthread_cond_t cond;
 	bool running, mapped, quit;
+	bool inline_only; /* no thread: served by remote_fastchan_poll() (fuzzing) */
 	_Atomic int err; /* a bad request: the event loop ends the process */
 };
 
