@@ -141,8 +141,9 @@ static int request(struct proxy *p, const struct link_msg *m, uint64_t *v, bool 
 	if (posted)
 		return 0;
 	*v = rep.val;
-	/* A link failure here was reported by the link. */
-	return catch_up(p, rep.sock_msgs, deadline);
+	err = catch_up(p, rep.sock_msgs, deadline);
+	/* A broken link reported itself; a heartbeat holding the link past our deadline did not. */
+	return err == -ETIMEDOUT && !link_broken(&p->link) ? failed(p, m, err) : err;
 }
 
 bool proxy_fastchan_call(struct proxy *p, const struct link_msg *m, uint64_t *v, int *err)
