@@ -416,7 +416,10 @@ void remote_destroy(struct remote *r)
 {
 	if (!r)
 		return;
-	/* No request is served any more; the device finishes its work while its memory and buses still exist. */
+	/*
+	 * No request is served any more; the device finishes its work while its
+	 * memory and buses still exist.
+	 */
 	remote_fastchan_fini(r);
 	device_destroy(&r->dev);
 	if (r->pci_ready)

@@ -47,8 +47,8 @@ class Variant(e2e.Splitvm):
             plan.kernel_args.append("pci=nomsi")  # no MSI over plain mpqemu
         return super().argv(image, plan)
 
-    def isolate(self, spec, isolated):
-        spec = super().isolate(spec, isolated)
+    def isolate(self, spec, isolated, d=None):
+        spec = super().isolate(spec, isolated, d)
         return spec + ",ext=off" if self.plain and isolated else spec
 
 
