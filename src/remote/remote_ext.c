@@ -233,7 +233,6 @@ int remote_add_ioeventfd(void *opaque, const struct accel_ioeventfd *ev)
 
 static int del_doorbell(struct remote *r, const struct accel_ioeventfd *ev)
 {
-
 	for (unsigned i = 0; i < LINK_DOORBELL_MAX; i++) {
 		struct remote_doorbell *d = &r->ext.db[i];
 
