@@ -32,7 +32,8 @@ demo: all
 # The interpreter benchmark (guest MIPS, slowdown against native), then boot
 # to init of Debian's kernel, the guest's disk throughput and guest-to-host
 # TCP throughput through user-mode networking, and resident memory with one
-# disk and one NIC: splitvm on emu against QEMU TCG, alternating runs. Last,
+# disk and one NIC: splitvm on emu against QEMU TCG, alternating runs (then
+# the resident memory of each kind of device process). Last,
 # devices in their own processes: a config and a BAR read's round trip
 # through splitvm's proxy and `splitvm remote` against QEMU's x-pci-proxy-dev
 # and x-remote, the isolated virtio-blk against the in-process one, and

@@ -110,4 +110,12 @@ struct accel_ops {
 
 typedef const struct accel_ops *(*splitvm_accel_entry_fn)(void);
 
+/* A module's one exported symbol, returning its ops (the rest stays hidden). */
+#define SPLITVM_ACCEL_MODULE(ops)                                                            \
+	__attribute__((visibility("default"))) const struct accel_ops *splitvm_accel_entry(void); \
+	__attribute__((visibility("default"))) const struct accel_ops *splitvm_accel_entry(void)  \
+	{                                                                                    \
+		return &(ops);                                                               \
+	}
+
 #endif

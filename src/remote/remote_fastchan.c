@@ -14,6 +14,8 @@
 #include "core/log.h"
 #include "remote/remote_int.h"
 
+#define SERVE_STACK (256 * 1024)
+
 void remote_fastchan_init(struct remote *r)
 {
 	struct remote_fastchan *c = &r->chan;
@@ -150,11 +152,16 @@ static void *serve_main(void *arg)
 int remote_start_threads(void *opaque)
 {
 	struct remote *r = opaque;
+	pthread_attr_t attr;
 	int err;
 
 	if (r->chan.thread_on)
 		return 0;
-	err = -pthread_create(&r->chan.thread, NULL, serve_main, r);
+	/* A small stack: a config or BAR access is shallow, and resident memory counts. */
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, SERVE_STACK);
+	err = -pthread_create(&r->chan.thread, &attr, serve_main, r);
+	pthread_attr_destroy(&attr);
 	if (err) {
 		log_info(r->log, "remote: no fast channel: %s", strerror(-err));
 		return 0; /* the link works without it */

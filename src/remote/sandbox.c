@@ -36,24 +36,34 @@ struct sb {
 	size_t len, cap;
 };
 
-static void note(struct sb *s, const char *what, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void note(struct sb *s, const char *what, const char *fmt, ...)
+static void append(struct sb *s, const char *text)
 {
-	char why[160];
-	va_list ap;
-	int n;
+	size_t n = strlen(text);
 
-	if (!s->missing || !s->cap)
+	if (!s->missing || s->len + 1 >= s->cap)
 		return;
-	va_start(ap, fmt);
-	vsnprintf(why, sizeof(why), fmt, ap);
-	va_end(ap);
-	n = snprintf(s->missing + s->len, s->cap - s->len, "%s%s: %s", s->len ? "; " : "",
-		     what, why);
-	if (n > 0)
-		s->len += (size_t)n < s->cap - s->len ? (size_t)n : s->cap - s->len - 1;
+	if (n > s->cap - 1 - s->len)
+		n = s->cap - 1 - s->len;
+	memcpy(s->missing + s->len, text, n);
+	s->len += n;
+	s->missing[s->len] = '\0';
+}
+
+/*
+ * Adds "what: why[: detail]" to what was not applied. Built without printf:
+ * a device process run by root always has a note, and formatting it alone
+ * made the process map printf's code and tables (~90 KiB of libc pages).
+ */
+static void note(struct sb *s, const char *what, const char *why, const char *detail)
+{
+	append(s, s->len ? "; " : "");
+	append(s, what);
+	append(s, ": ");
+	append(s, why);
+	if (detail) {
+		append(s, ": ");
+		append(s, detail);
+	}
 }
 
 static int write_file(const char *path, const char *text)
@@ -84,19 +94,20 @@ static long read_long(const char *path)
 static void note_userns(struct sb *s, int err)
 {
 	if (err == EINVAL)
-		note(s, "user namespace", "the process already has threads");
+		note(s, "user namespace", "the process already has threads", NULL);
 	else if (read_long("/proc/sys/user/max_user_namespaces") == 0)
-		note(s, "user namespace", "user namespaces are disabled: user.max_user_namespaces = 0");
+		note(s, "user namespace", "user namespaces are disabled",
+		     "user.max_user_namespaces = 0");
 	else if (read_long("/proc/sys/kernel/unprivileged_userns_clone") == 0)
-		note(s, "user namespace", "unprivileged user namespaces are disabled: "
+		note(s, "user namespace", "unprivileged user namespaces are disabled",
 		     "kernel.unprivileged_userns_clone = 0");
 	else if (err == ENOSPC || err == EUSERS)
-		note(s, "user namespace", "the limit of user namespaces is reached");
+		note(s, "user namespace", "the limit of user namespaces is reached", NULL);
 	else if (err == EPERM)
 		note(s, "user namespace", "not permitted here (a container's seccomp profile, "
-		     "an LSM?)");
+		     "an LSM?)", NULL);
 	else
-		note(s, "user namespace", "%s", strerror(err));
+		note(s, "user namespace", strerror(err), NULL);
 }
 
 /* Async-signal-safe: a decimal number into buf, NUL-terminated. */
@@ -147,7 +158,7 @@ static void enter_userns(struct sb *s)
 	}
 	s->applied |= SANDBOX_USERNS;
 	if (!map_ids(uid, gid))
-		note(s, "user ID map", "%s", strerror(errno));
+		note(s, "user ID map", strerror(errno), NULL);
 }
 
 static void enter_namespaces(struct sb *s)
@@ -173,11 +184,11 @@ static void enter_namespaces(struct sb *s)
 				 *denied ? ", " : "", ns[i].name);
 		} else {
 			snprintf(what, sizeof(what), "%s namespace", ns[i].name);
-			note(s, what, "%s", strerror(errno));
+			note(s, what, strerror(errno), NULL);
 		}
 	}
 	if (*denied)
-		note(s, "namespaces", "%s: need a user namespace or CAP_SYS_ADMIN", denied);
+		note(s, "namespaces", denied, "need a user namespace or CAP_SYS_ADMIN");
 }
 
 /* An empty file at path in the new root, the host's file bound over it read-only. */
@@ -213,7 +224,7 @@ static void bind_ro_files(struct sb *s, const char *root)
 		int err = bind_ro_file(*f, root);
 
 		if (err)
-			note(s, *f, "cannot be shown in the empty root: %s", strerror(-err));
+			note(s, *f, "cannot be shown in the empty root", strerror(-err));
 	}
 }
 
@@ -238,22 +249,22 @@ static void enter_empty_root(struct sb *s)
 	const char *root;
 
 	if (!(s->applied & SANDBOX_MOUNTNS)) {
-		note(s, "empty root", "no mount namespace");
+		note(s, "empty root", "no mount namespace", NULL);
 		return;
 	}
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 || !(root = mount_new_root())) {
-		note(s, "empty root", "cannot mount a tmpfs: %s", strerror(errno));
+		note(s, "empty root", "cannot mount a tmpfs", strerror(errno));
 		return;
 	}
 	bind_ro_files(s, root);
 	if (chdir(root) < 0 || syscall(SYS_pivot_root, ".", ".") < 0 ||
 	    umount2(".", MNT_DETACH) < 0 || chdir("/") < 0) {
-		note(s, "empty root", "pivot_root: %s", strerror(errno));
+		note(s, "empty root", "pivot_root", strerror(errno));
 		return;
 	}
 	if (mount(NULL, "/", NULL, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		  NULL) < 0)
-		note(s, "read-only root", "%s", strerror(errno));
+		note(s, "read-only root", strerror(errno), NULL);
 	s->applied |= SANDBOX_ROOT;
 }
 
@@ -265,7 +276,7 @@ static void isolate(struct sb *s)
 	if (getpid() == 1)
 		s->applied |= SANDBOX_PIDNS;
 	else
-		note(s, "PID namespace", "the VMM did not start the process in one");
+		note(s, "PID namespace", "the VMM did not start the process in one", NULL);
 }
 
 int sandbox_isolate(const struct device_sandbox *kind, unsigned *applied, char *missing,
@@ -327,17 +338,17 @@ static void set_limits(struct sb *s, uint64_t data, unsigned threads)
 	if (!err && data)
 		err = limit(RLIMIT_DATA, data + ((uint64_t)heap << 20));
 	if (err) {
-		note(s, "rlimits", "%s", strerror(-err));
+		note(s, "rlimits", strerror(-err), NULL);
 		return;
 	}
 	s->applied |= SANDBOX_RLIMITS;
 	/* Counted per user and namespace: meaningful only in a namespace of our own. */
 	if (!(s->applied & SANDBOX_USERNS))
-		note(s, "RLIMIT_NPROC", "no user namespace of its own");
+		note(s, "RLIMIT_NPROC", "no user namespace of its own", NULL);
 	else if (limit(RLIMIT_NPROC, threads + (k ? k->max_threads : 0)) < 0)
-		note(s, "RLIMIT_NPROC", "%s", strerror(errno));
+		note(s, "RLIMIT_NPROC", strerror(errno), NULL);
 	else if (s->root_user)
-		note(s, "RLIMIT_NPROC", "the kernel does not enforce it for root");
+		note(s, "RLIMIT_NPROC", "the kernel does not enforce it for root", NULL);
 }
 
 /* No capabilities, in any set, and no way back to them (securebits locked). */
@@ -355,12 +366,12 @@ static void drop_caps(struct sb *s)
 	      SECBIT_NO_SETUID_FIXUP_LOCKED | SECBIT_KEEP_CAPS_LOCKED |
 	      SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED, 0, 0, 0);
 	if (syscall(SYS_capset, &hdr, data) < 0) {
-		note(s, "capabilities", "capset: %s", strerror(errno));
+		note(s, "capabilities", "capset", strerror(errno));
 		return;
 	}
 	s->applied |= SANDBOX_CAPS;
 	if (!bounded)
-		note(s, "capability bounding set", "no CAP_SETPCAP");
+		note(s, "capability bounding set", "no CAP_SETPCAP", NULL);
 }
 
 /* ---- all of it ------------------------------------------------------------------ */

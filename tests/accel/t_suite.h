@@ -22,6 +22,11 @@ void case_teardown(struct t_case *c);
 void case_pio_loop(struct t_case *c);
 void case_triple_fault(struct t_case *c);
 
+#define T_BASE_CASES                                                                   \
+	CASE(case_teardown, NULL, 10000, "teardown closes every fd"),                  \
+	CASE(case_pio_loop, NULL, 20000, "2000 outs in a loop (64-bit)"),              \
+	CASE(case_triple_fault, NULL, 10000, "triple fault requests RESET")
+
 /*
  * test-X MODULE_PATH: loads the module, probes it (a probe failure skips the
  * whole suite: status 77) and runs cases[] then every port I/O form.

@@ -170,34 +170,14 @@ static void case_exec_mmio(struct t_case *c)
 		  "want one error line, got: %s", t->errlog);
 }
 
-
 static const struct case_desc cases[] = {
 	CASE(case_entry, NULL, 5000, "module entry and probe"),
-	CASE(case_teardown, NULL, 10000, "teardown closes every fd"),
-	CASE(case_pio_loop, NULL, 20000, "2000 outs in a loop (64-bit)"),
 	CASE(case_mmio, NULL, 10000, "MMIO 1/2/4/8 bytes (64-bit)"),
-	CASE(case_triple_fault, NULL, 10000, "triple fault requests RESET"),
+	T_BASE_CASES,
 	CASE(case_exec_mmio, NULL, 10000, "executing MMIO: one error line, stop ERROR"),
-	CASE(case_kick_loop, NULL, 10000, "kick: jmp $"),
-	CASE(case_kick_hlt, NULL, 10000, "kick: cli; hlt"),
-	CASE(case_kick_no_stop, NULL, 10000, "kick without stop does not end run"),
-	CASE(case_kick_before_run, NULL, 10000, "kick before run"),
-	CASE(case_ap_waits_for_sipi, NULL, 10000, "AP waits for SIPI"),
-	CASE(case_parallel_vcpus, NULL, 20000, "4 vCPUs created and run in parallel threads"),
-	CASE(case_init_sipi, NULL, 10000, "INIT/SIPI starts the AP"),
+	T_KICK_CASES,
 	CASE(case_vcpu_setup, NULL, 10000, "CPUID, MSRs and LAPIC LINT0/1 per vCPU"),
-	CASE(case_set_irq, NULL, 10000, "set_irq via IOAPIC"),
-	CASE(case_isa_irq0_routing, NULL, 10000, "ISA IRQ 0 reaches IOAPIC pin 2"),
-	CASE(case_irqfd, NULL, 10000, "irqfd via IOAPIC (edge)"),
-	CASE(case_irqfd_resample, NULL, 10000, "irqfd with resample (level)"),
-	CASE(case_msi, NULL, 10000, "MSI to the LAPIC"),
-	CASE(case_msi_irqfd, NULL, 10000, "MSI route: irqfd to the LAPIC, then deleted"),
-	CASE(case_msi_irqfd_update, NULL, 10000, "MSI route: message changed in place"),
-	CASE(case_msi_irqfd_pending, NULL, 10000, "MSI route: a pending count delivered on add"),
-	CASE(case_ioeventfd_pio, NULL, 10000, "ioeventfd on a port"),
-	CASE(case_ioeventfd_mmio, NULL, 10000, "ioeventfd on MMIO with datamatch"),
-	CASE(case_pit_ioapic, NULL, 10000, "PIT IRQ 0 through IOAPIC pin 2"),
-	CASE(case_pit_pic, NULL, 10000, "PIT IRQ 0 through the 8259 (ExtINT)"),
+	T_IRQ_CASES,
 };
 
 

@@ -412,6 +412,7 @@ CASES = {
     "rss": rss,
     "disk-isolated": isolated(disk),
     "net-isolated": isolated(net),
+    "net-tap-isolated": isolated(net_tap),
     "rng-isolated": isolated(rng),
     "console-isolated": isolated(console),
     "supervise": supervise,

@@ -96,9 +96,4 @@ static const struct accel_ops kvm_accel_ops = {
 	.vcpu = &kvm_vcpu_ops,
 };
 
-__attribute__((visibility("default"))) const struct accel_ops *splitvm_accel_entry(void);
-
-__attribute__((visibility("default"))) const struct accel_ops *splitvm_accel_entry(void)
-{
-	return &kvm_accel_ops;
-}
+SPLITVM_ACCEL_MODULE(kvm_accel_ops)

@@ -7,13 +7,12 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "core/log.h"
 
 #define ZERO_CHUNK 65536
-
-static const uint8_t zero_chunk[ZERO_CHUNK];
 
 const char *blk_aio_mode_name(enum blk_aio_mode mode)
 {
@@ -228,21 +227,33 @@ static int sync_rw(int fd, struct blk_aio_req *req)
 	return 0;
 }
 
-/* Zeroes by writing, where the file system can neither zero nor punch. */
+/*
+ * Zeroes by writing, where the file system can neither zero nor punch. The
+ * zeroes are an anonymous mapping never written (the kernel's zero page): a
+ * zeroed array in the binary was 64 KiB of its file, mapped by every process.
+ */
 static int sync_write_zeroes(int fd, uint64_t off, uint64_t len)
 {
-	while (len) {
+	void *zeroes = mmap(NULL, ZERO_CHUNK, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int err = 0;
+
+	if (zeroes == MAP_FAILED)
+		return -errno;
+	while (len && !err) {
 		size_t n = len < ZERO_CHUNK ? (size_t)len : ZERO_CHUNK;
-		ssize_t r = pwrite(fd, zero_chunk, n, (off_t)off);
+		ssize_t r = pwrite(fd, zeroes, n, (off_t)off);
 
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
-			return r < 0 ? -errno : -EIO;
+		if (r <= 0) {
+			err = r < 0 ? -errno : -EIO;
+			break;
+		}
 		off += (uint64_t)r;
 		len -= (uint64_t)r;
 	}
-	return 0;
+	munmap(zeroes, ZERO_CHUNK);
+	return err;
 }
 
 static int sync_zero(int fd, uint64_t off, uint64_t len)

@@ -21,6 +21,7 @@
 
 struct devspec;
 struct evloop;
+struct lib_loader;
 struct logger;
 
 #define NET_MAX_HOSTFWD 16
@@ -109,6 +110,10 @@ int net_backend_create(struct net_config *cfg, const struct net_peer *peer, stru
 /* Backends (slirp.c, tap.c). */
 int net_slirp_create(const struct net_config *cfg, const struct net_peer *peer,
 		     struct evloop *loop, const struct logger *log, struct net_backend **out);
+/* The same with libslirp opened through loader (slirp_lib.h); the above uses dlopen. */
+int net_slirp_create_with(const struct lib_loader *loader, const struct net_config *cfg,
+			  const struct net_peer *peer, struct evloop *loop,
+			  const struct logger *log, struct net_backend **out);
 /* Opens /dev/net/tun as a tap named name with a vnet header: fd or -errno. */
 int net_tap_open(const char *name, const struct logger *log);
 /* The TUN_F_* receive offloads this kernel's tap can hand the guest. */

@@ -18,7 +18,6 @@
 #include <fcntl.h>
 #include <linux/sockios.h>
 #include <poll.h>
-#include <slirp/libslirp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -31,6 +30,7 @@
 #include "core/evloop.h"
 #include "core/log.h"
 #include "hw/net/backend.h"
+#include "hw/net/slirp_lib.h"
 
 #define RXQ_MAX_FRAMES 256 /* frames held while the guest has no buffers */
 
@@ -51,6 +51,7 @@ struct net_slirp {
 	struct net_backend be;
 	const struct logger *log;
 	struct evloop *loop;
+	struct slirp_lib lib;
 	Slirp *slirp;
 	int epfd; /* slirp's sockets */
 	int timer_fd;
@@ -202,7 +203,7 @@ static int64_t run_timers(struct net_slirp *s)
 	for (struct slirp_timer *t = s->timers; t; t = t->next) {
 		if (t->expire_ms >= 0 && t->expire_ms <= now_ms) {
 			t->expire_ms = -1;
-			slirp_handle_timer(s->slirp, t->id, t->cb_opaque);
+			s->lib.handle_timer(s->slirp, t->id, t->cb_opaque);
 			break; /* the list may have changed: the rest wait a cycle */
 		}
 	}
@@ -309,10 +310,10 @@ static void cycle(struct net_slirp *s)
 	int64_t next, at;
 	int n = s->npfds ? poll(s->pfds, s->npfds, 0) : 0;
 
-	slirp_pollfds_poll(s->slirp, n < 0, cb_get_revents, s);
+	s->lib.pollfds_poll(s->slirp, n < 0, cb_get_revents, s);
 	next = run_timers(s);
 	s->npfds = 0;
-	slirp_pollfds_fill(s->slirp, &timeout, cb_add_poll, s);
+	s->lib.pollfds_fill(s->slirp, &timeout, cb_add_poll, s);
 	sync_epoll(s);
 	at = timeout == UINT32_MAX ? -1 : now_ns() + (int64_t)timeout * 1000000;
 	if (next >= 0 && (at < 0 || next < at))
@@ -381,7 +382,7 @@ static int slirp_send(struct net_backend *be, const struct iovec *iov, int iovcn
 		memcpy(s->txbuf + len, iov[i].iov_base, iov[i].iov_len);
 		len += iov[i].iov_len;
 	}
-	slirp_input(s->slirp, s->txbuf, (int)len);
+	s->lib.input(s->slirp, s->txbuf, (int)len);
 	return 0;
 }
 
@@ -403,7 +404,8 @@ static void slirp_destroy(struct net_backend *be)
 	if (s->epfd >= 0)
 		close(s->epfd);
 	if (s->slirp)
-		slirp_cleanup(s->slirp); /* frees its timers through cb_timer_free */
+		s->lib.cleanup(s->slirp); /* frees its timers through cb_timer_free */
+	slirp_lib_unload(&s->lib);
 	drop_held(s);
 	free(s->pfds);
 	free(s->reg);
@@ -474,7 +476,7 @@ static Slirp *new_stack(struct net_slirp *s)
 	c.vprefix_len = 64;
 	inet_pton(AF_INET6, "fec0::2", &c.vhost6);
 	inet_pton(AF_INET6, "fec0::3", &c.vnameserver6);
-	return slirp_new(&c, &slirp_callbacks, s);
+	return s->lib.new_stack(&c, &slirp_callbacks, s);
 }
 
 static int add_hostfwds(struct net_slirp *s, const struct net_config *cfg)
@@ -486,7 +488,7 @@ static int add_hostfwds(struct net_slirp *s, const struct net_config *cfg)
 		const struct net_hostfwd *h = &cfg->hostfwd[i];
 		struct in_addr guest = h->guest_addr.s_addr ? h->guest_addr : guest_default;
 
-		if (slirp_add_hostfwd(s->slirp, h->udp, h->host_addr, h->host_port, guest,
+		if (s->lib.add_hostfwd(s->slirp, h->udp, h->host_addr, h->host_port, guest,
 				      h->guest_port) < 0) {
 			log_error(s->log, "virtio-net: cannot forward host %s port %u: %s",
 				  h->udp ? "udp" : "tcp", h->host_port, strerror(errno));
@@ -496,10 +498,13 @@ static int add_hostfwds(struct net_slirp *s, const struct net_config *cfg)
 	return 0;
 }
 
-static int slirp_setup(struct net_slirp *s, const struct net_config *cfg)
+static int slirp_setup(struct net_slirp *s, const struct net_config *cfg,
+		       const struct lib_loader *loader)
 {
-	int err;
+	int err = slirp_lib_load(&s->lib, loader, s->log);
 
+	if (err)
+		return err;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->epfd < 0)
 		return -errno;
@@ -530,6 +535,13 @@ static int slirp_setup(struct net_slirp *s, const struct net_config *cfg)
 int net_slirp_create(const struct net_config *cfg, const struct net_peer *peer,
 		     struct evloop *loop, const struct logger *log, struct net_backend **out)
 {
+	return net_slirp_create_with(&lib_loader_dl, cfg, peer, loop, log, out);
+}
+
+int net_slirp_create_with(const struct lib_loader *loader, const struct net_config *cfg,
+			  const struct net_peer *peer, struct evloop *loop,
+			  const struct logger *log, struct net_backend **out)
+{
 	struct net_slirp *s = calloc(1, sizeof(*s));
 	int err;
 
@@ -541,7 +553,7 @@ int net_slirp_create(const struct net_config *cfg, const struct net_peer *peer,
 	s->loop = loop;
 	s->rxq_tail = &s->rxq;
 	s->epfd = s->timer_fd = -1;
-	err = slirp_setup(s, cfg);
+	err = slirp_setup(s, cfg, loader);
 	if (err) {
 		slirp_destroy(&s->be);
 		return err;

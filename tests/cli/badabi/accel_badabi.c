@@ -11,9 +11,4 @@ static const struct accel_ops badabi_ops = {
 	.description = "test fixture with a wrong ABI version",
 };
 
-__attribute__((visibility("default"))) const struct accel_ops *splitvm_accel_entry(void);
-
-__attribute__((visibility("default"))) const struct accel_ops *splitvm_accel_entry(void)
-{
-	return &badabi_ops;
-}
+SPLITVM_ACCEL_MODULE(badabi_ops)

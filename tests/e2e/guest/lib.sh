@@ -88,6 +88,15 @@ msix_check() {
 	fi
 }
 
+# pci_by_id VENDOR DEVICE: the sysfs directory of the last such function
+pci_by_id() {
+	for d in /sys/bus/pci/devices/*; do
+		if [ "$(cat "$d/vendor")" = "$1" ] && [ "$(cat "$d/device")" = "$2" ]; then
+			echo "$d"
+		fi
+	done | tail -n 1
+}
+
 done_test() {
 	msix_check
 	echo "E2E-DONE $1"

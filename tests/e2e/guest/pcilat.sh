@@ -7,13 +7,7 @@
 #   splitvm.batches, splitvm.per: batches of reads, reads per batch
 . /e2e/lib.sh
 
-dev=""
-for d in /sys/bus/pci/devices/*; do
-	if [ "$(cat "$d/vendor")" = "$SPLITVM_vendor" ] &&
-		[ "$(cat "$d/device")" = "$SPLITVM_device" ]; then
-		dev=$d
-	fi
-done
+dev=$(pci_by_id "$SPLITVM_vendor" "$SPLITVM_device")
 if [ -z "$dev" ]; then
 	fail lat-found "no PCI device $SPLITVM_vendor:$SPLITVM_device"
 	done_test pcilat

@@ -9,13 +9,7 @@
 #   splitvm.msix_bar: the MSI-X table's BAR
 . /e2e/lib.sh
 
-dev=""
-for d in /sys/bus/pci/devices/*; do
-	if [ "$(cat "$d/vendor")" = "$SPLITVM_vendor" ] &&
-		[ "$(cat "$d/device")" = "$SPLITVM_device" ]; then
-		dev=$d
-	fi
-done
+dev=$(pci_by_id "$SPLITVM_vendor" "$SPLITVM_device")
 if [ -z "$dev" ]; then
 	fail remote-found "no PCI device $SPLITVM_vendor:$SPLITVM_device"
 	done_test remote

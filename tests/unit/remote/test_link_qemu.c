@@ -27,6 +27,7 @@
 #include <cmocka.h>
 
 #include "link_test.h"
+#include "qemu_peer.h"
 
 #define TIMEOUT_MS 5000
 #define RAM_SIZE (2u << 20)
@@ -43,46 +44,14 @@ struct qemu {
 	int status;
 };
 
-static char qemu_bin[4096];
-
-static bool find_qemu(void)
-{
-	const char *env = getenv("QEMU"), *path = getenv("PATH");
-
-	if (env) {
-		snprintf(qemu_bin, sizeof(qemu_bin), "%s", env);
-		return access(qemu_bin, X_OK) == 0;
-	}
-	for (const char *p = path ? path : "/usr/bin"; *p;) {
-		size_t n = strcspn(p, ":");
-
-		snprintf(qemu_bin, sizeof(qemu_bin), "%.*s/qemu-system-x86_64", (int)n, p);
-		if (access(qemu_bin, X_OK) == 0)
-			return true;
-		p += n + (p[n] == ':');
-	}
-	return false;
-}
-
 static void qemu_start(struct qemu *q)
 {
 	int sv[2], ep[2];
-	char objarg[128];
 
 	memset(q, 0, sizeof(*q));
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	assert_int_equal(pipe2(ep, O_CLOEXEC), 0);
-	snprintf(objarg, sizeof(objarg), "x-remote-object,id=robj0,devid=lsi0,fd=%d", sv[1]);
-	q->pid = fork();
-	assert_true(q->pid >= 0);
-	if (q->pid == 0) {
-		/* Only the socket and stderr go to QEMU. */
-		fcntl(sv[1], F_SETFD, 0);
-		dup2(ep[1], 2);
-		execl(qemu_bin, qemu_bin, "-machine", "x-remote", "-nodefaults", "-display", "none",
-		      "-device", "lsi53c895a,id=lsi0", "-object", objarg, (char *)NULL);
-		_exit(127);
-	}
+	q->pid = qemu_spawn_lsi_remote(sv[1], ep[1]);
 	close(sv[1]);
 	close(ep[1]);
 	q->err_rd = ep[0];
@@ -91,19 +60,12 @@ static void qemu_start(struct qemu *q)
 }
 
 /* Waits up to 5 s for QEMU to exit (then kills it) and keeps its stderr. */
-static void qemu_reap(struct qemu *q)
+static void qemu_collect(struct qemu *q)
 {
 	ssize_t n;
 	size_t len = 0;
 
-	for (int i = 0; i < 500; i++) {
-		if (waitpid(q->pid, &q->status, WNOHANG) == q->pid)
-			goto done;
-		usleep(10000);
-	}
-	kill(q->pid, SIGKILL);
-	waitpid(q->pid, &q->status, 0);
-done:
+	q->status = qemu_reap(q->pid);
 	while (len < sizeof(q->errtext) - 1 &&
 	       (n = read(q->err_rd, q->errtext + len, sizeof(q->errtext) - 1 - len)) > 0)
 		len += (size_t)n;
@@ -114,7 +76,7 @@ done:
 static void qemu_stop(struct qemu *q)
 {
 	link_destroy(&q->link); /* QEMU ends when its link closes */
-	qemu_reap(q);
+	qemu_collect(q);
 }
 
 static uint64_t call(struct qemu *q, const struct link_msg *m)
@@ -447,6 +409,9 @@ static void test_qemu_as_vmm(void **state)
 	struct qemu q;
 	int sv[2], ep[2];
 	char devarg[64];
+	const char *vmm_argv[] = { "qemu", "-nodefaults", "-display", "none", "-m", "256M",
+				   "-object", "memory-backend-memfd,id=mem,size=256M",
+				   "-machine", "pc,memory-backend=mem", "-device", devarg, NULL };
 
 	memcpy(d.cfg, "\xf4\x1a\xf0\x10", 4);
 	d.cfg[0x0b] = 0xff; /* class: unassigned */
@@ -454,16 +419,7 @@ static void test_qemu_as_vmm(void **state)
 	assert_int_equal(pipe2(ep, O_CLOEXEC), 0);
 	snprintf(devarg, sizeof(devarg), "x-pci-proxy-dev,id=p0,fd=%d", sv[1]);
 	memset(&q, 0, sizeof(q));
-	q.pid = fork();
-	assert_true(q.pid >= 0);
-	if (q.pid == 0) {
-		fcntl(sv[1], F_SETFD, 0);
-		dup2(ep[1], 2);
-		execl(qemu_bin, qemu_bin, "-nodefaults", "-display", "none", "-m", "256M",
-		      "-object", "memory-backend-memfd,id=mem,size=256M",
-		      "-machine", "pc,memory-backend=mem", "-device", devarg, (char *)NULL);
-		_exit(127);
-	}
+	q.pid = qemu_spawn(vmm_argv, sv[1], ep[1]);
 	close(sv[1]);
 	close(ep[1]);
 	q.err_rd = ep[0];
@@ -495,7 +451,7 @@ int main(void)
 		cmocka_unit_test(test_qemu_as_vmm),
 	};
 
-	if (!find_qemu()) {
+	if (!qemu_find()) {
 		printf("qemu-system-x86_64 not found: skipped\n");
 		return 77;
 	}

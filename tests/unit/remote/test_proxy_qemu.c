@@ -25,6 +25,7 @@
 #include <cmocka.h>
 
 #include "proxy_env.h"
+#include "qemu_peer.h"
 
 #define LSI_DSTAT 0x0c
 #define LSI_DSP 0x2c
@@ -33,60 +34,15 @@
 #define LSI_DSTAT_SIR 0x04
 #define SAMPLES 2000
 
-static char qemu_bin[4096];
-
-static bool find_qemu(void)
-{
-	const char *env = getenv("QEMU"), *path = getenv("PATH");
-
-	if (env) {
-		snprintf(qemu_bin, sizeof(qemu_bin), "%s", env);
-		return access(qemu_bin, X_OK) == 0;
-	}
-	for (const char *p = path ? path : "/usr/bin"; *p;) {
-		size_t n = strcspn(p, ":");
-
-		snprintf(qemu_bin, sizeof(qemu_bin), "%.*s/qemu-system-x86_64", (int)n, p);
-		if (access(qemu_bin, X_OK) == 0)
-			return true;
-		p += n + (p[n] == ':');
-	}
-	return false;
-}
-
 /* QEMU with lsi53c895a on one end of a socketpair; returns the other end. */
 static int qemu_start(pid_t *pid)
 {
 	int sv[2];
-	char objarg[128];
 
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
-	snprintf(objarg, sizeof(objarg), "x-remote-object,id=robj0,devid=lsi0,fd=%d", sv[1]);
-	*pid = fork();
-	assert_true(*pid >= 0);
-	if (*pid == 0) {
-		fcntl(sv[1], F_SETFD, 0);
-		execl(qemu_bin, qemu_bin, "-machine", "x-remote", "-nodefaults", "-display", "none",
-		      "-device", "lsi53c895a,id=lsi0", "-object", objarg, (char *)NULL);
-		_exit(127);
-	}
+	*pid = qemu_spawn_lsi_remote(sv[1], -1);
 	close(sv[1]);
 	return sv[0];
-}
-
-/* QEMU leaves when its link closes: give it 5 s. */
-static int qemu_reap(pid_t pid)
-{
-	int status = -1;
-
-	for (int i = 0; i < 500; i++) {
-		if (waitpid(pid, &status, WNOHANG) == pid)
-			return status;
-		usleep(10000);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &status, 0);
-	return status;
 }
 
 static uint64_t ns_now(void)
@@ -235,7 +191,7 @@ int main(void)
 		cmocka_unit_test(test_lsi),
 	};
 
-	if (!find_qemu()) {
+	if (!qemu_find()) {
 		printf("qemu-system-x86_64 not found: skipped\n");
 		return 77;
 	}

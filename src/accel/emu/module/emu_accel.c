@@ -168,9 +168,4 @@ static const struct accel_ops emu_accel_ops = {
 	.vcpu = &emu_vcpu_ops,
 };
 
-__attribute__((visibility("default"))) const struct accel_ops *splitvm_accel_entry(void);
-
-__attribute__((visibility("default"))) const struct accel_ops *splitvm_accel_entry(void)
-{
-	return &emu_accel_ops;
-}
+SPLITVM_ACCEL_MODULE(emu_accel_ops)

@@ -4,7 +4,9 @@
  * Lines: accel-kvm's PC routing. ISA IRQ n (GSI 0-15) drives 8259 input n
  * and IOAPIC pin n, except IRQ 0 (the PIT), which reaches IOAPIC pin 2 as
  * the MP table says; GSI 2 (the cascade) goes nowhere; GSI 16-23 only
- * reach the IOAPIC.
+ * reach the IOAPIC. As in KVM, a GSI's level is the OR of its sources
+ * (set_irq and each level irqfd), so PCI devices can share a line: one
+ * source letting go does not lower it under another.
  *
  * irqfd: one VM thread waits (epoll) on every registered eventfd. An edge
  * irqfd pulses its GSI; a level one (with a resample fd) asserts it, and the
@@ -38,11 +40,30 @@ static void drive_gsi(struct accel_vm *vm, unsigned gsi, int pin, int level)
 		ioapic_set_irq(&vm->ioapic, (unsigned)pin, level);
 }
 
+/* Drives gsi to the OR of its sources (irq_lock held). */
+static void line_update(struct accel_vm *vm, unsigned gsi)
+{
+	int level = (vm->vmm_levels >> gsi) & 1;
+
+	for (unsigned k = 0; k < EMU_MAX_IRQFD && !level; k++) {
+		const struct emu_irqfd *f = &vm->irqfd[k];
+
+		level = f->fd >= 0 && !f->msi && f->gsi == gsi && f->asserted;
+	}
+	drive_gsi(vm, gsi, ioapic_gsi_to_pin(gsi), level);
+}
+
 int emu_set_irq(struct accel_vm *vm, unsigned gsi, int level)
 {
 	if (gsi >= IOAPIC_PINS)
 		return -EINVAL;
-	drive_gsi(vm, gsi, ioapic_gsi_to_pin(gsi), level != 0);
+	pthread_mutex_lock(&vm->irq_lock);
+	if (level)
+		vm->vmm_levels |= 1u << gsi;
+	else
+		vm->vmm_levels &= ~(1u << gsi);
+	line_update(vm, gsi);
+	pthread_mutex_unlock(&vm->irq_lock);
 	return 0;
 }
 
@@ -72,9 +93,13 @@ static void irqfd_fire(struct accel_vm *vm, struct emu_irqfd *f)
 		apic_bus_msi(&vm->bus, f->msi_addr, f->msi_data);
 		return;
 	}
-	drive_gsi(vm, f->gsi, f->pin, 1);
-	if (f->resample_fd < 0)
-		drive_gsi(vm, f->gsi, f->pin, 0);
+	if (f->resample_fd >= 0) {
+		f->asserted = true;
+		line_update(vm, f->gsi);
+		return;
+	}
+	drive_gsi(vm, f->gsi, f->pin, 1); /* an edge irqfd pulses */
+	line_update(vm, f->gsi);
 }
 
 static void *irq_thread_main(void *arg)
@@ -117,7 +142,8 @@ static void resample_gsi(struct accel_vm *vm, unsigned gsi)
 
 		if (f->fd < 0 || f->msi || f->resample_fd < 0 || f->gsi != gsi)
 			continue;
-		drive_gsi(vm, f->gsi, f->pin, 0);
+		f->asserted = false;
+		line_update(vm, gsi);
 		eventfd_signal(f->resample_fd);
 	}
 	pthread_mutex_unlock(&vm->irq_lock);
@@ -237,9 +263,8 @@ int emu_del_irqfd(struct accel_vm *vm, int fd, unsigned gsi)
 	pthread_mutex_lock(&vm->irq_lock);
 	f = irqfd_find(vm, fd);
 	if (f && !f->msi && f->gsi == gsi) {
-		if (f->resample_fd >= 0)
-			drive_gsi(vm, f->gsi, f->pin, 0);
 		irqfd_remove(vm, f);
+		line_update(vm, gsi);
 		err = 0;
 	}
 	pthread_mutex_unlock(&vm->irq_lock);

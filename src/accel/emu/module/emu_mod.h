@@ -34,6 +34,7 @@ struct emu_irqfd {
 	int pin;         /* IOAPIC pin of gsi */
 	uint32_t gen;    /* bumped when the slot is freed: stale epoll events miss */
 	bool msi;        /* an MSI route: delivers (msi_addr, msi_data), not a GSI */
+	bool asserted;   /* a level irqfd holds its GSI up until the guest's EOI */
 	uint32_t msi_data;
 	uint64_t msi_addr;
 };
@@ -68,6 +69,7 @@ struct accel_vm {
 	/* irqfd: a thread waits on the eventfds (epoll) and drives the pins. */
 	pthread_mutex_t irq_lock;   /* order: irq_lock -> PIC or IOAPIC -> LAPIC */
 	struct emu_irqfd irqfd[EMU_MAX_IRQFD];
+	uint32_t vmm_levels; /* set_irq's level, a bit per GSI: one source of many */
 	int epfd, stop_fd;
 	pthread_t irq_thread;
 	bool irq_thread_started;

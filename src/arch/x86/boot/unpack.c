@@ -3,6 +3,10 @@
  * struct kstream: compressed input is read from the file in small chunks and
  * output lands wherever the reader asks (guest RAM, for the segments), so the
  * unpacked image is never held anywhere else.
+ *
+ * The decompressor's library is opened for the one payload and closed after
+ * it (core/dynlib.h): only the VMM loading a compressed kernel maps it, and
+ * only while it unpacks.
  */
 #include <errno.h>
 #include <lzma.h>
@@ -12,6 +16,7 @@
 #include <zstd.h>
 
 #include "arch/x86/boot/boot.h"
+#include "core/dynlib.h"
 
 #define UNPACK_IN_CHUNK   (256 * 1024)
 #define UNPACK_SCRATCH    (64 * 1024)
@@ -20,10 +25,71 @@
 
 struct unpack;
 
+/* The functions each decompressor's library gives, typed as its header declares them. */
+struct zlib_fns {
+	__typeof__(inflateInit2_) *init2;
+	__typeof__(inflate) *inflate;
+	__typeof__(inflateEnd) *end;
+};
+
+struct lzma_fns {
+	__typeof__(lzma_stream_decoder) *stream_decoder;
+	__typeof__(lzma_alone_decoder) *alone_decoder;
+	__typeof__(lzma_code) *code;
+	__typeof__(lzma_end) *end;
+};
+
+struct zstd_fns {
+	__typeof__(ZSTD_createDStream) *create;
+	__typeof__(ZSTD_decompressStream) *decompress;
+	__typeof__(ZSTD_isError) *is_error;
+	__typeof__(ZSTD_getErrorName) *error_name;
+	__typeof__(ZSTD_freeDStream) *free;
+};
+
+#define SYM(type, name, field) { #name, offsetof(struct type, field) }
+#define NSYMS(a) (sizeof(a) / sizeof((a)[0]))
+
+static const struct lib_symbol zlib_syms[] = {
+	SYM(zlib_fns, inflateInit2_, init2),
+	SYM(zlib_fns, inflate, inflate),
+	SYM(zlib_fns, inflateEnd, end),
+};
+
+static const struct lib_symbol lzma_syms[] = {
+	SYM(lzma_fns, lzma_stream_decoder, stream_decoder),
+	SYM(lzma_fns, lzma_alone_decoder, alone_decoder),
+	SYM(lzma_fns, lzma_code, code),
+	SYM(lzma_fns, lzma_end, end),
+};
+
+static const struct lib_symbol zstd_syms[] = {
+	SYM(zstd_fns, ZSTD_createDStream, create),
+	SYM(zstd_fns, ZSTD_decompressStream, decompress),
+	SYM(zstd_fns, ZSTD_isError, is_error),
+	SYM(zstd_fns, ZSTD_getErrorName, error_name),
+	SYM(zstd_fns, ZSTD_freeDStream, free),
+};
+
+/* Where a codec's functions come from: Debian's runtime packages. */
+struct codec_lib {
+	const char *soname;
+	const char *package;
+	const struct lib_symbol *syms;
+	size_t nsyms;
+};
+
+static const struct codec_lib zlib_lib = { "libz.so.1", "zlib1g", zlib_syms, NSYMS(zlib_syms) };
+static const struct codec_lib lzma_lib = { "liblzma.so.5", "liblzma5", lzma_syms,
+					   NSYMS(lzma_syms) };
+static const struct codec_lib zstd_lib = { "libzstd.so.1", "libzstd1", zstd_syms,
+					   NSYMS(zstd_syms) };
+
 struct codec {
 	const char *name;
 	uint8_t magic[6];
 	size_t magic_len;
+	const struct codec_lib *lib;
 	int (*init)(struct unpack *u); /* NULL: recognised, not supported */
 	/*
 	 * Consumes u->in[in_pos..in_len) and produces up to len bytes into out
@@ -46,6 +112,12 @@ struct unpack {
 	uint8_t *scratch;
 	bool ended;
 	const char *why;
+	void *lib; /* the codec's library, open while the stream is */
+	union {
+		struct zlib_fns z;
+		struct lzma_fns x;
+		struct zstd_fns zs;
+	} fn;
 	union {
 		z_stream z;
 		lzma_stream x;
@@ -58,7 +130,8 @@ struct unpack {
 static int gz_init(struct unpack *u)
 {
 	memset(&u->d.z, 0, sizeof(u->d.z));
-	return inflateInit2(&u->d.z, 16 + MAX_WBITS) == Z_OK ? 0 : -ENOMEM;
+	return u->fn.z.init2(&u->d.z, 16 + MAX_WBITS, ZLIB_VERSION, (int)sizeof(z_stream)) == Z_OK ?
+	       0 : -ENOMEM;
 }
 
 static int gz_step(struct unpack *u, uint8_t *out, size_t len, size_t *done)
@@ -70,7 +143,7 @@ static int gz_step(struct unpack *u, uint8_t *out, size_t len, size_t *done)
 	z->avail_in = (uInt)(u->in_len - u->in_pos);
 	z->next_out = out;
 	z->avail_out = (uInt)(len < UNPACK_STEP_MAX ? len : UNPACK_STEP_MAX);
-	ret = inflate(z, Z_NO_FLUSH);
+	ret = u->fn.z.inflate(z, Z_NO_FLUSH);
 	u->in_pos = u->in_len - z->avail_in;
 	*done = (size_t)(z->next_out - out);
 	if (ret == Z_STREAM_END)
@@ -83,7 +156,7 @@ static int gz_step(struct unpack *u, uint8_t *out, size_t len, size_t *done)
 
 static void gz_fini(struct unpack *u)
 {
-	inflateEnd(&u->d.z);
+	u->fn.z.end(&u->d.z);
 }
 
 /* --- xz and lzma (liblzma) --- */
@@ -91,13 +164,13 @@ static void gz_fini(struct unpack *u)
 static int xz_init(struct unpack *u)
 {
 	u->d.x = (lzma_stream)LZMA_STREAM_INIT;
-	return lzma_stream_decoder(&u->d.x, LZMA_MEM_LIMIT, 0) == LZMA_OK ? 0 : -ENOMEM;
+	return u->fn.x.stream_decoder(&u->d.x, LZMA_MEM_LIMIT, 0) == LZMA_OK ? 0 : -ENOMEM;
 }
 
 static int lzma_init(struct unpack *u)
 {
 	u->d.x = (lzma_stream)LZMA_STREAM_INIT;
-	return lzma_alone_decoder(&u->d.x, LZMA_MEM_LIMIT) == LZMA_OK ? 0 : -ENOMEM;
+	return u->fn.x.alone_decoder(&u->d.x, LZMA_MEM_LIMIT) == LZMA_OK ? 0 : -ENOMEM;
 }
 
 static const char *lzma_why(lzma_ret ret)
@@ -121,7 +194,7 @@ static int xz_step(struct unpack *u, uint8_t *out, size_t len, size_t *done)
 	x->avail_in = u->in_len - u->in_pos;
 	x->next_out = out;
 	x->avail_out = len;
-	ret = lzma_code(x, LZMA_RUN);
+	ret = u->fn.x.code(x, LZMA_RUN);
 	u->in_pos = u->in_len - x->avail_in;
 	*done = len - x->avail_out;
 	if (ret == LZMA_STREAM_END)
@@ -134,14 +207,14 @@ static int xz_step(struct unpack *u, uint8_t *out, size_t len, size_t *done)
 
 static void xz_fini(struct unpack *u)
 {
-	lzma_end(&u->d.x);
+	u->fn.x.end(&u->d.x);
 }
 
 /* --- zstd --- */
 
 static int zstd_init(struct unpack *u)
 {
-	u->d.zs = ZSTD_createDStream();
+	u->d.zs = u->fn.zs.create();
 	return u->d.zs ? 0 : -ENOMEM;
 }
 
@@ -149,12 +222,12 @@ static int zstd_step(struct unpack *u, uint8_t *out, size_t len, size_t *done)
 {
 	ZSTD_inBuffer in = { u->in, u->in_len, u->in_pos };
 	ZSTD_outBuffer ob = { out, len, 0 };
-	size_t ret = ZSTD_decompressStream(u->d.zs, &ob, &in);
+	size_t ret = u->fn.zs.decompress(u->d.zs, &ob, &in);
 
 	u->in_pos = in.pos;
 	*done = ob.pos;
-	if (ZSTD_isError(ret)) {
-		u->why = ZSTD_getErrorName(ret);
+	if (u->fn.zs.is_error(ret)) {
+		u->why = u->fn.zs.error_name(ret);
 		return -1;
 	}
 	/* The kernel appends the unpacked size after the frame: stop here. */
@@ -163,18 +236,18 @@ static int zstd_step(struct unpack *u, uint8_t *out, size_t len, size_t *done)
 
 static void zstd_fini(struct unpack *u)
 {
-	ZSTD_freeDStream(u->d.zs);
+	u->fn.zs.free(u->d.zs);
 }
 
 /* Magic numbers as the kernel's own decompressor knows them. */
 static const struct codec codecs[] = {
-	{ "gzip", { 0x1f, 0x8b }, 2, gz_init, gz_step, gz_fini },
-	{ "xz", { 0xfd, '7', 'z', 'X', 'Z', 0x00 }, 6, xz_init, xz_step, xz_fini },
-	{ "lzma", { 0x5d, 0x00, 0x00 }, 3, lzma_init, xz_step, xz_fini },
-	{ "zstd", { 0x28, 0xb5, 0x2f, 0xfd }, 4, zstd_init, zstd_step, zstd_fini },
-	{ "bzip2", { 'B', 'Z', 'h' }, 3, NULL, NULL, NULL },
-	{ "lz4", { 0x02, 0x21, 0x4c, 0x18 }, 4, NULL, NULL, NULL },
-	{ "lzo", { 0x89, 'L', 'Z', 'O' }, 4, NULL, NULL, NULL },
+	{ "gzip", { 0x1f, 0x8b }, 2, &zlib_lib, gz_init, gz_step, gz_fini },
+	{ "xz", { 0xfd, '7', 'z', 'X', 'Z', 0x00 }, 6, &lzma_lib, xz_init, xz_step, xz_fini },
+	{ "lzma", { 0x5d, 0x00, 0x00 }, 3, &lzma_lib, lzma_init, xz_step, xz_fini },
+	{ "zstd", { 0x28, 0xb5, 0x2f, 0xfd }, 4, &zstd_lib, zstd_init, zstd_step, zstd_fini },
+	{ "bzip2", { 'B', 'Z', 'h' }, 3, NULL, NULL, NULL, NULL },
+	{ "lz4", { 0x02, 0x21, 0x4c, 0x18 }, 4, NULL, NULL, NULL, NULL },
+	{ "lzo", { 0x89, 'L', 'Z', 'O' }, 4, NULL, NULL, NULL, NULL },
 };
 
 static const struct codec *codec_find(const uint8_t *magic, size_t len)
@@ -261,6 +334,26 @@ static int unpack_skip(struct kstream *s, uint64_t len)
 	return 0;
 }
 
+/* The codec's functions from its library: 0, or -ENOEXEC (logged) without it. */
+static int open_codec_lib(struct unpack *u)
+{
+	const struct codec_lib *l = u->codec->lib;
+	const char *why;
+	int err;
+
+	u->lib = lib_open_table(&lib_loader_dl, l->soname, l->syms, l->nsyms, &u->fn, &why,
+				&err);
+	if (u->lib)
+		return 0;
+	if (err == -ELIBBAD)
+		log_error(u->lg, "%s: %s payload: %s has no %s", u->name, u->codec->name,
+			  l->soname, why);
+	else
+		log_error(u->lg, "%s: %s payload: %s cannot be loaded: %s (Debian: apt-get "
+			  "install %s)", u->name, u->codec->name, l->soname, why, l->package);
+	return -ENOEXEC;
+}
+
 int unpack_open(int fd, uint64_t off, uint64_t len, const struct logger *lg,
 		const char *name, struct kstream **out)
 {
@@ -268,6 +361,7 @@ int unpack_open(int fd, uint64_t off, uint64_t len, const struct logger *lg,
 	size_t n = len < sizeof(magic) ? (size_t)len : sizeof(magic);
 	const struct codec *codec = NULL;
 	struct unpack *u;
+	int err;
 
 	if (!pread_full(fd, magic, n, off))
 		codec = codec_find(magic, n);
@@ -281,15 +375,21 @@ int unpack_open(int fd, uint64_t off, uint64_t len, const struct logger *lg,
 		.codec = codec, .lg = lg, .name = name, .fd = fd, .in_off = off,
 		.in_left = len, .in = malloc(UNPACK_IN_CHUNK), .scratch = malloc(UNPACK_SCRATCH),
 	};
+	err = open_codec_lib(u);
+	if (err)
+		goto fail;
+	err = -ENOMEM;
 	if (!u->in || !u->scratch || codec->init(u))
 		goto fail;
 	*out = &u->s;
 	return 0;
 fail:
+	if (u->lib)
+		lib_loader_dl.close(u->lib);
 	free(u->in);
 	free(u->scratch);
 	free(u);
-	return -ENOMEM;
+	return err;
 }
 
 int unpack_finish(struct kstream *s)
@@ -310,6 +410,7 @@ void unpack_close(struct kstream *s)
 	if (!s)
 		return;
 	u->codec->fini(u);
+	lib_loader_dl.close(u->lib);
 	free(u->in);
 	free(u->scratch);
 	free(u);
