@@ -55,6 +55,10 @@ static int answer(void *opaque, const struct fastchan_req *q, struct fastchan_re
 			rep->val = 5;
 		if (is_bar_read(q) && f->chan_mode == FAKE_CHAN_AHEAD)
 			rep->sock_msgs = 100000;
+		if (is_bar_read(q) && f->chan_mode == FAKE_CHAN_STRAY_RET) {
+			link_send_ret(&f->link, 0, false, 1000);
+			rep->sock_msgs = 1;
+		}
 	}
 	pthread_mutex_unlock(&f->lock);
 	return err;

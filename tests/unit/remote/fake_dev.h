@@ -39,6 +39,7 @@ enum fake_chan_mode {
 	FAKE_CHAN_BAD_SEQ,   /* BAR reads: a reply word with another number */
 	FAKE_CHAN_BAD_WRITE, /* BAR writes: answered 5 (a RET says 0 or all ones) */
 	FAKE_CHAN_AHEAD,     /* BAR reads: "100000 messages sent on the socket" */
+	FAKE_CHAN_STRAY_RET, /* BAR reads: a RET on the socket, counted as a message sent */
 };
 
 #define FAKE_BAR_REGS 7 /* 0x10..0x24 and the ROM at 0x30 */

@@ -179,6 +179,8 @@ static void test_garbage(void **state)
 	garbage_case(FAKE_CHAN_BAD_SEQ, false, "bad reply to BAR_READ on the fast channel");
 	garbage_case(FAKE_CHAN_BAD_WRITE, true, "bad reply to BAR_WRITE on the fast channel");
 	garbage_case(FAKE_CHAN_AHEAD, false, "bad reply to BAR_READ on the fast channel");
+	/* "A message on the socket first", and it is a RET: nothing asked for one. */
+	garbage_case(FAKE_CHAN_STRAY_RET, false, "RET with no request pending");
 	(void)state;
 }
 
