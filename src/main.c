@@ -123,7 +123,9 @@ static int cmd_remote(int argc, char **argv)
 		log_warn(&log, "remote: termination signals will not flush the device");
 	/* Set up: from here on, only what serving the device needs. */
 	if (!rc && o.sandbox)
-		rc = sandbox_apply(remote_sandbox(r), &log, NULL);
+		rc = sandbox_apply_with(remote_sandbox(r), &log, NULL, remote_start_threads, r);
+	else if (!rc)
+		rc = remote_start_threads(r);
 	/* Set-up's scratch (the filter's rules and program) is freed: its pages go back. */
 	if (!rc && !ASAN_ALLOCATOR)
 		malloc_trim(0);

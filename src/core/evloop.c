@@ -83,6 +83,8 @@ int evloop_run_once(struct evloop *loop, int timeout_ms)
 
 	if (n < 0)
 		return errno == EINTR ? 0 : -errno;
+	if (n > 0 && loop->before)
+		loop->before(loop->before_opaque);
 	if (n > 0 && loop->first)
 		serve_first(loop, evs, n);
 	for (int i = 0; i < n; i++) {

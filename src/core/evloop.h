@@ -28,6 +28,13 @@ struct evloop {
 	 * was full: then `first` runs anyway, with events 0.
 	 */
 	struct ev_watch *first;
+	/*
+	 * Optional: called whenever the wait returns events, before any
+	 * handler (a device process serves its fast channel's pending request
+	 * there, so a posted write is applied before a doorbell rung after it).
+	 */
+	void (*before)(void *opaque);
+	void *before_opaque;
 };
 
 int evloop_init(struct evloop *loop);

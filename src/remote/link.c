@@ -430,6 +430,49 @@ int link_call(struct link *l, const struct link_msg *req, uint64_t *ret, int tim
 	return err;
 }
 
+/* The lock, but not past the deadline: a heartbeat may hold it that long. */
+static int lock_until(struct link *l, int64_t deadline)
+{
+	struct timespec ts;
+
+	if (deadline < 0)
+		return -pthread_mutex_lock(&l->lock);
+	ts = (struct timespec){ deadline / 1000, (deadline % 1000) * 1000000 };
+	return -pthread_mutex_clocklock(&l->lock, CLOCK_MONOTONIC, &ts);
+}
+
+int link_take_ext(struct link *l, bool (*done)(void *opaque), void *opaque, int timeout_ms)
+{
+	int64_t deadline = deadline_of(timeout_ms);
+	struct link_msg m;
+	int err = lock_until(l, deadline);
+
+	if (err)
+		return err;
+	l->in_call = true;
+	while (!err && !done(opaque)) {
+		err = recv_until(l, &m, deadline);
+		if (err == -ETIMEDOUT)
+			err = link_fail(l, err, "announced messages missing after %d ms", timeout_ms);
+		if (err)
+			break;
+		if (m.cmd < LINK_EXT_BASE || !l->on_ext) {
+			link_msg_close_fds(&m);
+			err = link_fail(l, -EBADMSG, "%s with no request pending",
+					link_cmd_name(m.cmd));
+			break;
+		}
+		err = l->on_ext(l->ext_opaque, &m);
+		link_msg_close_fds(&m);
+		if (err)
+			err = link_fail(l, err, "the device process's %s was refused",
+					link_cmd_name(m.cmd));
+	}
+	l->in_call = false;
+	pthread_mutex_unlock(&l->lock);
+	return err;
+}
+
 void link_break(struct link *l, int err, const char *why)
 {
 	pthread_mutex_lock(&l->lock);

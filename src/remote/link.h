@@ -71,6 +71,8 @@ enum link_cmd {
 	LINK_EXT_DOORBELL_ADD,
 	/* device process, just before a RET: struct link_doorbell (id only) */
 	LINK_EXT_DOORBELL_DEL,
+	/* proxy: struct link_fastchan and the channel's memfd (fastchan.h); RET 0 */
+	LINK_EXT_FASTCHAN,
 	/* proxy: struct link_inflight and the journal's memfd (no answer) */
 	LINK_EXT_INFLIGHT,
 	LINK_EXT_END,
@@ -94,8 +96,10 @@ enum link_cmd {
 #define LINK_F_POSTED (1ull << 1)    /* EXT_BAR_WRITE for memory-space writes */
 #define LINK_F_MSIX (1ull << 2)      /* the proxy owns the MSI-X table: EXT_MSIX_FDS */
 #define LINK_F_DOORBELL (1ull << 3)  /* EXT_DOORBELL_ADD/DEL from the device process */
-#define LINK_F_INFLIGHT (1ull << 5) /* EXT_INFLIGHT: the virtqueue journal */
-#define LINK_F_ALL (LINK_F_HEARTBEAT | LINK_F_POSTED | LINK_F_MSIX | LINK_F_DOORBELL)
+#define LINK_F_FASTCHAN (1ull << 4)  /* EXT_FASTCHAN: config and BAR accesses in shared memory */
+#define LINK_F_INFLIGHT (1ull << 5)  /* EXT_INFLIGHT: the virtqueue journal */
+#define LINK_F_ALL (LINK_F_HEARTBEAT | LINK_F_POSTED | LINK_F_MSIX | LINK_F_DOORBELL | \
+		    LINK_F_FASTCHAN)
 
 /* Doorbells a device process may have at once; MSI-X vectors EXT_MSIX_FDS may name. */
 #define LINK_DOORBELL_MAX 64
@@ -129,6 +133,12 @@ struct link_doorbell {
 	uint8_t pad;
 	uint64_t offset;
 	uint64_t datamatch;
+};
+
+/* EXT_FASTCHAN: the memfd carried holds the channel's page. */
+#define LINK_FASTCHAN_SIZE 4096
+struct link_fastchan {
+	uint64_t size; /* LINK_FASTCHAN_SIZE */
 };
 
 /* The virtqueue journal (hw/virtio/vq_journal.h): size bytes of the memfd carried. */
@@ -172,6 +182,7 @@ struct link_msg {
 		struct link_hello hello;
 		struct link_msix_fds msix;
 		struct link_doorbell doorbell;
+		struct link_fastchan fastchan;
 		struct link_inflight inflight;
 		uint8_t raw[LINK_PAYLOAD_MAX];
 	} data;
@@ -278,6 +289,13 @@ int link_recv(struct link *l, struct link_msg *m, int timeout_ms);
  */
 int link_call(struct link *l, const struct link_msg *req, uint64_t *ret, int timeout_ms);
 
+/*
+ * Proxy side, no request pending: reads the extension messages the device
+ * process sent on its own (each through on_ext) until done(opaque), within
+ * timeout_ms. A RET here is a bad message; a timeout breaks the link.
+ */
+int link_take_ext(struct link *l, bool (*done)(void *opaque), void *opaque, int timeout_ms);
+
 /* Breaks the link from outside (a bad answer): logged like any other failure. */
 void link_break(struct link *l, int err, const char *why);
 
@@ -313,6 +331,7 @@ void link_msg_heartbeat(struct link_msg *m, uint64_t seq);
 void link_msg_msix_fds(struct link_msg *m, uint32_t first);
 int link_msg_msix_fds_add(struct link_msg *m, int fd);
 void link_msg_doorbell(struct link_msg *m, uint32_t cmd, const struct link_doorbell *d, int fd);
+void link_msg_fastchan(struct link_msg *m, int fd, uint64_t size);
 void link_msg_inflight(struct link_msg *m, uint32_t version, uint64_t size, int fd);
 
 /* Wire encoding of a header, for tests and tools. */

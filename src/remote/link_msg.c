@@ -175,6 +175,13 @@ static int check_doorbell(const struct link_msg *m, const char **why)
 	return 0;
 }
 
+static int check_fastchan(const struct link_msg *m, const char **why)
+{
+	if (m->data.fastchan.size != LINK_FASTCHAN_SIZE)
+		return bad(why, "fast channel not of one page");
+	return 0;
+}
+
 static int check_inflight(const struct link_msg *m, const char **why)
 {
 	const struct link_inflight *j = &m->data.inflight;
@@ -203,6 +210,8 @@ static const struct link_cmd_rule ext_rules[LINK_EXT_END - LINK_EXT_BASE] = {
 	EXT(LINK_EXT_DOORBELL_DEL) = { sizeof(struct link_doorbell),
 				       sizeof(struct link_doorbell), 0, 0, FROM_REMOTE,
 				       check_doorbell },
+	EXT(LINK_EXT_FASTCHAN) = { sizeof(struct link_fastchan), sizeof(struct link_fastchan), 1,
+				   1, FROM_PROXY, check_fastchan },
 	EXT(LINK_EXT_INFLIGHT) = { sizeof(struct link_inflight), sizeof(struct link_inflight),
 				   1, 1, FROM_PROXY, check_inflight },
 };
@@ -220,6 +229,7 @@ static const char *const cmd_names[LINK_QEMU_NCMDS] = {
 static const char *const ext_names[LINK_EXT_END - LINK_EXT_BASE] = {
 	"EXT_HELLO", "EXT_HEARTBEAT", "EXT_BAR_WRITE", "EXT_MSIX_FDS",
 	"EXT_DOORBELL_ADD", "EXT_DOORBELL_DEL",
+	"EXT_FASTCHAN",
 	[LINK_EXT_INFLIGHT - LINK_EXT_BASE] = "EXT_INFLIGHT",
 };
 
@@ -394,6 +404,14 @@ void link_msg_doorbell(struct link_msg *m, uint32_t cmd, const struct link_doorb
 		m->fds[0] = fd;
 		m->nfds = 1;
 	}
+}
+
+void link_msg_fastchan(struct link_msg *m, int fd, uint64_t size)
+{
+	msg_start(m, LINK_EXT_FASTCHAN, sizeof(m->data.fastchan));
+	m->data.fastchan.size = size;
+	m->fds[0] = fd;
+	m->nfds = 1;
 }
 
 void link_msg_inflight(struct link_msg *m, uint32_t version, uint64_t size, int fd)

@@ -34,6 +34,10 @@ static uint64_t ones64(unsigned size)
 /* Any failure broke the link and was reported once (proxy_fail, or the link while attaching). */
 int px_call(struct proxy *p, const struct link_msg *m, uint64_t *v)
 {
+	int err;
+
+	if (proxy_fastchan_call(p, m, v, &err))
+		return err;
 	return link_call(&p->link, m, v, p->timeout_ms);
 }
 
@@ -472,6 +476,7 @@ void proxy_fail(struct proxy *p, enum proxy_fail_kind kind, const char *what)
 		/* Whoever waits for a reply fails now, not at its timeout. */
 		if (p->link.fd >= 0)
 			shutdown(p->link.fd, SHUT_RDWR);
+		proxy_fastchan_fail(p);
 	}
 	pthread_mutex_unlock(&p->fail_lock);
 	if (!first)
@@ -521,6 +526,7 @@ static int swap_link(struct proxy *p, int fd)
 
 	pthread_rwlock_wrlock(&p->gate);
 	pthread_mutex_lock(&p->fail_lock);
+	proxy_fastchan_close(p);
 	link_destroy(&p->link);
 	memset(p->latch, 0, sizeof(p->latch)); /* the new process answers */
 	err = link_init(&p->link, fd, LINK_ROLE_PROXY, p->host->log, p->name);
@@ -693,6 +699,7 @@ static bool quiesce(struct proxy *p)
 	atomic_store(&p->state, PX_FAILED);
 	if (p->link.fd >= 0)
 		shutdown(p->link.fd, SHUT_RDWR); /* the device process sees its link close */
+	proxy_fastchan_fail(p);
 	pthread_mutex_unlock(&p->fail_lock);
 	return failed;
 }
@@ -716,6 +723,11 @@ void proxy_destroy(struct proxy *p)
 	if (p->sup)
 		sup_watch_link(p->sup, -1);
 	/* The device process ends when its link closes. */
+	if (p->locks_init)
+		pthread_mutex_lock(&p->fail_lock);
+	proxy_fastchan_close(p);
+	if (p->locks_init)
+		pthread_mutex_unlock(&p->fail_lock);
 	link_destroy(&p->link);
 	if (p->sup)
 		sup_destroy(p->sup, failed);

@@ -154,6 +154,7 @@ static int on_ext(void *opaque, struct link_msg *m)
 	struct proxy *p = opaque;
 	int err = 0;
 
+	atomic_fetch_add(&p->ext_msgs, 1); /* the fast channel's replies count them */
 	if (!(p->features & LINK_F_DOORBELL)) {
 		log_error(p->host->log, "%s: %s, but doorbells were not agreed on", p->name,
 			  link_cmd_name(m->cmd));
@@ -180,6 +181,7 @@ int proxy_ext_probe(struct proxy *p)
 
 	p->splitvm_peer = false;
 	p->features = 0;
+	atomic_store(&p->ext_msgs, 0);
 	if (!p->ext_wanted)
 		return 0;
 	link_msg_hello_probe(&m);
@@ -196,7 +198,7 @@ int proxy_ext_probe(struct proxy *p)
 static uint64_t features_offered(struct proxy *p)
 {
 	const struct dev_host *h = p->host;
-	uint64_t f = LINK_F_POSTED;
+	uint64_t f = LINK_F_POSTED | LINK_F_FASTCHAN;
 
 	if (p->heartbeat_ms)
 		f |= LINK_F_HEARTBEAT;
@@ -232,7 +234,7 @@ int proxy_ext_negotiate(struct proxy *p)
 	err = taken & LINK_F_MSIX ? proxy_msix_own(p) : 0;
 	if (!err && (taken & LINK_F_INFLIGHT))
 		err = proxy_inflight_give(p);
-	return err;
+	return !err && taken & LINK_F_FASTCHAN ? proxy_fastchan_open(p) : err;
 }
 
 int proxy_posted_write(struct proxy *p, uint64_t addr, uint64_t val, unsigned size)
@@ -243,6 +245,8 @@ int proxy_posted_write(struct proxy *p, uint64_t addr, uint64_t val, unsigned si
 		return 0;
 	link_msg_bar(&m, LINK_BAR_WRITE, addr, val, size, true);
 	m.cmd = LINK_EXT_BAR_WRITE; /* the same payload, no RET */
+	if (proxy_fastchan_post(p, &m))
+		return 1;
 	/* A failure broke the link (logged); the write is lost as on a dead bus. */
 	link_send(&p->link, &m, p->timeout_ms);
 	return 1;

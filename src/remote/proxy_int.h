@@ -20,6 +20,7 @@
 #include <sys/types.h>
 
 #include "hw/pci/pci.h"
+#include "remote/fastchan.h"
 #include "remote/inflight.h"
 #include "remote/link.h"
 #include "remote/proxy.h"
@@ -115,6 +116,13 @@ struct proxy {
 	bool hb_started;
 	int hb_stop_fd;
 	/*
+	 * The fast channel (proxy_fastchan.c), open while this device process
+	 * agreed on it; opened and closed with the link it belongs to.
+	 */
+	struct fastchan_vmm chan;
+	bool chan_on;
+	_Atomic uint32_t ext_msgs; /* extension messages read from the device process */
+	/*
 	 * Supervision. Guest accesses, posted writes and the heartbeat use the
 	 * link only while PX_LIVE, guest accesses holding gate for reading;
 	 * the supervisor stops the heartbeat, then replaces the link holding it
@@ -205,6 +213,21 @@ void proxy_doorbells_sync(struct proxy *p);
 /* A memory-space BAR write: posted if negotiated. 1 if sent so, else 0. */
 int proxy_posted_write(struct proxy *p, uint64_t addr, uint64_t val, unsigned size);
 
+/* proxy_fastchan.c */
+/* After EXT_HELLO took LINK_F_FASTCHAN: the page, sent with EXT_FASTCHAN. */
+int proxy_fastchan_open(struct proxy *p);
+/* With the link it belongs to: nobody inside (gate), fail_lock held. */
+void proxy_fastchan_close(struct proxy *p);
+/* proxy_fail() (fail_lock held): a vCPU waiting on the channel wakes now. */
+void proxy_fastchan_fail(struct proxy *p);
+/*
+ * px_call() on the channel: true if it took m (the result in *err, any
+ * failure reported). A request for the socket first waits until a posted
+ * write before it was served (false: the socket's turn).
+ */
+bool proxy_fastchan_call(struct proxy *p, const struct link_msg *m, uint64_t *v, int *err);
+/* A posted BAR write on the channel: true if it took it. */
+bool proxy_fastchan_post(struct proxy *p, const struct link_msg *m);
 /* proxy_inflight.c: the failed responder of a dead virtio-blk process of ours */
 int proxy_inflight_init(struct proxy *p);
 void proxy_inflight_fini(struct proxy *p);

@@ -148,10 +148,27 @@ uint64_t remote_bar_access(struct remote *r, const struct link_bar_access *b, ui
 	return is_write ? 0 : data;
 }
 
-static int handle(struct remote *r, struct link_msg *m)
+uint64_t remote_access(struct remote *r, const struct link_msg *m)
 {
 	const struct link_pci_conf *c = &m->data.conf;
 
+	switch (m->cmd) {
+	case LINK_PCI_CFGREAD:
+		return pci_config_read(r->pdev, c->addr, (unsigned)c->len);
+	case LINK_PCI_CFGWRITE:
+		pci_config_write(r->pdev, c->addr, (unsigned)c->len, c->val);
+		return 0;
+	case LINK_BAR_READ:
+		return remote_bar_access(r, &m->data.bar, 0, false);
+	case LINK_BAR_WRITE:
+	case LINK_EXT_BAR_WRITE:
+		return remote_bar_access(r, &m->data.bar, m->data.bar.val, true);
+	}
+	return UINT64_MAX;
+}
+
+static int handle(struct remote *r, struct link_msg *m)
+{
 	switch (m->cmd) {
 	case LINK_SYNC_SYSMEM:
 		return remote_mem_sync(&r->mem, m);
@@ -160,14 +177,11 @@ static int handle(struct remote *r, struct link_msg *m)
 	case LINK_PCI_CFGREAD:
 		if (link_is_hello_probe(m))
 			return reply(r, remote_ext_probe(r, pci_config_read(r->pdev, 0, 4)));
-		return reply(r, pci_config_read(r->pdev, c->addr, (unsigned)c->len));
+		return reply(r, remote_access(r, m));
 	case LINK_PCI_CFGWRITE:
-		pci_config_write(r->pdev, c->addr, (unsigned)c->len, c->val);
-		return reply(r, 0);
 	case LINK_BAR_READ:
-		return reply(r, remote_bar_access(r, &m->data.bar, 0, false));
 	case LINK_BAR_WRITE:
-		return reply(r, remote_bar_access(r, &m->data.bar, m->data.bar.val, true));
+		return reply(r, remote_access(r, m));
 	case LINK_DEVICE_RESET:
 		pci_device_reset(r->pdev);
 		/* QEMU answers a reset with an empty RET (docs/mpqemu.md). */
@@ -328,6 +342,7 @@ int remote_create(struct remote **out, const char *spec, const struct logger *lo
 	r->link.fd = -1;
 	r->intx.irqfd = r->intx.resamplefd = -1;
 	remote_ext_init(r);
+	remote_fastchan_init(r);
 	remote_mem_init(&r->mem, log);
 	err = device_parse(&r->dev, spec, log);
 	if (err) {
@@ -377,6 +392,8 @@ int remote_step(struct remote *r, int timeout_ms)
 			log_error(r->log, "remote: event loop failed: %s", strerror(-n));
 			remote_stop(r, n);
 		}
+		if (remote_fastchan_error(r))
+			remote_stop(r, remote_fastchan_error(r));
 	}
 	return r->done ? r->status : 1;
 }
@@ -399,7 +416,11 @@ void remote_destroy(struct remote *r)
 {
 	if (!r)
 		return;
-	/* The device finishes its work while its memory and buses still exist. */
+	/*
+	 * No request is served any more; the device finishes its work while its
+	 * memory and buses still exist.
+	 */
+	remote_fastchan_fini(r);
 	device_destroy(&r->dev);
 	if (r->pci_ready)
 		pci_host_destroy(&r->pci);

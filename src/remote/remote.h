@@ -41,6 +41,21 @@ int remote_run(struct remote *r);
  * serving, else what remote_run() would return.
  */
 int remote_step(struct remote *r, int timeout_ms);
+/*
+ * Starts the fast channel's thread (opaque: the remote), once: after the
+ * sandbox's namespaces and before its filter (sandbox_apply_with()), or
+ * before remote_run() without a sandbox. Without it the channel is not
+ * offered. 0 (a thread that cannot start only costs the channel).
+ */
+int remote_start_threads(void *opaque);
+/*
+ * Tests and fuzzing, instead of remote_start_threads(): the fast channel is
+ * offered but served only by remote_fastchan_poll() (and the event loop's
+ * wake-ups), on the caller's thread, deterministically.
+ */
+void remote_fastchan_inline(struct remote *r);
+/* Serves a pending fast channel request now: 1 while serving, else as remote_step(). */
+int remote_fastchan_poll(struct remote *r);
 /* What the device's kind needs once sandboxed (remote/sandbox.h); may be NULL. */
 const struct device_sandbox *remote_sandbox(const struct remote *r);
 /* Finishes the device's work (disks flush) and frees everything. */

@@ -23,6 +23,7 @@
 void remote_ext_init(struct remote *r)
 {
 	memset(&r->ext, 0, sizeof(r->ext));
+	pthread_mutex_init(&r->ext.db_lock, NULL);
 	for (unsigned v = 0; v < MSIX_MAX_VECTORS; v++)
 		r->ext.msix_fd[v] = -1;
 }
@@ -38,6 +39,7 @@ void remote_ext_fini(struct remote *r)
 			close(r->ext.msix_fd[v]);
 		r->ext.msix_fd[v] = -1;
 	}
+	pthread_mutex_destroy(&r->ext.db_lock);
 }
 
 uint64_t remote_ext_probe(struct remote *r, uint32_t ids)
@@ -140,6 +142,8 @@ static uint64_t features_taken(struct remote *r, uint64_t offered)
 
 	if (!r->pdev->msix)
 		take &= ~LINK_F_MSIX;
+	if (!remote_fastchan_ready(r))
+		take &= ~LINK_F_FASTCHAN;
 	return take;
 }
 
@@ -154,11 +158,12 @@ static int hello(struct remote *r, const struct link_hello *h)
 	/* Posted writes must not be overtaken by a doorbell rung after them. */
 	if (r->ext.features & LINK_F_POSTED)
 		r->loop.first = &r->link_watch;
-	log_info(r->log, "remote: extensions v%u:%s%s%s%s%s (heartbeat %u ms)", h->version,
+	log_info(r->log, "remote: extensions v%u:%s%s%s%s%s%s (heartbeat %u ms)", h->version,
 		 r->ext.features & LINK_F_DOORBELL ? " doorbells" : "",
 		 r->ext.features & LINK_F_MSIX ? " msix" : "",
 		 r->ext.features & LINK_F_POSTED ? " posted-writes" : "",
 		 r->ext.features & LINK_F_HEARTBEAT ? " heartbeat" : "",
+		 r->ext.features & LINK_F_FASTCHAN ? " fast-channel" : "",
 		 r->ext.features & LINK_F_INFLIGHT ? " inflight" : "", r->ext.heartbeat_ms);
 	/* The doorbells the device has now go out before this RET. */
 	return 0;
@@ -187,6 +192,9 @@ int remote_ext_handle(struct remote *r, struct link_msg *m)
 		return 0;
 	case LINK_EXT_MSIX_FDS:
 		return take_msix_fds(r, m);
+	case LINK_EXT_FASTCHAN:
+		err = remote_fastchan_open(r, m);
+		return err ? err : send_ret(r, 0);
 	case LINK_EXT_INFLIGHT:
 		return take_journal(r, m);
 	}
@@ -227,9 +235,8 @@ static bool same_doorbell(const struct remote_doorbell *d, const struct link_doo
  * Recorded relative to the BAR; called under the device's config lock, so
  * nothing is sent from here (remote_ext_flush() does, before the RET).
  */
-int remote_add_ioeventfd(void *opaque, const struct accel_ioeventfd *ev)
+static int add_doorbell(struct remote *r, const struct accel_ioeventfd *ev)
 {
-	struct remote *r = opaque;
 	struct link_doorbell want = { .len = (uint8_t)ev->len };
 	struct remote_doorbell *free_slot = NULL;
 	uint64_t off;
@@ -263,10 +270,19 @@ int remote_add_ioeventfd(void *opaque, const struct accel_ioeventfd *ev)
 	return 0;
 }
 
-int remote_del_ioeventfd(void *opaque, const struct accel_ioeventfd *ev)
+int remote_add_ioeventfd(void *opaque, const struct accel_ioeventfd *ev)
 {
 	struct remote *r = opaque;
+	int err;
 
+	pthread_mutex_lock(&r->ext.db_lock);
+	err = add_doorbell(r, ev);
+	pthread_mutex_unlock(&r->ext.db_lock);
+	return err;
+}
+
+static int del_doorbell(struct remote *r, const struct accel_ioeventfd *ev)
+{
 	for (unsigned i = 0; i < LINK_DOORBELL_MAX; i++) {
 		struct remote_doorbell *d = &r->ext.db[i];
 
@@ -281,10 +297,20 @@ int remote_del_ioeventfd(void *opaque, const struct accel_ioeventfd *ev)
 	return -ENOENT;
 }
 
-int remote_ext_flush(struct remote *r)
+int remote_del_ioeventfd(void *opaque, const struct accel_ioeventfd *ev)
 {
-	if (!(r->ext.features & LINK_F_DOORBELL))
-		return 0;
+	struct remote *r = opaque;
+	int err;
+
+	pthread_mutex_lock(&r->ext.db_lock);
+	err = del_doorbell(r, ev);
+	pthread_mutex_unlock(&r->ext.db_lock);
+	return err;
+}
+
+/* db_lock held: the event loop and the fast channel's thread both answer requests. */
+static int flush_locked(struct remote *r)
+{
 	for (unsigned i = 0; i < LINK_DOORBELL_MAX; i++) {
 		struct remote_doorbell *d = &r->ext.db[i];
 		struct link_msg m;
@@ -297,8 +323,21 @@ int remote_ext_flush(struct remote *r)
 		err = link_send(&r->link, &m, REPLY_TIMEOUT_MS);
 		if (err)
 			return err;
+		atomic_fetch_add(&r->ext.sock_msgs, 1);
 		d->announced = d->wanted;
 		d->used = d->wanted;
 	}
 	return 0;
+}
+
+int remote_ext_flush(struct remote *r)
+{
+	int err;
+
+	if (!(r->ext.features & LINK_F_DOORBELL))
+		return 0;
+	pthread_mutex_lock(&r->ext.db_lock);
+	err = flush_locked(r);
+	pthread_mutex_unlock(&r->ext.db_lock);
+	return err;
 }

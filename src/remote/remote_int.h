@@ -14,6 +14,7 @@
 #include "hw/device.h"
 #include "hw/pci/msix.h"
 #include "hw/pci/pci.h"
+#include "remote/fastchan.h"
 #include "remote/link.h"
 #include "remote/remote.h"
 #include "remote/remote_mem.h"
@@ -54,10 +55,30 @@ struct remote_ext {
 	uint64_t features; /* negotiated (LINK_F_*); 0: plain mpqemu */
 	unsigned heartbeat_ms;
 	uint64_t heartbeats;
+	/* the doorbells; taken by whichever thread serves a request (the fast channel's too) */
+	pthread_mutex_t db_lock;
 	struct remote_doorbell db[LINK_DOORBELL_MAX];
+	/* extension messages sent on the link so far (the fast channel's replies say) */
+	_Atomic uint32_t sock_msgs;
 	int msix_fd[MSIX_MAX_VECTORS]; /* the VMM's, one per vector; -1: none */
 	void *journal; /* the VMM's virtqueue journal, mapped (LINK_F_INFLIGHT); or NULL */
 	size_t journal_size;
+};
+
+/*
+ * The fast channel's device side (remote_fastchan.c): a thread started
+ * before the sandbox's filter (which allows no new threads), idle until
+ * EXT_FASTCHAN maps the VMM's page, then serving it.
+ */
+struct remote_fastchan {
+	struct fastchan_dev dev;
+	pthread_t thread;
+	bool thread_on;
+	pthread_mutex_t lock; /* hands the mapped page to the thread */
+	pthread_cond_t cond;
+	bool running, mapped, quit;
+	bool inline_only; /* no thread: served by remote_fastchan_poll() (fuzzing) */
+	_Atomic int err; /* a bad request: the event loop ends the process */
 };
 
 struct remote {
@@ -75,6 +96,7 @@ struct remote {
 	struct ev_watch signal_watch;
 	struct remote_intx intx;
 	struct remote_ext ext;
+	struct remote_fastchan chan;
 	bool msi_warned;
 	bool done;
 	int status; /* why remote_run() returns */
@@ -88,6 +110,8 @@ struct pci_device *remote_function(struct remote *r);
 void remote_on_link(void *opaque, uint32_t events);
 uint64_t remote_bar_access(struct remote *r, const struct link_bar_access *b, uint64_t val,
 			   bool is_write);
+/* A validated config or BAR access (PCI_CFG*, BAR_*, EXT_BAR_WRITE): the RET's value. */
+uint64_t remote_access(struct remote *r, const struct link_msg *m);
 
 /* remote_ext.c */
 void remote_ext_init(struct remote *r);
@@ -100,5 +124,18 @@ int remote_ext_handle(struct remote *r, struct link_msg *m);
 int remote_ext_flush(struct remote *r);
 int remote_add_ioeventfd(void *opaque, const struct accel_ioeventfd *ev);
 int remote_del_ioeventfd(void *opaque, const struct accel_ioeventfd *ev);
+
+/* remote_fastchan.c */
+void remote_fastchan_init(struct remote *r);
+/* Stops and joins the thread, unmaps the page. */
+void remote_fastchan_fini(struct remote *r);
+/* Whether the channel can be offered: its thread runs. */
+bool remote_fastchan_ready(const struct remote *r);
+/* EXT_FASTCHAN: maps the page (negotiated, once) and hands it to the thread. */
+int remote_fastchan_open(struct remote *r, struct link_msg *m);
+/* The event loop, before its handlers: a pending request served here and now. */
+void remote_fastchan_sync(void *opaque);
+/* A bad request ended the channel: its error (the process ends), else 0. */
+int remote_fastchan_error(struct remote *r);
 
 #endif

@@ -386,6 +386,12 @@ void __lsan_do_leak_check(void) __attribute__((weak, visibility("default")));
 int sandbox_apply(const struct device_sandbox *kind, const struct logger *log,
 		  unsigned *applied)
 {
+	return sandbox_apply_with(kind, log, applied, NULL, NULL);
+}
+
+int sandbox_apply_with(const struct device_sandbox *kind, const struct logger *log,
+		       unsigned *applied, int (*before_filter)(void *opaque), void *opaque)
+{
 	char missing[512] = "";
 	struct sb s = { .kind = kind, .missing = missing, .cap = sizeof(missing),
 			.root_user = geteuid() == 0 };
@@ -398,8 +404,14 @@ int sandbox_apply(const struct device_sandbox *kind, const struct logger *log,
 	if (!kind)
 		log_warn(log, "remote: sandbox: the device kind lists no system calls: only the "
 			 "machine's are allowed (docs/remote.md)");
-	read_status(&data, &threads);
 	isolate(&s);
+	if (before_filter) {
+		err = before_filter(opaque);
+		if (err)
+			return err;
+	}
+	/* The threads and their stacks count. */
+	read_status(&data, &threads);
 	set_limits(&s, data, threads);
 	drop_caps(&s);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {

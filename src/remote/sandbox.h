@@ -51,6 +51,15 @@ int sandbox_isolate(const struct device_sandbox *kind, unsigned *applied, char *
 int sandbox_apply(const struct device_sandbox *kind, const struct logger *log,
 		  unsigned *applied);
 
+/*
+ * The same, with a step run once the namespaces exist and before the
+ * rlimits and the filter: starting the threads the process needs (unshare
+ * refuses a process with threads; the filter allows no new ones).
+ * before_filter's error is returned before anything else is applied.
+ */
+int sandbox_apply_with(const struct device_sandbox *kind, const struct logger *log,
+		       unsigned *applied, int (*before_filter)(void *opaque), void *opaque);
+
 /* Builds and loads the seccomp filter alone (sandbox_apply() does it last). */
 int sandbox_load_filter(const struct device_sandbox *kind, const struct logger *log);
 

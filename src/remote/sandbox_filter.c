@@ -65,6 +65,7 @@ static const struct sandbox_rule machine_rules[] = {
 	SANDBOX_ALLOW("getpid"),
 	SANDBOX_ALLOW("gettid"),
 	SANDBOX_ALLOW("sched_yield"),
+	SANDBOX_ALLOW("getcpu"), /* sched_getcpu() without the vDSO (the fast channel) */
 	SANDBOX_ALLOW("rt_sigprocmask"),
 	SANDBOX_ALLOW("rt_sigaction"), /* glibc: abort(), the first pthread_create() */
 	SANDBOX_ALLOW("rt_sigreturn"),

@@ -435,7 +435,9 @@ static int remote_main(int argc, char **argv)
 	if (!rc)
 		rc = remote_attach(r, fd);
 	if (!rc && o.sandbox)
-		rc = sandbox_apply(remote_sandbox(r), &log, NULL);
+		rc = sandbox_apply_with(remote_sandbox(r), &log, NULL, remote_start_threads, r);
+	else if (!rc)
+		rc = remote_start_threads(r);
 	if (!rc)
 		rc = remote_run(r);
 	remote_destroy(r);

@@ -17,7 +17,11 @@
  *                with bit 4 set (and not 3), an extension (issue 7), sub:u8:
  *                0 the probe, 1 EXT_HELLO features:u8 heartbeat:u16,
  *                2 EXT_HEARTBEAT seq:u64, 3 EXT_BAR_WRITE as BAR_WRITE,
- *                4 EXT_MSIX_FDS first:u8 n:u8 (n % 8 + 1 new eventfds)
+ *                4 EXT_MSIX_FDS first:u8 n:u8 (n % 8 + 1 new eventfds),
+ *                5 EXT_FASTCHAN sealed:u8 (a new page; bit 0 clear: a memfd
+ *                that may shrink), 6 a fast channel request: 32 bytes put
+ *                in the page's slot as they are, then posted
+
  * The remote runs between records, its replies are read and dropped.
  * A crash, a sanitizer report, a remote that does not end on EOF, or an fd
  * left open after it is destroyed is a bug; the remote ending with an
@@ -34,6 +38,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "remote/fastchan.h"
 #include "remote/link.h"
 #include "remote/remote.h"
 
@@ -180,12 +185,49 @@ static void msix_fds(struct link *l, struct in *in)
 		close(fds[i]);
 }
 
+/* The VMM's end of the fast channel, for one input. */
+static struct fastchan_vmm chan;
+
+static void fastchan_page(struct link *l, struct in *in)
+{
+	struct link_msg m;
+	int fd;
+
+	if (take(in, 1) & 1) {
+		fastchan_vmm_close(&chan);
+		if (fastchan_vmm_open(&chan))
+			abort();
+		fd = chan.fd;
+	} else {
+		fd = memfd_create("fuzz-unsealed", MFD_CLOEXEC);
+		if (fd < 0 || ftruncate(fd, FASTCHAN_SIZE) < 0)
+			abort();
+	}
+	link_msg_fastchan(&m, fd, FASTCHAN_SIZE);
+	link_send(l, &m, 0);
+	if (fd != chan.fd)
+		close(fd);
+}
+
+/* Raw bytes in the slot, posted (the slot waits for the one before: else dropped). */
+static void fastchan_request(struct in *in)
+{
+	struct fastchan_req q = { 0 };
+	uint8_t raw[sizeof(q)] = { 0 };
+
+	for (unsigned i = 0; i < sizeof(raw); i++)
+		raw[i] = (uint8_t)take(in, 1);
+	memcpy(&q, raw, sizeof(q));
+	if (chan.page)
+		fastchan_vmm_request(&chan, &q, NULL, fastchan_now_ns());
+}
+
 /* The extension messages, valid or not for the remote's state (probe first or not). */
 static void extension(struct link *l, struct in *in)
 {
 	struct link_msg m;
 
-	switch (take(in, 1) % 5) {
+	switch (take(in, 1) % 7) {
 	case 0:
 		link_msg_hello_probe(&m);
 		break;
@@ -206,8 +248,14 @@ static void extension(struct link *l, struct in *in)
 		m.cmd = LINK_EXT_BAR_WRITE;
 		break;
 	}
-	default:
+	case 4:
 		msix_fds(l, in);
+		return;
+	case 5:
+		fastchan_page(l, in);
+		return;
+	default:
+		fastchan_request(in);
 		return;
 	}
 	link_send(l, &m, 0);
@@ -257,8 +305,11 @@ static int settle(struct remote *r, int fd)
 	uint8_t buf[4096];
 	int rc = 1;
 
-	for (int i = 0; i < 4 && rc == 1; i++)
-		rc = remote_step(r, 0);
+	for (int i = 0; i < 4 && rc == 1; i++) {
+		rc = remote_fastchan_poll(r);
+		if (rc == 1)
+			rc = remote_step(r, 0);
+	}
 	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) > 0)
 		;
 	return rc;
@@ -280,6 +331,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) ||
 	    remote_attach(r, sv[1]) || link_init(&l, sv[0], LINK_ROLE_PROXY, quiet_log(), "vmm"))
 		abort();
+	remote_fastchan_inline(r); /* served here, between records */
 	l.ext = &link_ext_v1; /* our side sends extensions whenever asked to */
 	while (in.p < in.end && rc == 1) {
 		record(&l, sv[0], &in);
@@ -291,6 +343,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (rc == 1)
 		abort();
 	remote_destroy(r);
+	fastchan_vmm_close(&chan);
 	if (count_fds() != base)
 		abort(); /* a received fd leaked */
 	return 0;

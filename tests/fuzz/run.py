@@ -207,6 +207,17 @@ def remote_seeds():
                + posted(0x28, 0x1800, 4) + posted(0x30, 0x2000, 4) + posted(0x1c, 1, 2)
                + ram(0x1000, desc) + ram(0x1800, avail) + posted(0x14, 15, 1)
                + ext(2, struct.pack("<Q", 7)) + barw(0x3000, 0, 2) + barr(0x1000, 1))
+    # The fast channel: a sealed page, then config and BAR requests through it
+    # (32 bytes each: cmd, pad, then PciConfDataMsg or BarAccessMsg).
+    chcfg = lambda cmd, addr, val, ln: ext(6, struct.pack("<IIIIi12x", cmd, 0, addr, val, ln))
+    chbar = lambda cmd, off, val, size: ext(6, struct.pack("<IIQQIB3x", cmd, 0, 0xfe000000 + off,
+                                                           val, size, 1))
+    for kind in range(3):
+        yield (bytes([kind]) + sysmem + bytes([5]) + ext(0)
+               + ext(1, struct.pack("<BH", 0x1f, 0)) + ext(5, b"\x01")
+               + chcfg(2, 0x20, 0xfe000000, 4) + chcfg(2, 0x04, 6, 2) + chcfg(3, 0, 0, 4)
+               + chbar(0x1002, 0x14, 3, 1) + chbar(4, 0x08, 1, 4) + chbar(5, 0x14, 0, 1)
+               + chbar(5, 0x1000, 0, 1) + chbar(4, 0x3000, 0, 2))
 
 
 def small_seeds():

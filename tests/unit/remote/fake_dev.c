@@ -108,7 +108,7 @@ static void announce_doorbell(struct fake_dev *f)
 }
 
 /* QEMU 7.2's rule: any access whose dword passes the end is refused. */
-static uint64_t cfg_access(struct fake_dev *f, uint32_t cmd, const struct link_pci_conf *c)
+uint64_t fake_cfg_access(struct fake_dev *f, uint32_t cmd, const struct link_pci_conf *c)
 {
 	uint32_t v = 0;
 
@@ -153,6 +153,8 @@ static bool handle_ext(struct fake_dev *f, struct link_msg *m)
 		f->last_bar = m->data.bar;
 		f->last_bar_cmd = m->cmd;
 		return true;
+	case LINK_EXT_FASTCHAN:
+		return fake_chan_open(f, m) == 0 && link_send_ret(&f->link, 0, false, 1000) == 0;
 	}
 	return false;
 }
@@ -177,6 +179,8 @@ static void take_irqfd(struct fake_dev *f, struct link_msg *m)
 		close(f->resamplefd);
 	f->irqfd = m->fds[0];
 	f->resamplefd = m->fds[1];
+	m->fds[0] = m->fds[1] = -1; /* kept */
+	m->nfds = 0;
 }
 
 /* A BAR_READ when told to misbehave: false if the link is to end. */
@@ -201,14 +205,14 @@ static bool misbehave(struct fake_dev *f)
 	}
 }
 
-/* A FAKE_CTL write: answered, except by the ends it asks for. */
-static bool control(struct fake_dev *f, uint32_t what)
+bool fake_control(struct fake_dev *f, uint32_t what)
 {
 	switch (what) {
 	case FAKE_CTL_EXIT:
 		_exit(3);
 	case FAKE_CTL_HANG:
 		f->mode = FAKE_HANG_BAR;
+		f->chan_mode = FAKE_CHAN_HANG;
 		break;
 	case FAKE_CTL_CLOSE:
 		shutdown(f->link.fd, SHUT_RDWR);
@@ -216,7 +220,13 @@ static bool control(struct fake_dev *f, uint32_t what)
 	default:
 		break;
 	}
-	return link_send_ret(&f->link, 0, false, 1000) == 0;
+	return true;
+}
+
+/* A FAKE_CTL write: answered, except by the ends it asks for. */
+static bool control(struct fake_dev *f, uint32_t what)
+{
+	return fake_control(f, what) && link_send_ret(&f->link, 0, false, 1000) == 0;
 }
 
 /* One request; false when the link should end. */
@@ -239,7 +249,7 @@ static bool handle(struct fake_dev *f, struct link_msg *m)
 	case LINK_PCI_CFGWRITE:
 		if (m->cmd == LINK_PCI_CFGWRITE && m->data.conf.addr == FAKE_CTL)
 			return control(f, m->data.conf.val);
-		ret = cfg_access(f, m->cmd, &m->data.conf);
+		ret = fake_cfg_access(f, m->cmd, &m->data.conf);
 		break;
 	case LINK_BAR_READ:
 	case LINK_BAR_WRITE:
@@ -271,6 +281,8 @@ void fake_serve(struct fake_dev *f)
 			f->quirk_done = true;
 		}
 		go = r == -ETIMEDOUT || (r == 1 && handle(f, &m));
+		if (r == 1)
+			link_msg_close_fds(&m);
 		pthread_mutex_unlock(&f->lock);
 		if (!go)
 			break;
@@ -295,6 +307,7 @@ void fake_join(struct fake_dev *f)
 	if (f->started)
 		pthread_join(f->thread, NULL);
 	f->started = false;
+	fake_chan_close(f);
 	link_destroy(&f->link);
 	if (f->irqfd >= 0)
 		close(f->irqfd);

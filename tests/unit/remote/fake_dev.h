@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "core/log.h"
+#include "remote/fastchan.h"
 #include "remote/link.h"
 
 enum fake_mode {
@@ -30,6 +31,16 @@ enum fake_mode {
  */
 #define FAKE_CTL 0xf0
 enum { FAKE_CTL_EXIT = 1, FAKE_CTL_HANG = 2, FAKE_CTL_CLOSE = 3 };
+
+/* How the fast channel (fake_chan.c) answers BAR accesses. */
+enum fake_chan_mode {
+	FAKE_CHAN_NORMAL,
+	FAKE_CHAN_HANG,      /* BAR reads: never answered */
+	FAKE_CHAN_BAD_SEQ,   /* BAR reads: a reply word with another number */
+	FAKE_CHAN_BAD_WRITE, /* BAR writes: answered 5 (a RET says 0 or all ones) */
+	FAKE_CHAN_AHEAD,     /* BAR reads: "100000 messages sent on the socket" */
+	FAKE_CHAN_STRAY_RET, /* BAR reads: a RET on the socket, counted as a message sent */
+};
 
 #define FAKE_BAR_REGS 7 /* 0x10..0x24 and the ROM at 0x30 */
 #define FAKE_MAGIC 0x5a5a000000000000ull /* BAR reads return this | address */
@@ -62,6 +73,12 @@ struct fake_dev {
 	unsigned nprobe, nhello, nheartbeat, nposted;
 	int db_fd;       /* >= 0: announced as doorbell 5 (BAR 1 at 0x100) before COMMAND's RET */
 	struct link_hello hello;
+	/* the fast channel, once EXT_FASTCHAN came (take LINK_F_FASTCHAN) */
+	struct fastchan_dev chan;
+	pthread_t chan_thread;
+	bool chan_on;
+	enum fake_chan_mode chan_mode;
+	unsigned nchan; /* requests served through it */
 };
 
 /* A device with IDs 1234:5678, BAR0 I/O 256 B, BAR1 4 KiB, BAR2/3 64-bit 1 MiB, ROM 2 KiB. */
@@ -76,5 +93,13 @@ uint32_t fake_cfg32(struct fake_dev *f, unsigned off);
 void fake_set_bar(struct fake_dev *f, unsigned reg_idx, uint32_t mask, uint32_t flags);
 /* Resets like a PCI function: COMMAND, BARs, interrupt line cleared. */
 void fake_reset(struct fake_dev *f);
+/* A config access as the link would make it (f->lock held): the RET's value. */
+uint64_t fake_cfg_access(struct fake_dev *f, uint32_t cmd, const struct link_pci_conf *c);
+/* A FAKE_CTL write's effect on the fake (f->lock held): false if it closed its link. */
+bool fake_control(struct fake_dev *f, uint32_t what);
+
+/* fake_chan.c: EXT_FASTCHAN (f->lock held; fds stay the message's), and the end. */
+int fake_chan_open(struct fake_dev *f, struct link_msg *m);
+void fake_chan_close(struct fake_dev *f);
 
 #endif

@@ -55,6 +55,9 @@ static int64_t ms_now(void)
 
 /* ---- splitvm remote on a thread ---------------------------------------------- */
 
+/* rx_start() gives the remote its fast channel's thread (as `splitvm remote` does). */
+static bool rx_fastchan;
+
 struct rx {
 	struct px_env *e;
 	struct remote *r;
@@ -117,6 +120,8 @@ static struct rx *rx_start(unsigned heartbeat_ms, int settle_ms)
 		x->rlog_rd = pfd[0];
 		assert_int_equal(remote_create(&x->r, "virtio-rng", &x->rlog), 0);
 		assert_int_equal(remote_attach(x->r, sv[1]), 0);
+		if (rx_fastchan)
+			assert_int_equal(remote_start_threads(x->r), 0);
 		assert_int_equal(pthread_create(&x->thread, NULL, run_remote, x), 0);
 		cfg = px_env_config(x->e, sv[0], 2000);
 	}
@@ -300,6 +305,7 @@ static void test_qemu_peer_plain(void **state)
 	assert_false(link_broken(&e->px->link));
 	assert_int_equal(e->fake.qemu_violations, 0);
 	assert_int_equal(e->nioev + e->ioev_adds + e->nroutes + e->route_sets, 0);
+	assert_false(e->px->chan_on);
 	px_env_free(e);
 	(void)state;
 }
@@ -584,6 +590,96 @@ static void test_doorbell_fd_checked(void **state)
 	(void)state;
 }
 
+/* ---- the fast channel ---------------------------------------------------------- */
+
+static int fastchan_on(void **state)
+{
+	rx_fastchan = true;
+	(void)state;
+	return 0;
+}
+
+static int fastchan_off(void **state)
+{
+	rx_fastchan = false;
+	(void)state;
+	return 0;
+}
+
+/*
+ * With the channel: accesses never reach the socket, the doorbell the
+ * COMMAND write made is in place when that write returns (announced on the
+ * socket, read before the next access), and a doorbell rung right after
+ * posted writes on the channel never overtakes them (the device process's
+ * event loop serves the channel first).
+ */
+static void test_fastchan(void **state)
+{
+	struct rx *x = rx_start(0, 0);
+	unsigned reads, writes;
+
+	assert_int_equal(x->e->px->features & LINK_F_FASTCHAN, LINK_F_FASTCHAN);
+	assert_true(x->e->px->chan_on);
+	assert_non_null(strstr(rlog(x), " fast-channel "));
+	assert_int_equal(x->e->nioev, 1);
+	reads = count_of(rlog(x), "remote: BAR_READ") + count_of(rlog(x), "remote: PCI_CFGREAD");
+	writes = count_of(rlog(x), "BAR_WRITE");
+	for (int round = 0; round < 20; round++) {
+		uint16_t want;
+
+		driver_setup(x);
+		want = publish(x);
+		ring_doorbell(x);
+		assert_true(used_reaches(x, want, 5000));
+	}
+	(void)msix_cap(x);
+	assert_int_equal(count_of(rlog(x), "remote: BAR_READ") +
+			 count_of(rlog(x), "remote: PCI_CFGREAD"), reads);
+	assert_int_equal(count_of(rlog(x), "BAR_WRITE"), writes);
+	assert_int_equal(x->e->nioev, 1);
+	assert_false(proxy_failed(x->e->px));
+	rx_finish(x);
+	(void)state;
+}
+
+/* A request the link would refuse ends the device process, as on the link. */
+static void bad_request(const struct fastchan_req *q, const char *why)
+{
+	struct rx *x = rx_start(0, 0);
+	struct fastchan_rep rep;
+
+	assert_int_equal(fastchan_vmm_request(&x->e->px->chan, q, &rep,
+					      fastchan_now_ns() + 300 * 1000000ll), -ETIMEDOUT);
+	pthread_join(x->thread, NULL);
+	assert_int_equal(x->status, -EBADMSG);
+	print_message("  %s", strstr(rlog(x), "remote: bad request"));
+	assert_non_null(strstr(rlog(x), why));
+	proxy_destroy(x->e->px);
+	x->e->px = NULL;
+	remote_destroy(x->r);
+	close(x->rlog.fd);
+	close(x->rlog_rd);
+	px_env_free(x->e);
+	free(x);
+}
+
+static void test_fastchan_bad_request(void **state)
+{
+	struct fastchan_req q = { .cmd = 99 };
+
+	bad_request(&q, "bad request 99 on the fast channel");
+	q = (struct fastchan_req){ .cmd = LINK_BAR_READ };
+	q.u.bar = (struct link_bar_access){ .addr = 0xc0000000, .size = 3, .memory = 1 };
+	bad_request(&q, "BAR access size not 1, 2, 4 or 8");
+	q = (struct fastchan_req){ .cmd = LINK_EXT_BAR_WRITE };
+	q.u.bar = (struct link_bar_access){ .addr = 0x1000, .size = 4, .memory = 0 };
+	bad_request(&q, "posted write to I/O space");
+	q = (struct fastchan_req){ .cmd = LINK_PCI_CFGREAD };
+	q.u.conf = (struct link_pci_conf){ .addr = 4095, .len = 4 };
+	bad_request(&q, "config access beyond 4 KiB");
+	(void)state;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -597,6 +693,9 @@ int main(void)
 		cmocka_unit_test(test_posted_order),
 		cmocka_unit_test(test_heartbeat),
 		cmocka_unit_test(test_heartbeat_lost),
+		cmocka_unit_test_setup_teardown(test_fastchan, fastchan_on, fastchan_off),
+		cmocka_unit_test_setup_teardown(test_fastchan_bad_request, fastchan_on,
+						fastchan_off),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include <cmocka.h>
 
 #include "proxy_env.h"
+#include "remote/proxy_int.h"
 
 #define BAR_REG(i) (PCI_BASE_ADDRESS_0 + 4 * (i))
 #define DIE_IF "die-if="
@@ -52,6 +54,9 @@ static int child_main(int argc, char **argv)
 	if (die && access(die + strlen(DIE_IF), F_OK) == 0)
 		return 4;
 	fake_init(&f);
+	/* ",fastchan": splitvm's device process as far as the fast channel goes. */
+	f.splitvm = strstr(spec, "fastchan") != NULL;
+	f.take = f.splitvm ? LINK_F_FASTCHAN : 0;
 	if (link_init(&f.link, 3, LINK_ROLE_REMOTE, &f.log, "child") < 0)
 		return 1;
 	fake_serve(&f);
@@ -205,6 +210,7 @@ struct reader {
 	struct px_env *e;
 	uint64_t value;
 	int64_t ms;
+	atomic_bool done;
 };
 
 static void *read_bar(void *arg)
@@ -214,48 +220,103 @@ static void *read_bar(void *arg)
 
 	r->value = bar1_read(r->e);
 	r->ms = ms_now() - t0;
+	atomic_store(&r->done, true);
 	return NULL;
 }
 
+static bool read_done(struct px_env *e, const void *arg)
+{
+	(void)e;
+	return atomic_load(&((const struct reader *)arg)->done);
+}
+
+/* SIGSTOP is asynchronous: a device spinning on another CPU may still answer. */
+static void wait_stopped(pid_t pid)
+{
+	char path[64], buf[256] = "";
+	int64_t t0 = ms_now();
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	while (ms_now() - t0 < 2000) {
+		FILE *f = fopen(path, "r");
+		char *p;
+
+		if (f && fgets(buf, sizeof(buf), f) && (p = strrchr(buf, ')')) && p[2] == 'T') {
+			fclose(f);
+			return;
+		}
+		if (f)
+			fclose(f);
+		usleep(1000);
+	}
+	fail_msg("process %d did not stop", (int)pid);
+}
+
 /* A request in flight when the process dies ends then, not at its 10 s timeout. */
-static void test_in_flight(void **state)
+static void in_flight(const char *spec)
 {
 	struct px_env *e = env();
-	struct proxy *p = spawn(e, "virtio-rng", 10000, false);
+	struct proxy *p = spawn(e, spec, 10000, false);
 	pid_t pid = child_pid(p);
-	struct reader r = { e, 0, 0 };
+	struct reader r = { .e = e };
 	pthread_t t;
 
 	pci_config_write(proxy_pci(p), FAKE_CTL, 4, FAKE_CTL_HANG);
 	assert_int_equal(pthread_create(&t, NULL, read_bar, &r), 0);
 	usleep(200 * 1000);
 	assert_int_equal(kill(pid, SIGKILL), 0);
+	/* The VMM's event loop runs meanwhile: its pidfd and the hang-up tell. */
+	assert_true(px_env_run(e, 10000, read_done, &r));
 	pthread_join(t, NULL);
 	print_message("  the read ended after %lld ms\n", (long long)r.ms);
 	assert_int_equal(r.value, 0xffffffff);
 	assert_true(r.ms < 2000);
 	assert_true(px_env_run(e, 3000, logged, "killed by signal 9 (SIGKILL)"));
 	assert_true(px_env_run(e, 3000, reaped, &pid));
-	check_failed(e, "killed by signal 9", 1);
+	check_failed_as(e, spec, "killed by signal 9", 1);
 	px_env_free(e);
+}
+
+static void test_in_flight(void **state)
+{
+	in_flight("virtio-rng");
+	(void)state;
+}
+
+/* The same with the vCPU waiting on the fast channel: the pidfd wakes it. */
+static void test_in_flight_fastchan(void **state)
+{
+	in_flight("virtio-rng,fastchan");
 	(void)state;
 }
 
 /* Stopped (SIGSTOP): the per-request timeout finds it; it is killed and reaped. */
-static void test_hung(void **state)
+static void hung(const char *spec)
 {
 	struct px_env *e = env();
-	struct proxy *p = spawn(e, "virtio-rng", 300, false);
+	struct proxy *p = spawn(e, spec, 300, false);
 	pid_t pid = child_pid(p);
 	int64_t t0;
 
 	assert_int_equal(kill(pid, SIGSTOP), 0);
+	wait_stopped(pid);
 	t0 = ms_now();
 	assert_int_equal(bar1_read(e), 0xffffffff);
 	assert_true(ms_now() - t0 < 2000);
 	assert_true(px_env_run(e, 3000, reaped, &pid));
-	check_failed(e, "no reply to BAR_READ within 300 ms", 1);
+	check_failed_as(e, spec, "no reply to BAR_READ within 300 ms", 1);
 	px_env_free(e);
+}
+
+static void test_hung(void **state)
+{
+	hung("virtio-rng");
+	(void)state;
+}
+
+static void test_hung_fastchan(void **state)
+{
+	hung("virtio-rng,fastchan");
 	(void)state;
 }
 
@@ -319,10 +380,10 @@ static void test_peer_hangs_up(void **state)
 }
 
 /* restart=on: a new process, wired and programmed as the guest left the old one. */
-static void test_restart(void **state)
+static void restart(const char *spec)
 {
 	struct px_env *e = env();
-	struct proxy *p = spawn(e, "virtio-rng", 2000, true);
+	struct proxy *p = spawn(e, spec, 2000, true);
 	struct pci_device *pdev = proxy_pci(p);
 	pid_t pid = child_pid(p), pid2;
 	unsigned two = 2;
@@ -348,7 +409,20 @@ static void test_restart(void **state)
 	assert_int_equal(pci_config_read(pdev, PCI_INTERRUPT_LINE, 1),
 			 pdev->cfg[PCI_INTERRUPT_LINE]);
 	assert_int_equal(bar1_read(e), (FAKE_MAGIC | (bar1 & ~0xfu)) & 0xffffffff);
+	/* A new channel for the new process (the old page died with the old link). */
+	assert_int_equal(p->chan_on, strstr(spec, "fastchan") != NULL);
 	px_env_free(e);
+}
+
+static void test_restart(void **state)
+{
+	restart("virtio-rng");
+	(void)state;
+}
+
+static void test_restart_fastchan(void **state)
+{
+	restart("virtio-rng,fastchan");
 	(void)state;
 }
 
@@ -498,11 +572,14 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_killed_idle),
 		cmocka_unit_test(test_exit_status),
 		cmocka_unit_test(test_in_flight),
+		cmocka_unit_test(test_in_flight_fastchan),
 		cmocka_unit_test(test_hung),
+		cmocka_unit_test(test_hung_fastchan),
 		cmocka_unit_test(test_unresponsive),
 		cmocka_unit_test(test_closed_lingers),
 		cmocka_unit_test(test_peer_hangs_up),
 		cmocka_unit_test(test_restart),
+		cmocka_unit_test(test_restart_fastchan),
 		cmocka_unit_test(test_restart_moved),
 		cmocka_unit_test(test_restart_limit),
 		cmocka_unit_test(test_restart_fails),
