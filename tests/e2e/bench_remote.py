@@ -346,8 +346,8 @@ def phase_runs(result):
 class PlainSplitvm(e2e.Splitvm):
     """isolated=on devices on plain mpqemu (ext=off), as behind QEMU's proxy."""
 
-    def isolate(self, spec, isolated):
-        spec = super().isolate(spec, isolated)
+    def isolate(self, spec, isolated, d=None):
+        spec = super().isolate(spec, isolated, d)
         return spec + ",ext=off" if isolated else spec
 
 
