@@ -226,6 +226,13 @@ struct emu_cpu {
 	/* Set (emu_request_exit) by another thread or a handler: emu_run returns
 	 * EMU_EXIT_NONE at the next block boundary, then clears it. */
 	uint32_t exit_request;
+	/* The run in progress (exec.c): icount at which it stops, the lowest
+	 * stack pointer at which a block end still chains (handlers that are
+	 * not sibling calls deepen the stack), the tail (struct emu_tail) of
+	 * the block whose successor was not linked, or NULL. */
+	uint64_t run_end;
+	uintptr_t chain_sp_floor;
+	void *tail;
 
 	/* Pending exception (EMU_EXIT_EXCEPTION). */
 	struct {

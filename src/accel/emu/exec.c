@@ -71,46 +71,95 @@ void emu_request_exit(struct emu_cpu *cpu)
 	__atomic_store_n(&cpu->exit_request, 1, __ATOMIC_RELEASE);
 }
 
+/* Stack below the run loop's frame that chained handlers may use. */
+#define CHAIN_STACK (64u << 10)
+
+static inline uintptr_t stack_pointer(void)
+{
+	uintptr_t sp;
+
+	__asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+	return sp;
+}
+
+/* Back to the run loop, which looks up the block at RIP and links t to it. */
+static __attribute__((noinline)) int tail_miss(struct emu_cpu *cpu, const struct emu_tail *t)
+{
+	cpu->tail = (void *)(uintptr_t)t;
+	return 1;
+}
+
 /*
- * The block after b, now that it has run and set RIP: one of b's two links
- * if they still count, else a lookup whose result becomes b's newest link.
- * A link is only made when no invalidation happened during the lookup (a
- * full flush there may even have recycled b's slot).
+ * A block's end: the successor at RIP through one of the tail's links, a
+ * tail call like any next record, unless the budget is spent, an exit is
+ * requested, the links are stale or the stack ran low. No frame on the
+ * chained path.
  */
-static inline struct emu_block *next_block(struct emu_cpu *cpu, struct emu_block *b)
+EMU_OP(emu_block_end)
+{
+	const struct emu_tail *t = (const void *)i;
+	const struct emu_insn *to;
+	uint32_t n;
+
+	if (unlikely(t->gen != emu_ic_gen(cpu->ic) || cpu->icount >= cpu->run_end ||
+		     __atomic_load_n(&cpu->exit_request, __ATOMIC_RELAXED) ||
+		     stack_pointer() < cpu->chain_sp_floor))
+		return tail_miss(cpu, t);
+	if (t->link[0].rip == RIP) {
+		to = t->link[0].to;
+		n = t->n[0];
+	} else if (t->link[1].rip == RIP) {
+		to = t->link[1].to;
+		n = t->n[1];
+	} else {
+		return tail_miss(cpu, t);
+	}
+	cpu->icount += n;
+	return to->fn(cpu, to);
+}
+
+void emu_tail_link(struct emu_tail *t, uint32_t gen, uint64_t rip, const struct emu_block *b)
+{
+	if (t->gen != gen) {
+		t->gen = gen;
+		t->link[1] = (struct emu_link){ 0 };
+	} else if (t->link[0].rip == rip) {
+		return; /* the miss was the stack's or the budget's */
+	} else {
+		t->link[1] = t->link[0];
+		t->n[1] = t->n[0];
+	}
+	t->link[0] = (struct emu_link){ rip, b->insns };
+	t->n[0] = b->n;
+}
+
+/*
+ * The block after a miss: a lookup whose result becomes the missing tail's
+ * newest link. A link is only made when no invalidation happened during the
+ * lookup (a full flush there may even have recycled the tail's slots).
+ */
+static inline struct emu_block *next_block(struct emu_cpu *cpu)
 {
 	struct emu_icache *ic = cpu->ic;
+	struct emu_tail *t = cpu->tail;
 	uint32_t gen = emu_ic_gen(ic);
-	struct emu_block *nb;
+	struct emu_block *nb = emu_ic_lookup(cpu);
 
-	if (likely(b->gen == gen)) {
-		if (b->link[0].rip == RIP)
-			return b->link[0].to;
-		if (b->link[1].rip == RIP)
-			return b->link[1].to;
-	}
-	nb = emu_ic_lookup(cpu);
-	if (emu_ic_gen(ic) == gen && b->key && nb->key) {
-		if (b->gen != gen) {
-			b->gen = gen;
-			b->link[1] = (struct emu_link){ 0 };
-		} else {
-			b->link[1] = b->link[0];
-		}
-		b->link[0] = (struct emu_link){ RIP, nb };
-	}
+	if (t && emu_ic_gen(ic) == gen && t->block->key && nb->key)
+		emu_tail_link(t, gen, RIP, nb);
 	return nb;
 }
 
 /*
  * noinline: the setjmp frame must stay live while handlers run. The budget
- * and the exit request are checked at every block boundary; blocks hold at
- * most 64 instructions (a REP chunk at most 64 K elements).
+ * and the exit request are checked at every block boundary (in the tails);
+ * blocks hold at most 64 instructions (a REP chunk at most 64 K elements).
  */
-static __attribute__((noinline)) int run_blocks(struct emu_cpu *cpu, uint64_t end)
+static __attribute__((noinline)) int run_blocks(struct emu_cpu *cpu)
 {
 	struct emu_block *b;
 
+	cpu->chain_sp_floor = stack_pointer() - CHAIN_STACK;
 	emu_code_boundary(cpu); /* stores into code, this vCPU's and the others' */
 	b = emu_ic_lookup(cpu);
 
@@ -118,16 +167,18 @@ static __attribute__((noinline)) int run_blocks(struct emu_cpu *cpu, uint64_t en
 		const struct emu_insn *i = b->insns;
 
 		cpu->icount += b->n;
-		/* Threaded: returns 1 from the block's last record. 0 comes from
-		 * a handler written for the old loop ("return 0" to fall through
-		 * instead of emu_next()): the rest of its block did not run, so
-		 * fail loudly (#UD) rather than loop on it. */
+		cpu->tail = NULL; /* a block ending other than through its tail */
+		/* Threaded: returns 1 from a tail that did not chain or from a
+		 * handler that ends its block itself. 0 comes from a handler
+		 * written for the old loop ("return 0" to fall through instead
+		 * of emu_next()): the rest of its block did not run, so fail
+		 * loudly (#UD) rather than loop on it. */
 		if (unlikely(!i->fn(cpu, i)))
 			emu_raise(cpu, EMU_UD);
-		if (unlikely(cpu->icount >= end ||
+		if (unlikely(cpu->icount >= cpu->run_end ||
 			     __atomic_load_n(&cpu->exit_request, __ATOMIC_RELAXED)))
 			break;
-		b = next_block(cpu, b);
+		b = next_block(cpu);
 	}
 	/* Acquire: a request seen here comes with what its sender posted
 	 * (code map events), which the boundary must see. */
@@ -140,8 +191,7 @@ static __attribute__((noinline)) int run_blocks(struct emu_cpu *cpu, uint64_t en
  * and the run goes on; a triple fault while injecting is reported here. */
 int emu_run(struct emu_cpu *cpu, uint64_t max_insns)
 {
-	volatile uint64_t end = cpu->icount + max_insns;
-
+	cpu->run_end = cpu->icount + max_insns;
 	if (EMU_SETJMP(cpu->jb)) {
 		if (!cpu->sys.on || !emu_sys_unwind(cpu)) {
 			emu_code_boundary(cpu); /* HLT, an exception: the stores are done */
@@ -151,7 +201,7 @@ int emu_run(struct emu_cpu *cpu, uint64_t max_insns)
 		cpu->sys.shutdown = false;
 		return EMU_EXIT_SHUTDOWN;
 	}
-	return run_blocks(cpu, end);
+	return run_blocks(cpu);
 }
 
 /* One record alone: a fused pair would run two instructions. */

@@ -71,10 +71,11 @@ static unsigned kind(const struct emu_insn *i)
 	return K_OTHER;
 }
 
-/* A memory operand ea_flat() computes: no segment, no 32-bit wrap. */
+/* A memory operand ea_flat() computes: no segment or FS/GS (64-bit mode),
+ * no 32-bit wrap. */
 static bool flat_ea(const struct emu_insn *i)
 {
-	return !i->seg && !(i->flags & (I_A32 | I_RIPX | I_A16));
+	return i->seg <= EMU_SB_GS && !(i->flags & (I_A32 | I_RIPX | I_A16));
 }
 
 static int size_idx(unsigned sz)
@@ -311,6 +312,11 @@ void emu_fast_block(struct emu_insn *insns, unsigned n)
 	rip_runs(insns, n, nr);
 }
 
+static bool is_jcc(emu_fn fn)
+{
+	return fn == op_jcc || in(fn, emu_fast_jcc, 16);
+}
+
 static emu_fn single_fn(const struct emu_insn *i)
 {
 	if (!(i->flags & I_END))
@@ -330,7 +336,8 @@ static EMU_OP(op_single_end)
 }
 
 /*
- * A copy of the record followed by an end record: emu_next() stops there.
+ * A copy of the record followed by an end record: emu_next() stops there,
+ * and so do branches (emu_leave(), a Jcc's sz2 made 0).
  * The caller counts the instruction (a taken Jcc would uncount the rest of
  * its block). A record from a RIP-free run runs with no lag; one that
  * leaves RIP behind is moved past here.
@@ -343,6 +350,8 @@ void emu_fast_run_single(struct emu_cpu *cpu, const struct emu_insn *i)
 	bool run = !(i->flags & I_MEM) && (i->flags & I_LAG); /* else address bits */
 
 	one[0].fn = single_fn(i);
+	if (is_jcc(one[0].fn))
+		one[0].sz2 = 0; /* taken, it leaves through the next record */
 	if (run)
 		one[0].disp = 0;
 	one[0].fn(cpu, one);

@@ -11,12 +11,20 @@
 #include "accel/emu/ops.h"
 
 /*
- * Effective address of a record with no segment override, no 32-bit
- * addressing and no RIP-relative overflow (flat_ea() in fast.c says which).
+ * The offset part of the effective address of a record with no 32-bit
+ * addressing and no RIP-relative overflow (flat_ea() in fast.c says which):
+ * what LEA computes.
  */
-static inline uint64_t ea_flat(const struct emu_cpu *cpu, const struct emu_insn *i)
+static inline uint64_t ea_off(const struct emu_cpu *cpu, const struct emu_insn *i)
 {
 	return cpu->r[i->base] + (cpu->r[i->index] << i->scale) + (int64_t)i->disp;
+}
+
+/* Its linear address: plus the FS or GS base with an override (per-CPU
+ * data in a kernel), segbase[0] = 0 without. */
+static inline uint64_t ea_flat(const struct emu_cpu *cpu, const struct emu_insn *i)
+{
+	return ea_off(cpu, i) + cpu->segbase[i->seg];
 }
 
 /*

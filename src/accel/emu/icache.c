@@ -34,7 +34,7 @@ struct emu_icache {
 	uint32_t hash[1u << IC_HASH_BITS];
 	struct emu_block blocks[IC_MAX_BLOCKS];
 	struct emu_insn insns[IC_MAX_INSNS];
-	struct emu_insn scratch[2]; /* an instruction crossing a page: not cached */
+	struct emu_insn scratch[1 + EMU_TAIL_SLOTS]; /* an instruction crossing a page: not cached */
 	struct emu_block cross;     /* the block around scratch (key 0: never linked) */
 	uint64_t cross_rip;         /* what scratch[0] was decoded from (0: nothing) */
 	uint8_t cross_bytes[15];
@@ -44,13 +44,6 @@ struct emu_icache {
 	uint64_t npages;
 	uint32_t *page_head;        /* per RAM page: its first block + 1 */
 };
-
-static EMU_OP(op_block_end)
-{
-	(void)cpu;
-	(void)i;
-	return 1;
-}
 
 /* Every link made so far stops counting. */
 static void bump_gen(struct emu_icache *ic)
@@ -102,6 +95,7 @@ int emu_ic_create(struct emu_icache **out, const struct emu_mem *mem)
 	ic->head.gen = 1;
 	ic->cross.insns = ic->scratch;
 	ic->cross.n = 1;
+	ic->cross.tail = (struct emu_tail *)(void *)&ic->scratch[1];
 	*out = ic;
 	return 0;
 }
@@ -194,7 +188,7 @@ static struct emu_block *decode_crossing(struct emu_cpu *cpu)
 
 	emu_mem_read_buf(cpu, RIP, buf, sizeof(buf));
 	emu_decode_mode(&ic->scratch[0], buf, sizeof(buf), cpu->mode);
-	ic->scratch[1] = (struct emu_insn){ .fn = op_block_end };
+	*ic->cross.tail = (struct emu_tail){ .fn = emu_block_end, .block = &ic->cross };
 	ic->cross_rip = RIP;
 	memcpy(ic->cross_bytes, buf, sizeof(buf));
 	return &ic->cross;
@@ -238,9 +232,9 @@ static uint32_t decode_block(struct emu_icache *ic, const uint8_t *code, unsigne
 		if ((i->flags & I_END) || off == avail)
 			break;
 	}
-	ic->insns[first + n] = (struct emu_insn){ .fn = op_block_end };
+	*(struct emu_tail *)(void *)&ic->insns[first + n] = (struct emu_tail){ .fn = emu_block_end };
 	emu_fast_block(&ic->insns[first], n);
-	ic->ninsns += n + 1;
+	ic->ninsns += n + EMU_TAIL_SLOTS;
 	return n;
 }
 
@@ -260,18 +254,19 @@ static struct emu_block *new_block(struct emu_cpu *cpu, uint8_t *hp)
 
 	if (!locate(cpu, (uintptr_t)hp, &region, &page))
 		emu_raise_err(cpu, EMU_GP, 0); /* executing MMIO is not supported */
-	if (ic->nblocks == IC_MAX_BLOCKS || ic->ninsns + EMU_BLOCK_MAX + 1 > IC_MAX_INSNS)
+	if (ic->nblocks == IC_MAX_BLOCKS || ic->ninsns + EMU_BLOCK_MAX + EMU_TAIL_SLOTS > IC_MAX_INSNS)
 		emu_ic_flush(ic);
 	emu_code_decoding(cpu, region, page); /* other vCPUs: before the bytes are read */
 	b = &ic->blocks[ic->nblocks];
 	n = ic->ninsns;
 	b->n = decode_block(ic, hp, avail, cpu->mode);
 	if (!b->n) {
-		ic->ninsns = n; /* nothing kept: the end record's slot is free again */
+		ic->ninsns = n; /* nothing kept: the tail's slots are free again */
 		return decode_crossing(cpu);
 	}
 	b->insns = &ic->insns[n];
-	b->gen = 0;
+	b->tail = (struct emu_tail *)(void *)&ic->insns[n + b->n];
+	b->tail->block = b;
 	b->key = (uintptr_t)hp;
 	b->hnext = ic->hash[hash_of(b->key)];
 	ic->hash[hash_of(b->key)] = ic->nblocks + 1;
@@ -285,7 +280,8 @@ static struct emu_block *new_block(struct emu_cpu *cpu, uint8_t *hp)
 	return b;
 }
 
-static struct emu_block *lookup_slow(struct emu_cpu *cpu)
+/* noinline: the jump-cache hit path in emu_ic_lookup() keeps no frame. */
+static __attribute__((noinline)) struct emu_block *lookup_slow(struct emu_cpu *cpu)
 {
 	struct emu_icache *ic = cpu->ic;
 	struct emu_tlb_entry *e = tlb_entry(cpu, RIP);

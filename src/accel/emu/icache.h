@@ -6,11 +6,13 @@
  * its blocks; a store to such a page (always a TLB slow path, see mem.c)
  * drops them.
  *
- * Blocks chain: each caches its last two successors (linear RIP -> block),
- * so the run loop goes from block to block without a lookup. A link is only
- * good while nothing was dropped or remapped since it was made: every
- * invalidation (page drop, full flush, TLB flush) bumps ic->gen, and a
- * block's links count only if its gen matches.
+ * Blocks chain: each block's tail (the two record slots after its last
+ * record) caches its last two successors (linear RIP -> first record), and
+ * its handler goes on into the successor itself, so control only comes back
+ * to the run loop on a link miss. A link is only good while nothing was
+ * dropped or remapped since it was made: every invalidation (page drop, full
+ * flush, TLB flush) bumps ic->gen, and a tail's links count only if its gen
+ * matches.
  */
 #ifndef EMU_ICACHE_H
 #define EMU_ICACHE_H
@@ -22,19 +24,46 @@
 struct emu_block;
 
 struct emu_link {
-	uint64_t rip;           /* linear RIP of the successor */
-	struct emu_block *to;
+	uint64_t rip;                 /* linear RIP of the successor */
+	const struct emu_insn *to;    /* its first record */
 };
 
-struct emu_block {
-	const struct emu_insn *insns; /* first record; the block ends with an end record */
-	uint32_t n;                   /* instructions (fused pairs count 2) */
-	uint32_t gen;                 /* ic gen when link[] was filled */
+/*
+ * Every block ends with a tail: two record slots that the last record (or a
+ * taken Jcc) tail-calls like any next record. Its handler, emu_block_end(),
+ * checks the budget and the exit request, then enters the linked successor
+ * at RIP; on a miss it returns 1 to the run loop with cpu->tail set, and the
+ * loop links the block it looks up. The links sit next to the records just
+ * run, so a chained block end touches no other cache line.
+ */
+struct emu_tail {
+	emu_fn fn;                    /* emu_block_end */
+	struct emu_block *block;      /* whose tail this is */
+	uint32_t gen;                 /* ic gen when link[] was filled (0: never) */
+	uint32_t len;                 /* overlays emu_insn.len: 0 (op_sti reads it) */
 	struct emu_link link[2];
-	uintptr_t key;                /* host address of the first byte; 0 = dropped */
+	uint32_t n[2];                /* instructions of each link's block */
+};
+
+#define EMU_TAIL_SLOTS 2 /* records a tail takes */
+_Static_assert(sizeof(struct emu_tail) == EMU_TAIL_SLOTS * sizeof(struct emu_insn),
+	       "a tail is two record slots");
+_Static_assert(__builtin_offsetof(struct emu_tail, len) == __builtin_offsetof(struct emu_insn, len),
+	       "a tail reads as a record of length 0");
+
+struct emu_block {
+	const struct emu_insn *insns; /* first record; the block ends with its tail */
+	struct emu_tail *tail;
+	uint32_t n;                   /* instructions (fused pairs count 2) */
 	uint32_t hnext;               /* hash chain: block index + 1 */
+	uintptr_t key;                /* host address of the first byte; 0 = dropped */
 	uint32_t pnext;               /* blocks of the same page: block index + 1 */
 };
+
+/* The tail's handler (exec.c). */
+int emu_block_end(struct emu_cpu *cpu, const struct emu_insn *i);
+/* Make t's newest link RIP -> b (the run loop, after a miss). */
+void emu_tail_link(struct emu_tail *t, uint32_t gen, uint64_t rip, const struct emu_block *b);
 
 /* The part of the cache the run loop reads inline. */
 struct emu_ic_head {

@@ -14,13 +14,13 @@ EMU_OP(op_jcc)
 EMU_OP(op_jmp)
 {
 	RIP += i->len + i->imm;
-	return 1;
+	return emu_leave(cpu, i);
 }
 
 EMU_OP(op_jmp_rm)
 {
 	RIP = rm_rd(cpu, i, 8);
-	return 1;
+	return emu_leave(cpu, i);
 }
 
 /* CALL/RET: the stack slot's TLB entry is probed inline; on a miss the
@@ -30,7 +30,7 @@ static __attribute__((noinline)) int call_slow(struct emu_cpu *cpu, const struct
 {
 	push(cpu, 8, RIP + i->len);
 	RIP += i->len + i->imm;
-	return 1;
+	return emu_leave(cpu, i);
 }
 
 EMU_OP(op_call)
@@ -43,7 +43,7 @@ EMU_OP(op_call)
 	st(p, 8, RIP + i->len);
 	RSP = sp;
 	RIP += i->len + i->imm;
-	return 1;
+	return emu_leave(cpu, i);
 }
 
 EMU_OP(op_call_rm)
@@ -52,14 +52,14 @@ EMU_OP(op_call_rm)
 
 	push(cpu, 8, RIP + i->len);
 	RIP = target;
-	return 1;
+	return emu_leave(cpu, i);
 }
 
 static __attribute__((noinline)) int ret_slow(struct emu_cpu *cpu, const struct emu_insn *i)
 {
 	RIP = pop(cpu, 8);
 	RSP += i->imm;
-	return 1;
+	return emu_leave(cpu, i);
 }
 
 EMU_OP(op_ret)
@@ -70,7 +70,7 @@ EMU_OP(op_ret)
 		return ret_slow(cpu, i);
 	RIP = ld(p, 8);
 	RSP += 8 + i->imm;
-	return 1;
+	return emu_leave(cpu, i);
 }
 
 static uint64_t count_reg(const struct emu_cpu *cpu, const struct emu_insn *i)

@@ -184,7 +184,7 @@ const emu_fn emu_fast_alu[2][FA_N][8][2][2] = {
 #define LEA(SZ)									\
 	static EMU_OP(lea_##SZ)							\
 	{									\
-		reg_wr(cpu, i->reg, SZ, ea_flat(cpu, i));			\
+		reg_wr(cpu, i->reg, SZ, ea_off(cpu, i));			\
 		return emu_next(cpu, i);					\
 	}
 
