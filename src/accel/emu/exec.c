@@ -89,48 +89,72 @@ static __attribute__((noinline)) int tail_miss(struct emu_cpu *cpu, const struct
 	return 1;
 }
 
+/* A cleared link: never taken (no block starts at that RIP in any mode),
+ * and if it were, it would go back to the loop. */
+static EMU_OP(op_unlinked)
+{
+	(void)cpu;
+	(void)i;
+	return 1;
+}
+
+static const struct emu_insn unlinked = { .fn = op_unlinked };
+static const struct emu_link no_link = { 0x8000000000000000ull, &unlinked };
+
 /*
  * A block's end: the successor at RIP through one of the tail's links, a
  * tail call like any next record, unless the budget is spent, an exit is
- * requested, the links are stale or the stack ran low. No frame on the
+ * requested, the stack ran low or the link is stale. No frame on the
  * chained path.
  */
 EMU_OP(emu_block_end)
 {
 	const struct emu_tail *t = (const void *)i;
-	const struct emu_insn *to;
-	uint32_t n;
+	const struct emu_ic_head *h = emu_ic_head(cpu->ic);
+	unsigned k;
 
-	if (unlikely(t->gen != emu_ic_gen(cpu->ic) || cpu->icount >= cpu->run_end ||
+	if (unlikely(cpu->icount >= cpu->run_end ||
 		     __atomic_load_n(&cpu->exit_request, __ATOMIC_RELAXED) ||
 		     stack_pointer() < cpu->chain_sp_floor))
 		return tail_miss(cpu, t);
-	if (t->link[0].rip == RIP) {
-		to = t->link[0].to;
-		n = t->n[0];
-	} else if (t->link[1].rip == RIP) {
-		to = t->link[1].to;
-		n = t->n[1];
-	} else {
+	if (t->link[0].rip == RIP)
+		k = 0;
+	else if (t->link[1].rip == RIP)
+		k = 1;
+	else
 		return tail_miss(cpu, t);
-	}
-	cpu->icount += n;
-	return to->fn(cpu, to);
+	if (unlikely(t->local[k] ? t->lgen != h->lgen : t->gen != h->gen))
+		return tail_miss(cpu, t);
+	cpu->icount += t->n[k];
+	return t->link[k].to->fn(cpu, t->link[k].to);
 }
 
-void emu_tail_link(struct emu_tail *t, uint32_t gen, uint64_t rip, const struct emu_block *b)
+/* Links the current gens no longer vouch for are cleared. */
+static void tail_refresh(struct emu_tail *t, const struct emu_ic_head *h)
 {
-	if (t->gen != gen) {
-		t->gen = gen;
-		t->link[1] = (struct emu_link){ 0 };
-	} else if (t->link[0].rip == rip) {
-		return; /* the miss was the stack's or the budget's */
-	} else {
-		t->link[1] = t->link[0];
-		t->n[1] = t->n[0];
+	if (t->gen != h->gen) {
+		t->link[0] = t->link[1] = no_link;
+		t->gen = h->gen;
 	}
+	for (unsigned k = 0; k < 2; k++) {
+		if (t->local[k] && t->lgen != h->lgen)
+			t->link[k] = no_link;
+	}
+	t->lgen = h->lgen;
+}
+
+void emu_tail_link(struct emu_tail *t, const struct emu_icache *ic, uint64_t rip,
+		   const struct emu_block *b, bool global)
+{
+	tail_refresh(t, emu_ic_head(ic));
+	if (t->link[0].rip == rip && t->link[0].to == b->insns)
+		return; /* the miss was the stack's or the budget's */
+	t->link[1] = t->link[0];
+	t->n[1] = t->n[0];
+	t->local[1] = t->local[0];
 	t->link[0] = (struct emu_link){ rip, b->insns };
-	t->n[0] = b->n;
+	t->n[0] = (uint8_t)b->n;
+	t->local[0] = !global;
 }
 
 /*
@@ -142,11 +166,12 @@ static inline struct emu_block *next_block(struct emu_cpu *cpu)
 {
 	struct emu_icache *ic = cpu->ic;
 	struct emu_tail *t = cpu->tail;
-	uint32_t gen = emu_ic_gen(ic);
+	uint32_t gen = emu_ic_gen(ic), lgen = emu_ic_head(ic)->lgen;
 	struct emu_block *nb = emu_ic_lookup(cpu);
 
-	if (t && emu_ic_gen(ic) == gen && t->block->key && nb->key)
-		emu_tail_link(t, gen, RIP, nb);
+	if (t && emu_ic_gen(ic) == gen && emu_ic_head(ic)->lgen == lgen && t->block->key &&
+	    nb->key)
+		emu_tail_link(t, ic, RIP, nb, emu_ic_global(ic, RIP));
 	return nb;
 }
 

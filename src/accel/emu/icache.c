@@ -20,13 +20,21 @@
 /*
  * The jump cache: linear RIP -> block, skipping the TLB probe and the hash
  * walk when a block is entered other than through a link. Virtual, so it is
- * cleared with the TLB; a hit is still checked against the block's key,
- * which is 0 once the block is dropped.
+ * cleared with the TLB (entries of global kernel pages, JC_GLOBAL, only
+ * with the global translations); a hit is still checked against the
+ * block's key, which is 0 once the block is dropped.
  */
 struct ic_jc {
 	uint64_t rip;
-	struct emu_block *block;
+	uintptr_t block; /* struct emu_block *, | JC_GLOBAL */
 };
+
+#define JC_GLOBAL ((uintptr_t)1)
+
+static inline struct emu_block *jc_block(const struct ic_jc *j)
+{
+	return (struct emu_block *)(j->block & ~JC_GLOBAL);
+}
 
 struct emu_icache {
 	struct emu_ic_head head;    /* first: read inline by the run loop */
@@ -45,11 +53,19 @@ struct emu_icache {
 	uint32_t *page_head;        /* per RAM page: its first block + 1 */
 };
 
+/* Every local link made so far stops counting. */
+static void bump_lgen(struct emu_icache *ic)
+{
+	if (++ic->head.lgen == 0)
+		ic->head.lgen = 1; /* 0 marks a tail whose links were never filled */
+}
+
 /* Every link made so far stops counting. */
 static void bump_gen(struct emu_icache *ic)
 {
 	if (++ic->head.gen == 0)
-		ic->head.gen = 1; /* 0 marks a block whose links were never filled */
+		ic->head.gen = 1;
+	bump_lgen(ic);
 }
 
 /*
@@ -93,6 +109,7 @@ int emu_ic_create(struct emu_icache **out, const struct emu_mem *mem)
 		return -ENOMEM;
 	}
 	ic->head.gen = 1;
+	ic->head.lgen = 1;
 	ic->cross.insns = ic->scratch;
 	ic->cross.n = 1;
 	ic->cross.tail = (struct emu_tail *)(void *)&ic->scratch[1];
@@ -112,6 +129,15 @@ void emu_ic_jc_flush(struct emu_icache *ic)
 {
 	memset(ic->jc, 0, sizeof(ic->jc));
 	bump_gen(ic); /* links are virtual too */
+}
+
+void emu_ic_jc_flush_local(struct emu_icache *ic)
+{
+	for (unsigned k = 0; k < (1u << IC_JC_BITS); k++) {
+		if (!(ic->jc[k].block & JC_GLOBAL))
+			ic->jc[k] = (struct ic_jc){ 0 };
+	}
+	bump_lgen(ic);
 }
 
 void emu_ic_flush(struct emu_icache *ic)
@@ -238,9 +264,38 @@ static uint32_t decode_block(struct emu_icache *ic, const uint8_t *code, unsigne
 	return n;
 }
 
-static void remember(struct emu_icache *ic, uint64_t rip, struct emu_block *b)
+/*
+ * Jump-cache slot of a RIP: hashed, not its low bits. Blocks entered other
+ * than through a link are mostly function entries (indirect calls, returns
+ * to many callers), which compilers align to 16 bytes: by low bits they
+ * would share a sixteenth of the slots.
+ */
+static inline uint32_t jc_index(uint64_t rip)
 {
-	ic->jc[rip & ((1u << IC_JC_BITS) - 1)] = (struct ic_jc){ rip, b };
+	return (uint32_t)((rip * 0x9e3779b97f4a7c15ull) >> (64 - IC_JC_BITS));
+}
+
+static void remember(struct emu_icache *ic, uint64_t rip, struct emu_block *b, bool global)
+{
+	ic->jc[jc_index(rip)] = (struct ic_jc){ rip, (uintptr_t)b | (global ? JC_GLOBAL : 0) };
+}
+
+bool emu_ic_global(const struct emu_icache *ic, uint64_t rip)
+{
+	const struct ic_jc *j = &ic->jc[jc_index(rip)];
+
+	return j->rip == rip && (j->block & JC_GLOBAL);
+}
+
+/* RIP's fetch translation is global and RIP in the kernel half (see
+ * icache.h): a user-half INVLPG can never reach it. */
+static bool rip_global(const struct emu_cpu *cpu)
+{
+	const struct emu_tlb_entry *e = tlb_entry((struct emu_cpu *)(uintptr_t)cpu, RIP);
+	unsigned k = (RIP >> 12) & (EMU_TLB_SIZE - 1);
+
+	return (RIP >> 63) && e->tag_x == (RIP & EMU_PAGE_MASK) &&
+	       (cpu->sys.tlb_global[k >> 6] >> (k & 63)) & 1;
 }
 
 static struct emu_block *new_block(struct emu_cpu *cpu, uint8_t *hp)
@@ -276,7 +331,7 @@ static struct emu_block *new_block(struct emu_cpu *cpu, uint8_t *hp)
 	b->pnext = *head;
 	*head = ic->nblocks + 1;
 	ic->nblocks++;
-	remember(ic, RIP, b);
+	remember(ic, RIP, b, rip_global(cpu));
 	return b;
 }
 
@@ -299,7 +354,7 @@ static __attribute__((noinline)) struct emu_block *lookup_slow(struct emu_cpu *c
 		struct emu_block *blk = &ic->blocks[b - 1];
 
 		if (blk->key == (uintptr_t)hp) {
-			remember(ic, RIP, blk);
+			remember(ic, RIP, blk, rip_global(cpu));
 			return blk;
 		}
 	}
@@ -309,9 +364,10 @@ static __attribute__((noinline)) struct emu_block *lookup_slow(struct emu_cpu *c
 struct emu_block *emu_ic_lookup(struct emu_cpu *cpu)
 {
 	struct emu_icache *ic = cpu->ic;
-	const struct ic_jc *j = &ic->jc[RIP & ((1u << IC_JC_BITS) - 1)];
+	const struct ic_jc *j = &ic->jc[jc_index(RIP)];
+	struct emu_block *b = jc_block(j);
 
-	if (likely(j->rip == RIP && j->block && j->block->key))
-		return j->block;
+	if (likely(j->rip == RIP && b && b->key))
+		return b;
 	return lookup_slow(cpu);
 }

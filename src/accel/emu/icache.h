@@ -12,7 +12,11 @@
  * to the run loop on a link miss. A link is only good while nothing was
  * dropped or remapped since it was made: every invalidation (page drop, full
  * flush, TLB flush) bumps ic->gen, and a tail's links count only if its gen
- * matches.
+ * matches. A link to a kernel-half RIP on a global page is *global*: it only
+ * depends on global translations, so the invalidations that spare those (a
+ * CR3 write, INVLPG of a user-half address) bump ic->lgen alone, which only
+ * the other, *local*, links check. A context switch then keeps the
+ * kernel's links.
  */
 #ifndef EMU_ICACHE_H
 #define EMU_ICACHE_H
@@ -42,7 +46,9 @@ struct emu_tail {
 	uint32_t gen;                 /* ic gen when link[] was filled (0: never) */
 	uint32_t len;                 /* overlays emu_insn.len: 0 (op_sti reads it) */
 	struct emu_link link[2];
-	uint32_t n[2];                /* instructions of each link's block */
+	uint32_t lgen;                /* ic lgen when the local links were made */
+	uint8_t n[2];                 /* instructions of each link's block */
+	bool local[2];                /* the link checks lgen, not gen */
 };
 
 #define EMU_TAIL_SLOTS 2 /* records a tail takes */
@@ -62,27 +68,41 @@ struct emu_block {
 
 /* The tail's handler (exec.c). */
 int emu_block_end(struct emu_cpu *cpu, const struct emu_insn *i);
-/* Make t's newest link RIP -> b (the run loop, after a miss). */
-void emu_tail_link(struct emu_tail *t, uint32_t gen, uint64_t rip, const struct emu_block *b);
+/* Make t's newest link rip -> b (the run loop, after a miss); global: see
+ * above (emu_ic_global()). */
+void emu_tail_link(struct emu_tail *t, const struct emu_icache *ic, uint64_t rip,
+		   const struct emu_block *b, bool global);
 
 /* The part of the cache the run loop reads inline. */
 struct emu_ic_head {
-	uint32_t gen; /* bumped by every invalidation; 0 is never used */
+	uint32_t gen;  /* bumped by every invalidation; 0 is never used */
+	uint32_t lgen; /* bumped by every invalidation of local links (those too) */
 };
 
 int emu_ic_create(struct emu_icache **out, const struct emu_mem *mem);
 void emu_ic_destroy(struct emu_icache *ic);
 void emu_ic_flush(struct emu_icache *ic);
-/* Forget RIP -> block shortcuts and links (with every TLB flush). */
+/* Forget RIP -> block shortcuts and links (with every TLB flush); _local:
+ * only those that depend on non-global translations. */
 void emu_ic_jc_flush(struct emu_icache *ic);
+void emu_ic_jc_flush_local(struct emu_icache *ic);
 
 /* The decoded block at RIP (decoding it on a miss). */
 struct emu_block *emu_ic_lookup(struct emu_cpu *cpu);
 
+static inline const struct emu_ic_head *emu_ic_head(const struct emu_icache *ic)
+{
+	return (const struct emu_ic_head *)(const void *)ic;
+}
+
 static inline uint32_t emu_ic_gen(const struct emu_icache *ic)
 {
-	return ((const struct emu_ic_head *)(const void *)ic)->gen;
+	return emu_ic_head(ic)->gen;
 }
+
+/* True if the jump cache holds rip on a global kernel page (after a lookup
+ * of rip: whether a link to it can be global). */
+bool emu_ic_global(const struct emu_icache *ic, uint64_t rip);
 
 /* Code-page tracking, by RAM region and page index within it. */
 bool emu_ic_page_is_code(const struct emu_icache *ic, unsigned region, uint64_t page);
