@@ -74,6 +74,7 @@ struct emu_lflags {
  */
 #define EMU_TLB_BITS 8
 #define EMU_TLB_SIZE (1u << EMU_TLB_BITS)
+#define EMU_RAS_SIZE 16u /* return-address stack entries (a power of 2) */
 #define EMU_TLB_INVALID 1ull
 #define EMU_PAGE_SIZE 4096ull
 #define EMU_PAGE_MASK (~(EMU_PAGE_SIZE - 1))
@@ -233,6 +234,18 @@ struct emu_cpu {
 	uint64_t run_end;
 	uintptr_t chain_sp_floor;
 	void *tail;
+	/* Return-address stack (icache.h): each CALL pushes its return RIP and
+	 * its block's tail, where the block at that RIP is linked; a RET whose
+	 * entry matched but found no link leaves it to the run loop. */
+	struct emu_ras_entry {
+		uint64_t rip;
+		const void *tail;  /* struct emu_tail */
+		uint32_t gen;      /* ic gen at the CALL: the tail is still one */
+	} ras[EMU_RAS_SIZE];
+	uint32_t ras_top;
+	uint32_t ret_gen;
+	const void *ret_tail;
+	uint64_t ret_rip;
 
 	/* Pending exception (EMU_EXIT_EXCEPTION). */
 	struct {

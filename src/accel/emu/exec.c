@@ -74,14 +74,6 @@ void emu_request_exit(struct emu_cpu *cpu)
 /* Stack below the run loop's frame that chained handlers may use. */
 #define CHAIN_STACK (64u << 10)
 
-static inline uintptr_t stack_pointer(void)
-{
-	uintptr_t sp;
-
-	__asm__ volatile("mov %%rsp, %0" : "=r"(sp));
-	return sp;
-}
-
 /* Back to the run loop, which looks up the block at RIP and links t to it. */
 static __attribute__((noinline)) int tail_miss(struct emu_cpu *cpu, const struct emu_tail *t)
 {
@@ -113,9 +105,7 @@ EMU_OP(emu_block_end)
 	const struct emu_ic_head *h = emu_ic_head(cpu->ic);
 	unsigned k;
 
-	if (unlikely(cpu->icount >= cpu->run_end ||
-		     __atomic_load_n(&cpu->exit_request, __ATOMIC_RELAXED) ||
-		     stack_pointer() < cpu->chain_sp_floor))
+	if (unlikely(!emu_may_chain(cpu)))
 		return tail_miss(cpu, t);
 	if (t->link[0].rip == RIP)
 		k = 0;
@@ -157,6 +147,20 @@ void emu_tail_link(struct emu_tail *t, const struct emu_icache *ic, uint64_t rip
 	t->local[0] = !global;
 }
 
+/* The block at a CALL's return address, for RETs the return-address stack
+ * predicts (icache.h). */
+static void ret_link(const void *tail, const struct emu_icache *ic, const struct emu_block *b,
+		     bool global)
+{
+	struct emu_tail *t = (struct emu_tail *)(uintptr_t)tail;
+	const struct emu_ic_head *h = emu_ic_head(ic);
+
+	if (!t->block->key)
+		return; /* a dropped block's or the crossing scratch's */
+	t->ret = (struct emu_ret_link){ .to = b->insns, .gen = h->gen, .lgen = h->lgen,
+					.n = (uint8_t)b->n, .local = !global };
+}
+
 /*
  * The block after a miss: a lookup whose result becomes the missing tail's
  * newest link. A link is only made when no invalidation happened during the
@@ -169,9 +173,12 @@ static inline struct emu_block *next_block(struct emu_cpu *cpu)
 	uint32_t gen = emu_ic_gen(ic), lgen = emu_ic_head(ic)->lgen;
 	struct emu_block *nb = emu_ic_lookup(cpu);
 
-	if (t && emu_ic_gen(ic) == gen && emu_ic_head(ic)->lgen == lgen && t->block->key &&
-	    nb->key)
+	bool same = emu_ic_gen(ic) == gen && emu_ic_head(ic)->lgen == lgen;
+
+	if (same && t && t->block->key && nb->key)
 		emu_tail_link(t, ic, RIP, nb, emu_ic_global(ic, RIP));
+	if (same && cpu->ret_tail && cpu->ret_rip == RIP && cpu->ret_gen == gen && nb->key)
+		ret_link(cpu->ret_tail, ic, nb, emu_ic_global(ic, RIP));
 	return nb;
 }
 
@@ -184,7 +191,7 @@ static __attribute__((noinline)) int run_blocks(struct emu_cpu *cpu)
 {
 	struct emu_block *b;
 
-	cpu->chain_sp_floor = stack_pointer() - CHAIN_STACK;
+	cpu->chain_sp_floor = emu_stack_pointer() - CHAIN_STACK;
 	emu_code_boundary(cpu); /* stores into code, this vCPU's and the others' */
 	b = emu_ic_lookup(cpu);
 
@@ -193,6 +200,7 @@ static __attribute__((noinline)) int run_blocks(struct emu_cpu *cpu)
 
 		cpu->icount += b->n;
 		cpu->tail = NULL; /* a block ending other than through its tail */
+		cpu->ret_tail = NULL;
 		/* Threaded: returns 1 from a tail that did not chain or from a
 		 * handler that ends its block itself. 0 comes from a handler
 		 * written for the old loop ("return 0" to fall through instead

@@ -49,11 +49,19 @@ struct emu_tail {
 	uint32_t lgen;                /* ic lgen when the local links were made */
 	uint8_t n[2];                 /* instructions of each link's block */
 	bool local[2];                /* the link checks lgen, not gen */
+	/* A block ending in a CALL: the block at its return address, which a
+	 * RET predicted by the return-address stack enters (emu_ret_leave). */
+	struct emu_ret_link {
+		const struct emu_insn *to;
+		uint32_t gen, lgen;   /* as a link's: local checks lgen, else gen */
+		uint8_t n;
+		bool local;
+	} ret;
 };
 
-#define EMU_TAIL_SLOTS 2 /* records a tail takes */
-_Static_assert(sizeof(struct emu_tail) == EMU_TAIL_SLOTS * sizeof(struct emu_insn),
-	       "a tail is two record slots");
+#define EMU_TAIL_SLOTS 3 /* records a tail takes */
+_Static_assert(sizeof(struct emu_tail) <= EMU_TAIL_SLOTS * sizeof(struct emu_insn),
+	       "a tail fits three record slots");
 _Static_assert(__builtin_offsetof(struct emu_tail, len) == __builtin_offsetof(struct emu_insn, len),
 	       "a tail reads as a record of length 0");
 
@@ -68,6 +76,23 @@ struct emu_block {
 
 /* The tail's handler (exec.c). */
 int emu_block_end(struct emu_cpu *cpu, const struct emu_insn *i);
+
+static inline uintptr_t emu_stack_pointer(void)
+{
+	uintptr_t sp;
+
+	__asm__ volatile("mov %%rsp, %0" : "=r"(sp));
+	return sp;
+}
+
+/* A block end may go on into the next block: budget left, no exit
+ * requested, stack left (handlers that are not sibling calls deepen it). */
+static inline bool emu_may_chain(const struct emu_cpu *cpu)
+{
+	return cpu->icount < cpu->run_end &&
+	       !__atomic_load_n(&cpu->exit_request, __ATOMIC_RELAXED) &&
+	       emu_stack_pointer() >= cpu->chain_sp_floor;
+}
 /* Make t's newest link rip -> b (the run loop, after a miss); global: see
  * above (emu_ic_global()). */
 void emu_tail_link(struct emu_tail *t, const struct emu_icache *ic, uint64_t rip,
@@ -103,6 +128,44 @@ static inline uint32_t emu_ic_gen(const struct emu_icache *ic)
 /* True if the jump cache holds rip on a global kernel page (after a lookup
  * of rip: whether a link to it can be global). */
 bool emu_ic_global(const struct emu_icache *ic, uint64_t rip);
+
+/*
+ * Return-address stack. A CALL whose record is its block's last (the next
+ * record is a tail, not a single-step copy's end) pushes its return RIP and
+ * that tail; a RET popping an entry for its target RIP enters the tail's
+ * ret link if it still counts, else goes on through its own tail and leaves
+ * the entry to the run loop to link. Retpolines (CALL, then MOV [RSP] and
+ * RET to another target) just miss. Entries are checked, never trusted: the
+ * RIP must match, and the gen proves the tail was not recycled.
+ */
+static inline void emu_ras_push(struct emu_cpu *cpu, const struct emu_insn *call, uint64_t ret)
+{
+	struct emu_ras_entry *e = &cpu->ras[cpu->ras_top++ & (EMU_RAS_SIZE - 1)];
+
+	e->rip = ret;
+	e->tail = call + 1;
+	/* gen 0 never matches: a single-step copy's end is no tail */
+	e->gen = call[1].fn == emu_block_end ? emu_ic_gen(cpu->ic) : 0;
+}
+
+static inline int emu_ret_leave(struct emu_cpu *cpu, const struct emu_insn *i)
+{
+	const struct emu_ras_entry *e = &cpu->ras[--cpu->ras_top & (EMU_RAS_SIZE - 1)];
+	const struct emu_ic_head *h = emu_ic_head(cpu->ic);
+
+	if (e->rip == RIP && e->gen == h->gen) {
+		const struct emu_ret_link *r = &((const struct emu_tail *)e->tail)->ret;
+
+		if ((r->local ? r->lgen == h->lgen : r->gen == h->gen) && emu_may_chain(cpu)) {
+			cpu->icount += r->n;
+			return r->to->fn(cpu, r->to);
+		}
+		cpu->ret_tail = e->tail;
+		cpu->ret_rip = RIP;
+		cpu->ret_gen = h->gen;
+	}
+	return emu_leave(cpu, i);
+}
 
 /* Code-page tracking, by RAM region and page index within it. */
 bool emu_ic_page_is_code(const struct emu_icache *ic, unsigned region, uint64_t page);

@@ -1,5 +1,6 @@
 /* Near branches, stack, flag instructions, NOP family, CPUID, RDTSC, HLT. */
 #include "accel/emu/fast.h"
+#include "accel/emu/icache.h"
 #include "accel/emu/mem.h"
 #include "accel/emu/ops.h"
 #include "accel/emu/system.h"
@@ -29,6 +30,7 @@ EMU_OP(op_jmp_rm)
 static __attribute__((noinline)) int call_slow(struct emu_cpu *cpu, const struct emu_insn *i)
 {
 	push(cpu, 8, RIP + i->len);
+	emu_ras_push(cpu, i, RIP + i->len);
 	RIP += i->len + i->imm;
 	return emu_leave(cpu, i);
 }
@@ -42,6 +44,7 @@ EMU_OP(op_call)
 		return call_slow(cpu, i);
 	st(p, 8, RIP + i->len);
 	RSP = sp;
+	emu_ras_push(cpu, i, RIP + i->len);
 	RIP += i->len + i->imm;
 	return emu_leave(cpu, i);
 }
@@ -51,6 +54,7 @@ EMU_OP(op_call_rm)
 	uint64_t target = rm_rd(cpu, i, 8);
 
 	push(cpu, 8, RIP + i->len);
+	emu_ras_push(cpu, i, RIP + i->len);
 	RIP = target;
 	return emu_leave(cpu, i);
 }
@@ -59,7 +63,7 @@ static __attribute__((noinline)) int ret_slow(struct emu_cpu *cpu, const struct 
 {
 	RIP = pop(cpu, 8);
 	RSP += i->imm;
-	return emu_leave(cpu, i);
+	return emu_ret_leave(cpu, i);
 }
 
 EMU_OP(op_ret)
@@ -70,7 +74,7 @@ EMU_OP(op_ret)
 		return ret_slow(cpu, i);
 	RIP = ld(p, 8);
 	RSP += 8 + i->imm;
-	return emu_leave(cpu, i);
+	return emu_ret_leave(cpu, i);
 }
 
 static uint64_t count_reg(const struct emu_cpu *cpu, const struct emu_insn *i)
