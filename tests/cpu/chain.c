@@ -171,6 +171,43 @@ static int check_return_site(struct emu_cpu *cpu, uint8_t *area)
 	return 1;
 }
 
+/*
+ * PUSH and POP pairs (one record runs two) with the stack 0x800 into a
+ * page, then 8 and 16 bytes above a page boundary: a push pair, then a
+ * pop pair, straddling it.
+ */
+static int check_stack_pairs(struct emu_cpu *cpu, uint8_t *area)
+{
+	/* push rbx, rbp, r12; pop rax, rcx, rdx; push rsi, rdi; pop r8, r8; hlt */
+	static const uint8_t code[] = { 0x53, 0x55, 0x41, 0x54, 0x58, 0x59, 0x5a,
+					0x56, 0x57, 0x41, 0x58, 0x41, 0x58, 0xf4 };
+	static const unsigned above[] = { 0x800, 8, 16 };
+	uint8_t *p = area + MAIN_OFF + 0xc00;
+	uint64_t page = (uintptr_t)area + 0xd000;
+	int bad = 0;
+
+	memcpy(p, code, sizeof(code));
+	for (unsigned k = 0; k < 3; k++) {
+		uint64_t sp = page + above[k];
+		int rc;
+
+		for (unsigned r = 0; r < 16; r++)
+			cpu->r[r] = 0x1111111111111111ull * r;
+		cpu->r[4] = sp;
+		cpu->r[EMU_RIP] = (uintptr_t)p;
+		rc = emu_run(cpu, 100);
+		if (rc == EMU_EXIT_HLT && cpu->r[4] == sp && cpu->r[0] == cpu->r[12] &&
+		    cpu->r[1] == cpu->r[5] && cpu->r[2] == cpu->r[3] && cpu->r[8] == cpu->r[6])
+			continue;
+		printf("MISMATCH push/pop pairs (rsp page + %#x): exit %d, rsp %+" PRId64
+		       ", rax %#" PRIx64 " rcx %#" PRIx64 " rdx %#" PRIx64 " r8 %#" PRIx64 "\n",
+		       above[k], rc, (int64_t)(cpu->r[4] - sp), cpu->r[0], cpu->r[1], cpu->r[2],
+		       cpu->r[8]);
+		bad++;
+	}
+	return bad;
+}
+
 /* jmp $ chains to itself: the budget and an exit request must still end
  * the run within a block of where they say. */
 static int check_budget(struct emu_cpu *cpu, uint8_t *area)
@@ -212,5 +249,6 @@ int check_chaining(struct emu_cpu *cpu, uint8_t *area)
 	bad += check_return_site(cpu, area);
 	bad += check_patched(cpu, area);
 	bad += check_budget(cpu, area);
+	bad += check_stack_pairs(cpu, area);
 	return bad;
 }

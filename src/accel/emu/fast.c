@@ -274,6 +274,24 @@ static void rip_runs(struct emu_insn *insns, unsigned n, emu_fn const *nr)
 	}
 }
 
+/* PUSH, PUSH and POP, POP pairs (ops_fast.c); RSP as an operand would need
+ * the value between the two. */
+static void pair_stack_ops(struct emu_insn *insns, unsigned n)
+{
+	static const emu_fn one[] = { op_fast_push64, op_fast_pop64 };
+	static const emu_fn two[] = { op_fast_push64x2, op_fast_pop64x2 };
+
+	for (unsigned k = 0; k + 1 < n; k++) {
+		for (unsigned w = 0; w < 2; w++) {
+			if (insns[k].fn == one[w] && insns[k + 1].fn == one[w] &&
+			    insns[k].reg != 4 * 8 && insns[k + 1].reg != 4 * 8) {
+				insns[k++].fn = two[w];
+				break;
+			}
+		}
+	}
+}
+
 void emu_fast_block(struct emu_insn *insns, unsigned n)
 {
 	bool live[EMU_BLOCK_MAX];
@@ -310,6 +328,7 @@ void emu_fast_block(struct emu_insn *insns, unsigned n)
 	}
 	nr[n] = NULL;
 	rip_runs(insns, n, nr);
+	pair_stack_ops(insns, n);
 }
 
 static bool is_jcc(emu_fn fn)
@@ -319,6 +338,10 @@ static bool is_jcc(emu_fn fn)
 
 static emu_fn single_fn(const struct emu_insn *i)
 {
+	if (i->fn == op_fast_push64x2)
+		return op_fast_push64;
+	if (i->fn == op_fast_pop64x2)
+		return op_fast_pop64;
 	if (!(i->flags & I_END))
 		return i->fn;
 	for (unsigned f = 0; f < FZ_N; f++)

@@ -98,6 +98,9 @@ extern const emu_fn emu_fast_cmov[2][2][2][16];
 extern const emu_fn emu_fast_imul[2][2][2][2];
 EMU_DECL(op_fast_push64);
 EMU_DECL(op_fast_pop64);
+/* Pairs of them (the next record is the second, neither register RSP). */
+EMU_DECL(op_fast_push64x2);
+EMU_DECL(op_fast_pop64x2);
 
 /* Compare-and-branch pairs (ops_fused.c): a CMP, TEST, register ALU or
  * INC/DEC record followed by a Jcc record, run as one; [form][size][cc],
