@@ -89,27 +89,15 @@ static inline void reg_wr(struct emu_cpu *cpu, unsigned off, unsigned sz, uint64
 #define RSP (cpu->r[4])
 
 /*
- * The end of a record that ends its block with RIP set (a branch): on into
- * the next record, the block's tail, which chains to the successor.
- */
-static inline int emu_leave(struct emu_cpu *cpu, const struct emu_insn *i)
-{
-	return i[1].fn(cpu, i + 1);
-}
-
-/*
  * A Jcc does not end its block: not taken, the block goes on; taken, it
- * leaves with RIP at the target through the block's tail (sz2 records
- * after it), and the rest of the block (counted into icount when the block
- * was entered) does not run.
+ * leaves with RIP at the target, and the rest of the block (counted into
+ * icount when the block was entered) does not run.
  */
 static inline int emu_jcc_taken(struct emu_cpu *cpu, const struct emu_insn *jcc, uint64_t rip)
 {
-	const struct emu_insn *tail = jcc + 1 + jcc->sz2;
-
 	cpu->icount -= jcc->sz2;
 	RIP = rip;
-	return tail->fn(cpu, tail);
+	return 1;
 }
 
 /* Fall through: step RIP past i and run the next record (a tail call, so

@@ -74,7 +74,6 @@ struct emu_lflags {
  */
 #define EMU_TLB_BITS 8
 #define EMU_TLB_SIZE (1u << EMU_TLB_BITS)
-#define EMU_RAS_SIZE 16u /* return-address stack entries (a power of 2) */
 #define EMU_TLB_INVALID 1ull
 #define EMU_PAGE_SIZE 4096ull
 #define EMU_PAGE_MASK (~(EMU_PAGE_SIZE - 1))
@@ -227,25 +226,6 @@ struct emu_cpu {
 	/* Set (emu_request_exit) by another thread or a handler: emu_run returns
 	 * EMU_EXIT_NONE at the next block boundary, then clears it. */
 	uint32_t exit_request;
-	/* The run in progress (exec.c): icount at which it stops, the lowest
-	 * stack pointer at which a block end still chains (handlers that are
-	 * not sibling calls deepen the stack), the tail (struct emu_tail) of
-	 * the block whose successor was not linked, or NULL. */
-	uint64_t run_end;
-	uintptr_t chain_sp_floor;
-	void *tail;
-	/* Return-address stack (icache.h): each CALL pushes its return RIP and
-	 * its block's tail, where the block at that RIP is linked; a RET whose
-	 * entry matched but found no link leaves it to the run loop. */
-	struct emu_ras_entry {
-		uint64_t rip;
-		const void *tail;  /* struct emu_tail */
-		uint32_t gen;      /* ic gen at the CALL: the tail is still one */
-	} ras[EMU_RAS_SIZE];
-	uint32_t ras_top;
-	uint32_t ret_gen;
-	const void *ret_tail;
-	uint64_t ret_rip;
 
 	/* Pending exception (EMU_EXIT_EXCEPTION). */
 	struct {

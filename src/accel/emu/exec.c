@@ -71,127 +71,46 @@ void emu_request_exit(struct emu_cpu *cpu)
 	__atomic_store_n(&cpu->exit_request, 1, __ATOMIC_RELEASE);
 }
 
-/* Stack below the run loop's frame that chained handlers may use. */
-#define CHAIN_STACK (64u << 10)
-
-/* Back to the run loop, which looks up the block at RIP and links t to it. */
-static __attribute__((noinline)) int tail_miss(struct emu_cpu *cpu, const struct emu_tail *t)
-{
-	cpu->tail = (void *)(uintptr_t)t;
-	return 1;
-}
-
-/* A cleared link: never taken (no block starts at that RIP in any mode),
- * and if it were, it would go back to the loop. */
-static EMU_OP(op_unlinked)
-{
-	(void)cpu;
-	(void)i;
-	return 1;
-}
-
-static const struct emu_insn unlinked = { .fn = op_unlinked };
-static const struct emu_link no_link = { 0x8000000000000000ull, &unlinked };
-
 /*
- * A block's end: the successor at RIP through one of the tail's links, a
- * tail call like any next record, unless the budget is spent, an exit is
- * requested, the stack ran low or the link is stale. No frame on the
- * chained path.
+ * The block after b, now that it has run and set RIP: one of b's two links
+ * if they still count, else a lookup whose result becomes b's newest link.
+ * A link is only made when no invalidation happened during the lookup (a
+ * full flush there may even have recycled b's slot).
  */
-EMU_OP(emu_block_end)
-{
-	const struct emu_tail *t = (const void *)i;
-	const struct emu_ic_head *h = emu_ic_head(cpu->ic);
-	unsigned k;
-
-	if (unlikely(!emu_may_chain(cpu)))
-		return tail_miss(cpu, t);
-	if (t->link[0].rip == RIP)
-		k = 0;
-	else if (t->link[1].rip == RIP)
-		k = 1;
-	else
-		return tail_miss(cpu, t);
-	if (unlikely(t->local[k] ? t->lgen != h->lgen : t->gen != h->gen))
-		return tail_miss(cpu, t);
-	cpu->icount += t->n[k];
-	return t->link[k].to->fn(cpu, t->link[k].to);
-}
-
-/* Links the current gens no longer vouch for are cleared. */
-static void tail_refresh(struct emu_tail *t, const struct emu_ic_head *h)
-{
-	if (t->gen != h->gen) {
-		t->link[0] = t->link[1] = no_link;
-		t->gen = h->gen;
-	}
-	for (unsigned k = 0; k < 2; k++) {
-		if (t->local[k] && t->lgen != h->lgen)
-			t->link[k] = no_link;
-	}
-	t->lgen = h->lgen;
-}
-
-void emu_tail_link(struct emu_tail *t, const struct emu_icache *ic, uint64_t rip,
-		   const struct emu_block *b, bool global)
-{
-	tail_refresh(t, emu_ic_head(ic));
-	if (t->link[0].rip == rip && t->link[0].to == b->insns)
-		return; /* the miss was the stack's or the budget's */
-	t->link[1] = t->link[0];
-	t->n[1] = t->n[0];
-	t->local[1] = t->local[0];
-	t->link[0] = (struct emu_link){ rip, b->insns };
-	t->n[0] = (uint8_t)b->n;
-	t->local[0] = !global;
-}
-
-/* The block at a CALL's return address, for RETs the return-address stack
- * predicts (icache.h). */
-static void ret_link(const void *tail, const struct emu_icache *ic, const struct emu_block *b,
-		     bool global)
-{
-	struct emu_tail *t = (struct emu_tail *)(uintptr_t)tail;
-	const struct emu_ic_head *h = emu_ic_head(ic);
-
-	if (!t->block->key)
-		return; /* a dropped block's or the crossing scratch's */
-	t->ret = (struct emu_ret_link){ .to = b->insns, .gen = h->gen, .lgen = h->lgen,
-					.n = (uint8_t)b->n, .local = !global };
-}
-
-/*
- * The block after a miss: a lookup whose result becomes the missing tail's
- * newest link. A link is only made when no invalidation happened during the
- * lookup (a full flush there may even have recycled the tail's slots).
- */
-static inline struct emu_block *next_block(struct emu_cpu *cpu)
+static inline struct emu_block *next_block(struct emu_cpu *cpu, struct emu_block *b)
 {
 	struct emu_icache *ic = cpu->ic;
-	struct emu_tail *t = cpu->tail;
-	uint32_t gen = emu_ic_gen(ic), lgen = emu_ic_head(ic)->lgen;
-	struct emu_block *nb = emu_ic_lookup(cpu);
+	uint32_t gen = emu_ic_gen(ic);
+	struct emu_block *nb;
 
-	bool same = emu_ic_gen(ic) == gen && emu_ic_head(ic)->lgen == lgen;
-
-	if (same && t && t->block->key && nb->key)
-		emu_tail_link(t, ic, RIP, nb, emu_ic_global(ic, RIP));
-	if (same && cpu->ret_tail && cpu->ret_rip == RIP && cpu->ret_gen == gen && nb->key)
-		ret_link(cpu->ret_tail, ic, nb, emu_ic_global(ic, RIP));
+	if (likely(b->gen == gen)) {
+		if (b->link[0].rip == RIP)
+			return b->link[0].to;
+		if (b->link[1].rip == RIP)
+			return b->link[1].to;
+	}
+	nb = emu_ic_lookup(cpu);
+	if (emu_ic_gen(ic) == gen && b->key && nb->key) {
+		if (b->gen != gen) {
+			b->gen = gen;
+			b->link[1] = (struct emu_link){ 0 };
+		} else {
+			b->link[1] = b->link[0];
+		}
+		b->link[0] = (struct emu_link){ RIP, nb };
+	}
 	return nb;
 }
 
 /*
  * noinline: the setjmp frame must stay live while handlers run. The budget
- * and the exit request are checked at every block boundary (in the tails);
- * blocks hold at most 64 instructions (a REP chunk at most 64 K elements).
+ * and the exit request are checked at every block boundary; blocks hold at
+ * most 64 instructions (a REP chunk at most 64 K elements).
  */
-static __attribute__((noinline)) int run_blocks(struct emu_cpu *cpu)
+static __attribute__((noinline)) int run_blocks(struct emu_cpu *cpu, uint64_t end)
 {
 	struct emu_block *b;
 
-	cpu->chain_sp_floor = emu_stack_pointer() - CHAIN_STACK;
 	emu_code_boundary(cpu); /* stores into code, this vCPU's and the others' */
 	b = emu_ic_lookup(cpu);
 
@@ -199,19 +118,16 @@ static __attribute__((noinline)) int run_blocks(struct emu_cpu *cpu)
 		const struct emu_insn *i = b->insns;
 
 		cpu->icount += b->n;
-		cpu->tail = NULL; /* a block ending other than through its tail */
-		cpu->ret_tail = NULL;
-		/* Threaded: returns 1 from a tail that did not chain or from a
-		 * handler that ends its block itself. 0 comes from a handler
-		 * written for the old loop ("return 0" to fall through instead
-		 * of emu_next()): the rest of its block did not run, so fail
-		 * loudly (#UD) rather than loop on it. */
+		/* Threaded: returns 1 from the block's last record. 0 comes from
+		 * a handler written for the old loop ("return 0" to fall through
+		 * instead of emu_next()): the rest of its block did not run, so
+		 * fail loudly (#UD) rather than loop on it. */
 		if (unlikely(!i->fn(cpu, i)))
 			emu_raise(cpu, EMU_UD);
-		if (unlikely(cpu->icount >= cpu->run_end ||
+		if (unlikely(cpu->icount >= end ||
 			     __atomic_load_n(&cpu->exit_request, __ATOMIC_RELAXED)))
 			break;
-		b = next_block(cpu);
+		b = next_block(cpu, b);
 	}
 	/* Acquire: a request seen here comes with what its sender posted
 	 * (code map events), which the boundary must see. */
@@ -224,7 +140,8 @@ static __attribute__((noinline)) int run_blocks(struct emu_cpu *cpu)
  * and the run goes on; a triple fault while injecting is reported here. */
 int emu_run(struct emu_cpu *cpu, uint64_t max_insns)
 {
-	cpu->run_end = cpu->icount + max_insns;
+	volatile uint64_t end = cpu->icount + max_insns;
+
 	if (EMU_SETJMP(cpu->jb)) {
 		if (!cpu->sys.on || !emu_sys_unwind(cpu)) {
 			emu_code_boundary(cpu); /* HLT, an exception: the stores are done */
@@ -234,7 +151,7 @@ int emu_run(struct emu_cpu *cpu, uint64_t max_insns)
 		cpu->sys.shutdown = false;
 		return EMU_EXIT_SHUTDOWN;
 	}
-	return run_blocks(cpu);
+	return run_blocks(cpu, end);
 }
 
 /* One record alone: a fused pair would run two instructions. */

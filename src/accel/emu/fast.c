@@ -71,11 +71,10 @@ static unsigned kind(const struct emu_insn *i)
 	return K_OTHER;
 }
 
-/* A memory operand ea_flat() computes: no segment or FS/GS (64-bit mode),
- * no 32-bit wrap. */
+/* A memory operand ea_flat() computes: no segment, no 32-bit wrap. */
 static bool flat_ea(const struct emu_insn *i)
 {
-	return i->seg <= EMU_SB_GS && !(i->flags & (I_A32 | I_RIPX | I_A16));
+	return !i->seg && !(i->flags & (I_A32 | I_RIPX | I_A16));
 }
 
 static int size_idx(unsigned sz)
@@ -274,24 +273,6 @@ static void rip_runs(struct emu_insn *insns, unsigned n, emu_fn const *nr)
 	}
 }
 
-/* PUSH, PUSH and POP, POP pairs (ops_fast.c); RSP as an operand would need
- * the value between the two. */
-static void pair_stack_ops(struct emu_insn *insns, unsigned n)
-{
-	static const emu_fn one[] = { op_fast_push64, op_fast_pop64 };
-	static const emu_fn two[] = { op_fast_push64x2, op_fast_pop64x2 };
-
-	for (unsigned k = 0; k + 1 < n; k++) {
-		for (unsigned w = 0; w < 2; w++) {
-			if (insns[k].fn == one[w] && insns[k + 1].fn == one[w] &&
-			    insns[k].reg != 4 * 8 && insns[k + 1].reg != 4 * 8) {
-				insns[k++].fn = two[w];
-				break;
-			}
-		}
-	}
-}
-
 void emu_fast_block(struct emu_insn *insns, unsigned n)
 {
 	bool live[EMU_BLOCK_MAX];
@@ -328,20 +309,10 @@ void emu_fast_block(struct emu_insn *insns, unsigned n)
 	}
 	nr[n] = NULL;
 	rip_runs(insns, n, nr);
-	pair_stack_ops(insns, n);
-}
-
-static bool is_jcc(emu_fn fn)
-{
-	return fn == op_jcc || in(fn, emu_fast_jcc, 16);
 }
 
 static emu_fn single_fn(const struct emu_insn *i)
 {
-	if (i->fn == op_fast_push64x2)
-		return op_fast_push64;
-	if (i->fn == op_fast_pop64x2)
-		return op_fast_pop64;
 	if (!(i->flags & I_END))
 		return i->fn;
 	for (unsigned f = 0; f < FZ_N; f++)
@@ -359,8 +330,7 @@ static EMU_OP(op_single_end)
 }
 
 /*
- * A copy of the record followed by an end record: emu_next() stops there,
- * and so do branches (emu_leave(), a Jcc's sz2 made 0).
+ * A copy of the record followed by an end record: emu_next() stops there.
  * The caller counts the instruction (a taken Jcc would uncount the rest of
  * its block). A record from a RIP-free run runs with no lag; one that
  * leaves RIP behind is moved past here.
@@ -373,8 +343,6 @@ void emu_fast_run_single(struct emu_cpu *cpu, const struct emu_insn *i)
 	bool run = !(i->flags & I_MEM) && (i->flags & I_LAG); /* else address bits */
 
 	one[0].fn = single_fn(i);
-	if (is_jcc(one[0].fn))
-		one[0].sz2 = 0; /* taken, it leaves through the next record */
 	if (run)
 		one[0].disp = 0;
 	one[0].fn(cpu, one);

@@ -11,20 +11,12 @@
 #include "accel/emu/ops.h"
 
 /*
- * The offset part of the effective address of a record with no 32-bit
- * addressing and no RIP-relative overflow (flat_ea() in fast.c says which):
- * what LEA computes.
+ * Effective address of a record with no segment override, no 32-bit
+ * addressing and no RIP-relative overflow (flat_ea() in fast.c says which).
  */
-static inline uint64_t ea_off(const struct emu_cpu *cpu, const struct emu_insn *i)
-{
-	return cpu->r[i->base] + (cpu->r[i->index] << i->scale) + (int64_t)i->disp;
-}
-
-/* Its linear address: plus the FS or GS base with an override (per-CPU
- * data in a kernel), segbase[0] = 0 without. */
 static inline uint64_t ea_flat(const struct emu_cpu *cpu, const struct emu_insn *i)
 {
-	return ea_off(cpu, i) + cpu->segbase[i->seg];
+	return cpu->r[i->base] + (cpu->r[i->index] << i->scale) + (int64_t)i->disp;
 }
 
 /*
@@ -98,9 +90,6 @@ extern const emu_fn emu_fast_cmov[2][2][2][16];
 extern const emu_fn emu_fast_imul[2][2][2][2];
 EMU_DECL(op_fast_push64);
 EMU_DECL(op_fast_pop64);
-/* Pairs of them (the next record is the second, neither register RSP). */
-EMU_DECL(op_fast_push64x2);
-EMU_DECL(op_fast_pop64x2);
 
 /* Compare-and-branch pairs (ops_fused.c): a CMP, TEST, register ALU or
  * INC/DEC record followed by a Jcc record, run as one; [form][size][cc],

@@ -20,21 +20,13 @@
 /*
  * The jump cache: linear RIP -> block, skipping the TLB probe and the hash
  * walk when a block is entered other than through a link. Virtual, so it is
- * cleared with the TLB (entries of global kernel pages, JC_GLOBAL, only
- * with the global translations); a hit is still checked against the
- * block's key, which is 0 once the block is dropped.
+ * cleared with the TLB; a hit is still checked against the block's key,
+ * which is 0 once the block is dropped.
  */
 struct ic_jc {
 	uint64_t rip;
-	uintptr_t block; /* struct emu_block *, | JC_GLOBAL */
+	struct emu_block *block;
 };
-
-#define JC_GLOBAL ((uintptr_t)1)
-
-static inline struct emu_block *jc_block(const struct ic_jc *j)
-{
-	return (struct emu_block *)(j->block & ~JC_GLOBAL);
-}
 
 struct emu_icache {
 	struct emu_ic_head head;    /* first: read inline by the run loop */
@@ -42,7 +34,7 @@ struct emu_icache {
 	uint32_t hash[1u << IC_HASH_BITS];
 	struct emu_block blocks[IC_MAX_BLOCKS];
 	struct emu_insn insns[IC_MAX_INSNS];
-	struct emu_insn scratch[1 + EMU_TAIL_SLOTS]; /* an instruction crossing a page: not cached */
+	struct emu_insn scratch[2]; /* an instruction crossing a page: not cached */
 	struct emu_block cross;     /* the block around scratch (key 0: never linked) */
 	uint64_t cross_rip;         /* what scratch[0] was decoded from (0: nothing) */
 	uint8_t cross_bytes[15];
@@ -53,19 +45,18 @@ struct emu_icache {
 	uint32_t *page_head;        /* per RAM page: its first block + 1 */
 };
 
-/* Every local link made so far stops counting. */
-static void bump_lgen(struct emu_icache *ic)
+static EMU_OP(op_block_end)
 {
-	if (++ic->head.lgen == 0)
-		ic->head.lgen = 1; /* 0 marks a tail whose links were never filled */
+	(void)cpu;
+	(void)i;
+	return 1;
 }
 
 /* Every link made so far stops counting. */
 static void bump_gen(struct emu_icache *ic)
 {
 	if (++ic->head.gen == 0)
-		ic->head.gen = 1;
-	bump_lgen(ic);
+		ic->head.gen = 1; /* 0 marks a block whose links were never filled */
 }
 
 /*
@@ -109,10 +100,8 @@ int emu_ic_create(struct emu_icache **out, const struct emu_mem *mem)
 		return -ENOMEM;
 	}
 	ic->head.gen = 1;
-	ic->head.lgen = 1;
 	ic->cross.insns = ic->scratch;
 	ic->cross.n = 1;
-	ic->cross.tail = (struct emu_tail *)(void *)&ic->scratch[1];
 	*out = ic;
 	return 0;
 }
@@ -129,15 +118,6 @@ void emu_ic_jc_flush(struct emu_icache *ic)
 {
 	memset(ic->jc, 0, sizeof(ic->jc));
 	bump_gen(ic); /* links are virtual too */
-}
-
-void emu_ic_jc_flush_local(struct emu_icache *ic)
-{
-	for (unsigned k = 0; k < (1u << IC_JC_BITS); k++) {
-		if (!(ic->jc[k].block & JC_GLOBAL))
-			ic->jc[k] = (struct ic_jc){ 0 };
-	}
-	bump_lgen(ic);
 }
 
 void emu_ic_flush(struct emu_icache *ic)
@@ -214,7 +194,7 @@ static struct emu_block *decode_crossing(struct emu_cpu *cpu)
 
 	emu_mem_read_buf(cpu, RIP, buf, sizeof(buf));
 	emu_decode_mode(&ic->scratch[0], buf, sizeof(buf), cpu->mode);
-	*ic->cross.tail = (struct emu_tail){ .fn = emu_block_end, .block = &ic->cross };
+	ic->scratch[1] = (struct emu_insn){ .fn = op_block_end };
 	ic->cross_rip = RIP;
 	memcpy(ic->cross_bytes, buf, sizeof(buf));
 	return &ic->cross;
@@ -258,44 +238,15 @@ static uint32_t decode_block(struct emu_icache *ic, const uint8_t *code, unsigne
 		if ((i->flags & I_END) || off == avail)
 			break;
 	}
-	*(struct emu_tail *)(void *)&ic->insns[first + n] = (struct emu_tail){ .fn = emu_block_end };
+	ic->insns[first + n] = (struct emu_insn){ .fn = op_block_end };
 	emu_fast_block(&ic->insns[first], n);
-	ic->ninsns += n + EMU_TAIL_SLOTS;
+	ic->ninsns += n + 1;
 	return n;
 }
 
-/*
- * Jump-cache slot of a RIP: hashed, not its low bits. Blocks entered other
- * than through a link are mostly function entries (indirect calls, returns
- * to many callers), which compilers align to 16 bytes: by low bits they
- * would share a sixteenth of the slots.
- */
-static inline uint32_t jc_index(uint64_t rip)
+static void remember(struct emu_icache *ic, uint64_t rip, struct emu_block *b)
 {
-	return (uint32_t)((rip * 0x9e3779b97f4a7c15ull) >> (64 - IC_JC_BITS));
-}
-
-static void remember(struct emu_icache *ic, uint64_t rip, struct emu_block *b, bool global)
-{
-	ic->jc[jc_index(rip)] = (struct ic_jc){ rip, (uintptr_t)b | (global ? JC_GLOBAL : 0) };
-}
-
-bool emu_ic_global(const struct emu_icache *ic, uint64_t rip)
-{
-	const struct ic_jc *j = &ic->jc[jc_index(rip)];
-
-	return j->rip == rip && (j->block & JC_GLOBAL);
-}
-
-/* RIP's fetch translation is global and RIP in the kernel half (see
- * icache.h): a user-half INVLPG can never reach it. */
-static bool rip_global(const struct emu_cpu *cpu)
-{
-	const struct emu_tlb_entry *e = tlb_entry((struct emu_cpu *)(uintptr_t)cpu, RIP);
-	unsigned k = (RIP >> 12) & (EMU_TLB_SIZE - 1);
-
-	return (RIP >> 63) && e->tag_x == (RIP & EMU_PAGE_MASK) &&
-	       (cpu->sys.tlb_global[k >> 6] >> (k & 63)) & 1;
+	ic->jc[rip & ((1u << IC_JC_BITS) - 1)] = (struct ic_jc){ rip, b };
 }
 
 static struct emu_block *new_block(struct emu_cpu *cpu, uint8_t *hp)
@@ -309,19 +260,18 @@ static struct emu_block *new_block(struct emu_cpu *cpu, uint8_t *hp)
 
 	if (!locate(cpu, (uintptr_t)hp, &region, &page))
 		emu_raise_err(cpu, EMU_GP, 0); /* executing MMIO is not supported */
-	if (ic->nblocks == IC_MAX_BLOCKS || ic->ninsns + EMU_BLOCK_MAX + EMU_TAIL_SLOTS > IC_MAX_INSNS)
+	if (ic->nblocks == IC_MAX_BLOCKS || ic->ninsns + EMU_BLOCK_MAX + 1 > IC_MAX_INSNS)
 		emu_ic_flush(ic);
 	emu_code_decoding(cpu, region, page); /* other vCPUs: before the bytes are read */
 	b = &ic->blocks[ic->nblocks];
 	n = ic->ninsns;
 	b->n = decode_block(ic, hp, avail, cpu->mode);
 	if (!b->n) {
-		ic->ninsns = n; /* nothing kept: the tail's slots are free again */
+		ic->ninsns = n; /* nothing kept: the end record's slot is free again */
 		return decode_crossing(cpu);
 	}
 	b->insns = &ic->insns[n];
-	b->tail = (struct emu_tail *)(void *)&ic->insns[n + b->n];
-	b->tail->block = b;
+	b->gen = 0;
 	b->key = (uintptr_t)hp;
 	b->hnext = ic->hash[hash_of(b->key)];
 	ic->hash[hash_of(b->key)] = ic->nblocks + 1;
@@ -331,12 +281,11 @@ static struct emu_block *new_block(struct emu_cpu *cpu, uint8_t *hp)
 	b->pnext = *head;
 	*head = ic->nblocks + 1;
 	ic->nblocks++;
-	remember(ic, RIP, b, rip_global(cpu));
+	remember(ic, RIP, b);
 	return b;
 }
 
-/* noinline: the jump-cache hit path in emu_ic_lookup() keeps no frame. */
-static __attribute__((noinline)) struct emu_block *lookup_slow(struct emu_cpu *cpu)
+static struct emu_block *lookup_slow(struct emu_cpu *cpu)
 {
 	struct emu_icache *ic = cpu->ic;
 	struct emu_tlb_entry *e = tlb_entry(cpu, RIP);
@@ -354,7 +303,7 @@ static __attribute__((noinline)) struct emu_block *lookup_slow(struct emu_cpu *c
 		struct emu_block *blk = &ic->blocks[b - 1];
 
 		if (blk->key == (uintptr_t)hp) {
-			remember(ic, RIP, blk, rip_global(cpu));
+			remember(ic, RIP, blk);
 			return blk;
 		}
 	}
@@ -364,10 +313,9 @@ static __attribute__((noinline)) struct emu_block *lookup_slow(struct emu_cpu *c
 struct emu_block *emu_ic_lookup(struct emu_cpu *cpu)
 {
 	struct emu_icache *ic = cpu->ic;
-	const struct ic_jc *j = &ic->jc[jc_index(RIP)];
-	struct emu_block *b = jc_block(j);
+	const struct ic_jc *j = &ic->jc[RIP & ((1u << IC_JC_BITS) - 1)];
 
-	if (likely(j->rip == RIP && b && b->key))
-		return b;
+	if (likely(j->rip == RIP && j->block && j->block->key))
+		return j->block;
 	return lookup_slow(cpu);
 }

@@ -1,6 +1,5 @@
 /* Near branches, stack, flag instructions, NOP family, CPUID, RDTSC, HLT. */
 #include "accel/emu/fast.h"
-#include "accel/emu/icache.h"
 #include "accel/emu/mem.h"
 #include "accel/emu/ops.h"
 #include "accel/emu/system.h"
@@ -15,13 +14,13 @@ EMU_OP(op_jcc)
 EMU_OP(op_jmp)
 {
 	RIP += i->len + i->imm;
-	return emu_leave(cpu, i);
+	return 1;
 }
 
 EMU_OP(op_jmp_rm)
 {
 	RIP = rm_rd(cpu, i, 8);
-	return emu_leave(cpu, i);
+	return 1;
 }
 
 /* CALL/RET: the stack slot's TLB entry is probed inline; on a miss the
@@ -30,9 +29,8 @@ EMU_OP(op_jmp_rm)
 static __attribute__((noinline)) int call_slow(struct emu_cpu *cpu, const struct emu_insn *i)
 {
 	push(cpu, 8, RIP + i->len);
-	emu_ras_push(cpu, i, RIP + i->len);
 	RIP += i->len + i->imm;
-	return emu_leave(cpu, i);
+	return 1;
 }
 
 EMU_OP(op_call)
@@ -44,9 +42,8 @@ EMU_OP(op_call)
 		return call_slow(cpu, i);
 	st(p, 8, RIP + i->len);
 	RSP = sp;
-	emu_ras_push(cpu, i, RIP + i->len);
 	RIP += i->len + i->imm;
-	return emu_leave(cpu, i);
+	return 1;
 }
 
 EMU_OP(op_call_rm)
@@ -54,16 +51,15 @@ EMU_OP(op_call_rm)
 	uint64_t target = rm_rd(cpu, i, 8);
 
 	push(cpu, 8, RIP + i->len);
-	emu_ras_push(cpu, i, RIP + i->len);
 	RIP = target;
-	return emu_leave(cpu, i);
+	return 1;
 }
 
 static __attribute__((noinline)) int ret_slow(struct emu_cpu *cpu, const struct emu_insn *i)
 {
 	RIP = pop(cpu, 8);
 	RSP += i->imm;
-	return emu_ret_leave(cpu, i);
+	return 1;
 }
 
 EMU_OP(op_ret)
@@ -74,7 +70,7 @@ EMU_OP(op_ret)
 		return ret_slow(cpu, i);
 	RIP = ld(p, 8);
 	RSP += 8 + i->imm;
-	return emu_ret_leave(cpu, i);
+	return 1;
 }
 
 static uint64_t count_reg(const struct emu_cpu *cpu, const struct emu_insn *i)

@@ -184,7 +184,7 @@ const emu_fn emu_fast_alu[2][FA_N][8][2][2] = {
 #define LEA(SZ)									\
 	static EMU_OP(lea_##SZ)							\
 	{									\
-		reg_wr(cpu, i->reg, SZ, ea_off(cpu, i));			\
+		reg_wr(cpu, i->reg, SZ, ea_flat(cpu, i));			\
 		return emu_next(cpu, i);					\
 	}
 
@@ -467,40 +467,4 @@ EMU_OP(op_fast_pop64)
 	RSP += 8;
 	cpu->r[i->reg >> 3] = ld(p, 8); /* after RSP: POP RSP loads the value */
 	return emu_next(cpu, i);
-}
-
-/*
- * Two PUSHes or two POPs in a row (prologues, epilogues), fast.c pairs
- * them when neither register is RSP: one probe for both slots when they
- * share a page, one dispatch. Otherwise the first runs alone and the
- * second record, a complete PUSH or POP of its own, follows.
- */
-EMU_OP(op_fast_push64x2)
-{
-	uint64_t sp = RSP - 16;
-	void *p;
-
-	if (!fast_wr(cpu, sp, 16, &p))
-		return op_fast_push64(cpu, i);
-	st((uint8_t *)p + 8, 8, cpu->r[i->reg >> 3]);
-	st(p, 8, cpu->r[i[1].reg >> 3]);
-	RSP = sp;
-	RIP += i->len + i[1].len;
-	return i[2].fn(cpu, i + 2);
-}
-
-EMU_OP(op_fast_pop64x2)
-{
-	uint64_t a, b;
-	void *p;
-
-	if (!fast_rd(cpu, RSP, 16, &p))
-		return op_fast_pop64(cpu, i);
-	a = ld(p, 8);
-	b = ld((uint8_t *)p + 8, 8);
-	RSP += 16;
-	cpu->r[i->reg >> 3] = a;
-	cpu->r[i[1].reg >> 3] = b; /* after: pop rax; pop rax keeps the second */
-	RIP += i->len + i[1].len;
-	return i[2].fn(cpu, i + 2);
 }

@@ -202,8 +202,7 @@ void emu_tlb_drop_sup(struct emu_cpu *cpu)
 
 /* INVLPG: the entry for va, and every piece of a large page holding va
  * (the TLB keeps 4K pieces of large pages). Decoded blocks are physical and
- * stay; the virtual RIP -> block shortcuts go (of a user-half va: those on
- * global kernel pages stay, see icache.h). */
+ * stay; the virtual RIP -> block shortcuts go. */
 void emu_tlb_invlpg(struct emu_cpu *cpu, uint64_t va)
 {
 	uint64_t map[4];
@@ -223,10 +222,8 @@ void emu_tlb_invlpg(struct emu_cpu *cpu, uint64_t va)
 				drop(cpu, k);
 		}
 	}
-	if (cpu->ic && (va >> 63))
+	if (cpu->ic)
 		emu_ic_jc_flush(cpu->ic);
-	else if (cpu->ic) /* only user-half translations changed */
-		emu_ic_jc_flush_local(cpu->ic);
 }
 
 /* CR3 write: global entries stay (CR4.PGE). */
@@ -238,7 +235,7 @@ void emu_tlb_flush_nonglobal(struct emu_cpu *cpu)
 			drop(cpu, k);
 	}
 	if (cpu->ic)
-		emu_ic_jc_flush_local(cpu->ic);
+		emu_ic_jc_flush(cpu->ic);
 }
 
 /* ---- implicit supervisor accesses, no TLB ---- */
