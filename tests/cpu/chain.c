@@ -5,7 +5,8 @@
  * retpoline (CALL, then MOV [RSP] and RET to another target), run in short
  * slices so that budgets end inside chains; then stores into the callee's
  * and the caller's pages, after which neither links, nor the return-address
- * stack, nor the blocks linked for returns may lead to the old code.
+ * stack, nor the blocks linked for returns may lead to the old code. Also
+ * PUSH/POP pairs (one record runs two) around a page boundary.
  */
 #include <inttypes.h>
 #include <stdio.h>
