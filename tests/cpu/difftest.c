@@ -649,6 +649,7 @@ int main(int argc, char **argv)
 		c.mismatches += x87_check_sequences(&c.g, c.cpu, c.area, c.fsbase, 400, &c.states);
 	c.mismatches += check_smc_chain(&c);
 	c.mismatches += check_crossing(&c);
+	c.mismatches += check_chaining(c.cpu, c.area);
 	printf("cpu: %u forms, %lu states, %lu mismatches\n", ninst, c.states, c.mismatches);
 	emu_cpu_fini(c.cpu);
 	return c.mismatches ? 1 : 0;

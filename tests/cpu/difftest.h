@@ -29,6 +29,10 @@ struct variant {
 	bool seq_noaf;     /* in a sequence: AF may be the setter's undefined one */
 };
 
+/* chain.c: chaining, the return-address stack and the budget; mismatches. */
+struct emu_cpu;
+int check_chaining(struct emu_cpu *cpu, uint8_t *area);
+
 /* seq.c: v becomes a block around its form (setter, reader, killer); false
  * if none fits. *budget: the instructions emu_run must run. */
 bool make_seq(struct rng *g, struct variant *v, unsigned *budget);
