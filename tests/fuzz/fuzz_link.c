@@ -11,7 +11,6 @@
  * Any crash, sanitizer report or fd left open after the link is destroyed
  * is a bug; a broken link is the right answer to a bad stream.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -22,6 +21,7 @@
 
 #include "core/log.h"
 #include "remote/link.h"
+#include "../common/fds.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -41,20 +41,6 @@ static const struct link_cmd_rule ext_rules[] = {
 	{ 8, 8, 1, 1, LINK_ROLE_REMOTE, NULL },
 };
 static const struct link_ext ext = { ext_rules, 2 };
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	int n = 0;
-
-	if (!d)
-		abort();
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
-}
 
 static const struct logger *quiet_log(void)
 {
@@ -76,27 +62,8 @@ static void drain(struct link *l)
 
 static void send_chunk(int fd, const uint8_t *p, size_t len, const int *fds, unsigned nfds)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * MAX_FDS)];
-	} ctl;
-	struct iovec iov = { (void *)p, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
 	/* A chunk the link refused to read any more of may not fit: drop it. */
-	(void)sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
+	(void)fds_send(fd, p, len, fds, nfds, MSG_DONTWAIT | MSG_NOSIGNAL);
 }
 
 static void feed(struct link *l, int raw, const uint8_t *data, size_t size, const uint8_t *cfg)
@@ -130,7 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 4)
 		return 0;
 	quiet_log();
-	base = count_fds();
+	base = fds_open_count();
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) ||
 	    link_init(&l, sv[0], data[0] & 1 ? LINK_ROLE_PROXY : LINK_ROLE_REMOTE, quiet_log(),
 		      "fuzz"))
@@ -142,7 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	feed(&l, sv[1], data + 4, size - 4, data);
 	link_destroy(&l);
 	close(sv[1]);
-	if (count_fds() != base)
+	if (fds_open_count() != base)
 		abort(); /* a received fd leaked */
 	return 0;
 }

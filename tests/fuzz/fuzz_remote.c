@@ -27,7 +27,6 @@
  * left open after it is destroyed is a bug; the remote ending with an
  * error is the right answer to a bad message.
  */
-#include <dirent.h>
 #include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -41,6 +40,7 @@
 #include "remote/fastchan.h"
 #include "remote/link.h"
 #include "remote/remote.h"
+#include "../common/fds.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -67,20 +67,6 @@ static uint64_t take(struct in *in, unsigned n)
 	for (unsigned i = 0; i < n && in->p < in->end; i++)
 		v |= (uint64_t)*in->p++ << (8 * i);
 	return v;
-}
-
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	int n = 0;
-
-	if (!d)
-		abort();
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n;
 }
 
 /* The remote's log: /dev/null, or stderr with FUZZ_REMOTE_LOG set (reproducers). */
@@ -326,7 +312,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	ram_clear();
 	quiet_log(); /* opened once, before counting */
-	base = count_fds();
+	base = fds_open_count();
 	if (remote_create(&r, kinds[data[0] % 3], quiet_log()) ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) ||
 	    remote_attach(r, sv[1]) || link_init(&l, sv[0], LINK_ROLE_PROXY, quiet_log(), "vmm"))
@@ -344,7 +330,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	remote_destroy(r);
 	fastchan_vmm_close(&chan);
-	if (count_fds() != base)
+	if (fds_open_count() != base)
 		abort(); /* a received fd leaked */
 	return 0;
 }

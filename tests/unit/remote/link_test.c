@@ -1,6 +1,5 @@
 #include "link_test.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -13,25 +12,12 @@
 
 #include <cmocka.h>
 
-int lt_count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n - 1; /* the directory's own fd */
-}
-
 void lt_setup(struct lt_env *e, enum link_role role)
 {
 	int sv[2], pipefd[2];
 
 	memset(e, 0, sizeof(*e));
-	e->base_fds = lt_count_fds();
+	e->base_fds = fds_open_count();
 	assert_int_equal(pipe2(pipefd, O_CLOEXEC | O_NONBLOCK), 0);
 	e->log = (struct logger){ .level = LOG_DEBUG, .fd = pipefd[1] };
 	e->log_rd = pipefd[0];
@@ -47,7 +33,7 @@ void lt_teardown(struct lt_env *e)
 		close(e->raw);
 	close(e->log.fd);
 	close(e->log_rd);
-	assert_int_equal(lt_count_fds(), e->base_fds);
+	assert_int_equal(fds_open_count(), e->base_fds);
 }
 
 const char *lt_log(struct lt_env *e)
@@ -63,26 +49,7 @@ const char *lt_log(struct lt_env *e)
 
 void lt_raw_send(int fd, const void *buf, size_t len, const int *fds, unsigned nfds)
 {
-	union {
-		struct cmsghdr align;
-		char buf[CMSG_SPACE(sizeof(int) * 64)];
-	} ctl;
-	struct iovec iov = { (void *)buf, len };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-
-	if (nfds) {
-		struct cmsghdr *c;
-
-		memset(&ctl, 0, sizeof(ctl));
-		mh.msg_control = ctl.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
-	}
-	assert_int_equal(sendmsg(fd, &mh, MSG_NOSIGNAL), (ssize_t)len);
+	assert_int_equal(fds_send(fd, buf, len, fds, nfds, MSG_NOSIGNAL), (ssize_t)len);
 }
 
 void lt_raw_msg(int fd, uint32_t cmd, uint64_t size, const void *payload, size_t plen,

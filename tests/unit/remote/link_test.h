@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "remote/link.h"
+#include "../../common/fds.h"
 
 struct lt_env {
 	struct logger log; /* writes into a pipe the test reads back */
@@ -19,7 +20,6 @@ struct lt_env {
 	size_t loglen;
 };
 
-int lt_count_fds(void);
 /* A link of the given role on one end of a socketpair, raw on the other. */
 void lt_setup(struct lt_env *e, enum link_role role);
 /* Destroys both ends and checks that no fd stayed open. */

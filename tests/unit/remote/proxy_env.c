@@ -1,6 +1,5 @@
 #include "proxy_env.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -12,19 +11,6 @@
 #include <unistd.h>
 
 #include <cmocka.h>
-
-int px_count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	int n = 0;
-
-	assert_non_null(d);
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n - 1;
-}
 
 static int add_irqfd(void *opaque, int fd, unsigned gsi, int resample_fd)
 {
@@ -173,7 +159,7 @@ struct px_env *px_env_new(unsigned nregions)
 	int pipefd[2];
 
 	assert_non_null(e);
-	e->base_fds = px_count_fds();
+	e->base_fds = fds_open_count();
 	assert_int_equal(pipe2(pipefd, O_CLOEXEC | O_NONBLOCK), 0);
 	e->log = (struct logger){ .level = LOG_WARN, .fd = pipefd[1] };
 	e->log_rd = pipefd[0];
@@ -262,7 +248,7 @@ void px_env_free(struct px_env *e)
 	assert_int_equal(e->nioev, 0);
 	assert_int_equal(e->nroutes, 0);
 	pthread_mutex_destroy(&e->acc_lock);
-	assert_int_equal(px_count_fds(), e->base_fds);
+	assert_int_equal(fds_open_count(), e->base_fds);
 	free(e);
 }
 

@@ -16,6 +16,7 @@
 #include "hw/pci/pci.h"
 #include "remote/proxy.h"
 #include "splitvm/accel.h"
+#include "../../common/fds.h"
 
 #define PX_MAX_IOEV 16
 #define PX_MAX_ROUTES 16
@@ -74,6 +75,5 @@ bool px_env_run(struct px_env *e, int ms, bool (*done)(struct px_env *e, const v
 /* Everything logged so far. */
 const char *px_env_log(struct px_env *e);
 unsigned px_env_log_lines(struct px_env *e);
-int px_count_fds(void);
 
 #endif

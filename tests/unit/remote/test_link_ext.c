@@ -134,7 +134,7 @@ static void run_case(const struct ext_case *c, bool with_table)
 		/* More fds than any command takes are seen before the header. */
 		assert_non_null(strstr(lt_log(&e), with_table ? c->log
 					: c->nfds > LINK_MAX_FDS ? "too many fds" : "unknown command"));
-		assert_int_equal(lt_count_fds(), e.base_fds + 4);
+		assert_int_equal(fds_open_count(), e.base_fds + 4);
 	}
 	lt_teardown(&e);
 }
@@ -274,7 +274,7 @@ static void test_call_dispatch(void **state)
 	assert_null(strstr(lt_log(&e), "refused"));
 	assert_int_equal(s.nbreak, 1);
 	assert_int_equal(s.broke, -EPROTO);
-	assert_int_equal(lt_count_fds(), e.base_fds + 4);
+	assert_int_equal(fds_open_count(), e.base_fds + 4);
 	lt_teardown(&e);
 }
 

@@ -139,7 +139,7 @@ static void run_refusal(const struct refusal *r)
 	assert_non_null(strstr(lt_log(&e), r->log));
 	assert_non_null(strstr(lt_log(&e), "splitvm: error: link test: "));
 	/* Only the two socket ends and the log pipe are left open. */
-	assert_int_equal(lt_count_fds(), e.base_fds + 4);
+	assert_int_equal(fds_open_count(), e.base_fds + 4);
 	assert_int_equal(link_recv_nb(&e.link, &m), -EPIPE);
 	lt_teardown(&e);
 }
@@ -168,7 +168,7 @@ static void test_fds_after_first_byte(void **state)
 	close(fd);
 	assert_int_equal(link_recv(&e.link, &m, 1000), -EBADMSG);
 	assert_non_null(strstr(lt_log(&e), "fds after the first byte"));
-	assert_int_equal(lt_count_fds(), e.base_fds + 4);
+	assert_int_equal(fds_open_count(), e.base_fds + 4);
 	lt_teardown(&e);
 }
 

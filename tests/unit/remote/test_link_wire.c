@@ -249,7 +249,7 @@ static void duo_setup(struct duo *d)
 {
 	int sv[2];
 
-	d->base_fds = lt_count_fds();
+	d->base_fds = fds_open_count();
 	d->log = (struct logger){ .level = LOG_ERROR, .fd = 2 };
 	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
 	assert_int_equal(link_init(&d->proxy, sv[0], LINK_ROLE_PROXY, &d->log, "proxy"), 0);
@@ -260,7 +260,7 @@ static void duo_teardown(struct duo *d)
 {
 	link_destroy(&d->proxy);
 	link_destroy(&d->remote);
-	assert_int_equal(lt_count_fds(), d->base_fds);
+	assert_int_equal(fds_open_count(), d->base_fds);
 }
 
 static void test_roundtrip_all(void **state)

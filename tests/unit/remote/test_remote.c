@@ -629,13 +629,13 @@ static void test_eof(void **state)
 static void test_bad_spec(void **state)
 {
 	struct logger quiet = { .level = LOG_ERROR, .fd = -1 };
-	int base = lt_count_fds(), fds[2];
+	int base = fds_open_count(), fds[2];
 	struct remote *r = NULL;
 
 	assert_int_equal(remote_create(&r, "no-such-device", &quiet), -EINVAL);
 	assert_int_equal(remote_create(&r, "virtio-rng,color=red", &quiet), -EINVAL);
 	assert_null(r);
-	assert_int_equal(lt_count_fds(), base);
+	assert_int_equal(fds_open_count(), base);
 	/* A link that is not a socket: refused, and the fd closed all the same. */
 	assert_int_equal(remote_create(&r, "virtio-rng", &quiet), 0);
 	assert_int_equal(remote_run(r), -ENOTCONN);
@@ -643,7 +643,7 @@ static void test_bad_spec(void **state)
 	close(fds[1]);
 	assert_int_equal(remote_attach(r, fds[0]), -ENOTSOCK);
 	remote_destroy(r);
-	assert_int_equal(lt_count_fds(), base);
+	assert_int_equal(fds_open_count(), base);
 }
 
 int main(void)

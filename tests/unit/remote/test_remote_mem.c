@@ -60,7 +60,7 @@ static int setup(void **state)
 
 	memset(&e, 0, sizeof(e));
 	e.log = (struct logger){ .level = LOG_ERROR, .fd = -1 };
-	e.base_fds = lt_count_fds();
+	e.base_fds = fds_open_count();
 	remote_mem_init(&e.rm, &e.log);
 	*state = &e;
 	return 0;
@@ -71,7 +71,7 @@ static int teardown(void **state)
 	struct env *e = *state;
 
 	remote_mem_destroy(&e->rm);
-	assert_int_equal(lt_count_fds(), e->base_fds);
+	assert_int_equal(fds_open_count(), e->base_fds);
 	return 0;
 }
 
