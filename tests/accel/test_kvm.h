@@ -27,6 +27,7 @@ void case_irqfd_resample(struct t_case *c);
 void case_irq_shared_line(struct t_case *c);
 void case_msi(struct t_case *c);
 void case_msi_irqfd(struct t_case *c);
+void case_msi_irqfd_many(struct t_case *c);
 void case_msi_irqfd_update(struct t_case *c);
 void case_msi_irqfd_pending(struct t_case *c);
 void case_ioeventfd_pio(struct t_case *c);
@@ -51,6 +52,7 @@ void case_pit_pic(struct t_case *c);
 	CASE(case_irqfd_resample, NULL, 10000, "irqfd with resample (level)"),              \
 	CASE(case_msi, NULL, 10000, "MSI to the LAPIC"),                                    \
 	CASE(case_msi_irqfd, NULL, 10000, "MSI route: irqfd to the LAPIC, then deleted"),   \
+	CASE(case_msi_irqfd_many, NULL, 30000, "MSI route: 100 signals, 100 interrupts"),     \
 	CASE(case_msi_irqfd_update, NULL, 10000, "MSI route: message changed in place"),    \
 	CASE(case_msi_irqfd_pending, NULL, 10000, "MSI route: a pending count delivered on add"), \
 	CASE(case_ioeventfd_pio, NULL, 10000, "ioeventfd on a port"),                       \

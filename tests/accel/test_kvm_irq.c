@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,17 +35,22 @@ static void a_ioapic_route(struct t_asm *a, unsigned pin, bool level)
 	a_mov_mem32(a, IOAPIC + 0x10, 0);           /* destination APIC 0 */
 }
 
+/* The guest sleeps until it has counted want interrupts, spinning spin
+ * LOOPs with IF=0 after each (so some arrive while it runs). */
 static void irq_guest(struct t_host *t, struct cpu_boot_state *st, bool route, unsigned pin,
-		      bool level)
+		      bool level, uint8_t want, uint32_t spin)
 {
 	static const uint8_t mask_pics[] = { 0xb0, 0xff, 0xe6, 0x21, 0xe6, 0xa1 };
-	static const uint8_t wait[] = {
+	const uint8_t wait[] = {
 		0xfa,                                           /* 1: cli */
-		0x83, 0x3c, 0x25, T_COUNTER & 0xff, T_COUNTER >> 8 & 0xff, 0, 0, 0,
-		/* cmp dword [T_COUNTER], 0 */
-		0x75, 0x04,                                     /* jne 2f */
+		0x83, 0x3c, 0x25, T_COUNTER & 0xff, T_COUNTER >> 8 & 0xff, 0, 0, want,
+		/* cmp dword [T_COUNTER], want */
+		0x73, 0x0b,                                     /* jae 2f */
+		0xb9, spin & 0xff, spin >> 8 & 0xff, spin >> 16 & 0xff, spin >> 24,
+		/* mov ecx, spin */
+		0xe2, 0xfe,                                     /* loop . */
 		0xfb, 0xf4,                                     /* sti; hlt */
-		0xeb, 0xf1,                                     /* jmp 1b */
+		0xeb, 0xea,                                     /* jmp 1b */
 	};                                                      /* 2: */
 	struct t_asm a = { .mode = T_LONG64 };
 
@@ -132,7 +138,7 @@ static void irq_case_on(struct t_case *c, struct t_host *t, enum fire_how how, i
 	pthread_t th;
 	uint32_t count;
 
-	irq_guest(t, &st, how == FIRE_SET_IRQ || how == FIRE_IRQFD, pin, level);
+	irq_guest(t, &st, how == FIRE_SET_IRQ || how == FIRE_IRQFD, pin, level, 1, 1);
 	v = t_vcpu(c, t, 0, &st);
 	pthread_create(&th, NULL, fire_main, &f);
 	t_run_checked(c, t, v, 3000);
@@ -215,6 +221,65 @@ void case_msi_irqfd(struct t_case *c)
 	T_REQUIRE(c, write(fd, &one, sizeof(one)) == sizeof(one), "eventfd write");
 	nanosleep(&ms50, NULL);
 	T_REQUIRE(c, fd_counted(fd), "a deleted route consumed the signal");
+	close(fd);
+}
+
+/* The guest's count of interrupts, read while it runs. */
+static uint32_t guest_count(struct t_host *t)
+{
+	return atomic_load_explicit((_Atomic uint32_t *)t_gpa(t, T_COUNTER), memory_order_acquire);
+}
+
+#define MANY 100
+
+struct many_firer {
+	struct t_host *t;
+	int fd;
+	unsigned sent;
+};
+
+/* One signal at a time, each after the guest counted the last, at varied
+ * delays: some reach a halted vCPU, some a running one. */
+static void *fire_many(void *arg)
+{
+	struct many_firer *f = arg;
+	struct timespec us = { 0, 1000L };
+	uint64_t one = 1;
+
+	if (!wait_ready(f->t))
+		return NULL;
+	for (unsigned i = 0; i < MANY; i++) {
+		struct timespec gap = { 0, (long)(i % 7) * 30000L };
+
+		for (unsigned w = 0; guest_count(f->t) < i && w < 2000000; w++)
+			nanosleep(&us, NULL);
+		nanosleep(&gap, NULL);
+		if (write(f->fd, &one, sizeof(one)) != sizeof(one))
+			return NULL;
+		f->sent++;
+	}
+	return NULL;
+}
+
+/* Every signal of an MSI route becomes one interrupt: none is lost to the
+ * race between a halted vCPU and whatever serves a running one. */
+void case_msi_irqfd_many(struct t_case *c)
+{
+	struct t_host *t = t_vm(c, 1);
+	int fd = eventfd(0, EFD_CLOEXEC); /* blocking: the module must not block on it */
+	struct many_firer f = { .t = t, .fd = fd };
+	struct cpu_boot_state st;
+	pthread_t th;
+	int r = c->ops->vm->set_msi_irqfd(t->vm, fd, LAPIC, VECTOR);
+
+	T_REQUIRE(c, r == 0, "set_msi_irqfd: %d", r);
+	irq_guest(t, &st, false, 0, false, MANY, 20000);
+	pthread_create(&th, NULL, fire_many, &f);
+	t_run_checked(c, t, t_vcpu(c, t, 0, &st), 20000);
+	pthread_join(th, NULL);
+	T_REQUIRE(c, f.sent == MANY && guest_count(t) == MANY, "%u signals sent, %u interrupts",
+		  f.sent, guest_count(t));
+	T_REQUIRE(c, c->ops->vm->del_msi_irqfd(t->vm, fd) == 0, "del_msi_irqfd");
 	close(fd);
 }
 

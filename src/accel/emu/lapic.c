@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "accel/emu/lapic_int.h"
 
@@ -107,10 +108,10 @@ void lapic_soft_reset(struct lapic *l)
 
 int lapic_init(struct lapic *l, const struct lapic_config *cfg)
 {
-	pthread_condattr_t ca;
 	int err;
 
 	memset(l, 0, sizeof(*l));
+	l->halt_fd = -1;
 	l->index = cfg->index;
 	l->bus = cfg->bus;
 	l->tb = cfg->tb;
@@ -121,14 +122,6 @@ int lapic_init(struct lapic *l, const struct lapic_config *cfg)
 	err = pthread_mutex_init(&l->lock, NULL);
 	if (err)
 		return -err;
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	err = pthread_cond_init(&l->halt_cv, &ca);
-	pthread_condattr_destroy(&ca);
-	if (err) {
-		pthread_mutex_destroy(&l->lock);
-		return -err;
-	}
 	l->apic_base = LAPIC_DEFAULT_BASE | APIC_BASE_EN | (cfg->bsp ? APIC_BASE_BSP : 0);
 	atomic_store(&l->id, cfg->index);
 	atomic_store(&l->state, LAPIC_ST_HW);
@@ -138,7 +131,6 @@ int lapic_init(struct lapic *l, const struct lapic_config *cfg)
 
 void lapic_destroy(struct lapic *l)
 {
-	pthread_cond_destroy(&l->halt_cv);
 	pthread_mutex_destroy(&l->lock);
 }
 
@@ -198,6 +190,15 @@ static bool accept_locked(struct lapic *l, unsigned mode, uint8_t vector, bool l
 	}
 }
 
+/* Whatever ends a HLT was posted (lock held): wake an armed sleeper. */
+static void halt_notify(struct lapic *l)
+{
+	uint64_t one = 1;
+
+	if (l->halt_fd >= 0 && write(l->halt_fd, &one, sizeof(one)) < 0)
+		return; /* EAGAIN: the count is already non-zero */
+}
+
 bool lapic_accept(struct lapic *l, unsigned mode, uint8_t vector, bool level)
 {
 	bool ok;
@@ -206,7 +207,7 @@ bool lapic_accept(struct lapic *l, unsigned mode, uint8_t vector, bool level)
 	ok = accept_locked(l, mode, vector, level);
 	if (ok) {
 		lapic_update_events(l);
-		pthread_cond_broadcast(&l->halt_cv);
+		halt_notify(l);
 	}
 	pthread_mutex_unlock(&l->lock);
 	if (ok && l->wake)
@@ -218,7 +219,7 @@ void lapic_kick(struct lapic *l)
 {
 	pthread_mutex_lock(&l->lock);
 	l->kicked = true;
-	pthread_cond_broadcast(&l->halt_cv);
+	halt_notify(l);
 	pthread_mutex_unlock(&l->lock);
 }
 
@@ -231,7 +232,7 @@ void lapic_set_lint0(struct lapic *l, bool level)
 	lapic_update_events(l);
 	post = level && extint_locked(l);
 	if (post)
-		pthread_cond_broadcast(&l->halt_cv);
+		halt_notify(l);
 	pthread_mutex_unlock(&l->lock);
 	if (post && l->wake)
 		l->wake(l->wake_opaque);
@@ -302,26 +303,9 @@ uint64_t lapic_timer_check(struct lapic *l, uint64_t now_ns)
 	return d;
 }
 
-uint32_t lapic_halt_wait(struct lapic *l, bool intr_enabled, uint64_t deadline_ns)
+static uint32_t halt_mask(bool intr_enabled)
 {
-	uint32_t mask = LATCHES | (intr_enabled ? LAPIC_EV_INTR : 0);
-	struct timespec ts = {
-		.tv_sec = (time_t)(deadline_ns / EMU_NSEC_PER_SEC),
-		.tv_nsec = (long)(deadline_ns % EMU_NSEC_PER_SEC),
-	};
-	uint32_t ev;
-
-	pthread_mutex_lock(&l->lock);
-	while (!(ev = atomic_load(&l->events) & mask) && !l->kicked) {
-		if (deadline_ns == UINT64_MAX)
-			pthread_cond_wait(&l->halt_cv, &l->lock);
-		else if (pthread_cond_timedwait(&l->halt_cv, &l->lock, &ts) == ETIMEDOUT)
-			break;
-	}
-	ev = atomic_load(&l->events) & mask; /* an event may have raced the timeout */
-	l->kicked = false;
-	pthread_mutex_unlock(&l->lock);
-	return ev;
+	return LATCHES | (intr_enabled ? LAPIC_EV_INTR : 0);
 }
 
 uint64_t lapic_get_cr8(struct lapic *l)
@@ -339,5 +323,25 @@ void lapic_set_cr8(struct lapic *l, uint64_t cr8)
 	pthread_mutex_lock(&l->lock);
 	l->tpr = (uint32_t)(cr8 & 0xf) << 4;
 	lapic_update_events(l);
+	pthread_mutex_unlock(&l->lock);
+}
+
+bool lapic_halt_arm(struct lapic *l, bool intr_enabled, int wake_fd)
+{
+	bool sleep;
+
+	pthread_mutex_lock(&l->lock);
+	sleep = !(atomic_load(&l->events) & halt_mask(intr_enabled)) && !l->kicked;
+	if (sleep)
+		l->halt_fd = wake_fd;
+	pthread_mutex_unlock(&l->lock);
+	return sleep;
+}
+
+void lapic_halt_disarm(struct lapic *l)
+{
+	pthread_mutex_lock(&l->lock);
+	l->halt_fd = -1;
+	l->kicked = false;
 	pthread_mutex_unlock(&l->lock);
 }

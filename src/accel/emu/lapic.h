@@ -80,7 +80,6 @@ struct lapic_config {
 /* Fields are private to lapic*.c; the struct is public for embedding. */
 struct lapic {
 	pthread_mutex_t lock;
-	pthread_cond_t halt_cv; /* CLOCK_MONOTONIC */
 	_Atomic uint32_t events;        /* enum lapic_event */
 	_Atomic uint64_t wake_deadline; /* timer's next unmasked expiry */
 	_Atomic uint32_t id, ldr, dfr, state;
@@ -90,6 +89,7 @@ struct lapic {
 	uint32_t irr[8], isr[8], tmr[8];
 	uint8_t sipi_vector;
 	bool kicked;
+	int halt_fd;     /* an armed HLT's eventfd, -1: none */
 	bool lint0;      /* LINT0 input level (the 8259's INT) */
 	struct lapic_timer timer;
 	unsigned index;
@@ -132,7 +132,7 @@ void lapic_set_cr8(struct lapic *l, uint64_t cr8);
 bool lapic_match_dest(struct lapic *l, uint32_t dest, bool logical, bool wide);
 /* Accepts a message; false if dropped (disabled APIC, unsupported mode). */
 bool lapic_accept(struct lapic *l, unsigned mode, uint8_t vector, bool level);
-/* Makes lapic_halt_wait() return (e.g. the VM is stopping). */
+/* Ends an armed HLT (e.g. the VM is stopping): see lapic_halt_arm(). */
 void lapic_kick(struct lapic *l);
 /*
  * LINT0's level. While it is up and LINT0 is unmasked in ExtINT mode, or the
@@ -169,10 +169,13 @@ static inline uint64_t lapic_timer_deadline(struct lapic *l)
 }
 
 /*
- * HLT: sleeps until an event the CPU would act on (INTR only when
- * intr_enabled), a kick, or deadline_ns on CLOCK_MONOTONIC (UINT64_MAX:
- * none). Returns the waking events, or 0 on timeout or kick.
+ * HLT, slept by the caller (e.g. in epoll beside other fds): between arm
+ * and disarm, an event the CPU would act on (INTR only when intr_enabled)
+ * or a kick signals wake_fd (an eventfd). arm returns false when one is
+ * there already (then do not sleep); disarm clears a kick. The caller
+ * reads the events afterwards (lapic_events()).
  */
-uint32_t lapic_halt_wait(struct lapic *l, bool intr_enabled, uint64_t deadline_ns);
+bool lapic_halt_arm(struct lapic *l, bool intr_enabled, int wake_fd);
+void lapic_halt_disarm(struct lapic *l);
 
 #endif

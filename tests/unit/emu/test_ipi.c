@@ -1,9 +1,11 @@
 /* IPIs between four local APICs, INIT/SIPI, MSIs, and cross-thread wakeups. */
+#include <poll.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -262,25 +264,48 @@ static void *ipi_later(void *arg)
 	return NULL;
 }
 
-static void test_halt_wait(void **state)
+/* Whether the armed HLT's eventfd was signalled (taking the count). */
+static bool woken(int efd, int timeout_ms)
+{
+	struct pollfd p = { .fd = efd, .events = POLLIN };
+	uint64_t cnt;
+
+	if (poll(&p, 1, timeout_ms) != 1)
+		return false;
+	return read(efd, &cnt, sizeof(cnt)) == sizeof(cnt);
+}
+
+static void test_halt_arm(void **state)
 {
 	struct apic_fixture *f = *state;
 	struct lapic *l = &f->cpu[0];
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	pthread_t t;
 
-	/* a past deadline returns at once */
-	assert_int_equal(lapic_halt_wait(l, true, emu_host_ns()), 0);
-	/* a kick before the wait is not lost */
+	assert_true(efd >= 0);
+	/* a kick before the wait is not lost: do not sleep */
 	lapic_kick(l);
-	assert_int_equal(lapic_halt_wait(l, true, UINT64_MAX), 0);
-	/* an interrupt from another thread wakes the sleeper */
+	assert_false(lapic_halt_arm(l, true, efd));
+	lapic_halt_disarm(l); /* and it is taken */
+	assert_true(lapic_halt_arm(l, true, efd));
+	/* an interrupt from another thread signals the armed sleeper */
 	assert_int_equal(pthread_create(&t, NULL, ipi_later, f), 0);
-	assert_int_equal(lapic_halt_wait(l, true, emu_host_ns() + 5000000000ull), LAPIC_EV_INTR);
+	assert_true(woken(efd, 5000));
 	pthread_join(t, NULL);
+	lapic_halt_disarm(l);
+	assert_int_equal(lapic_events(l) & LAPIC_EV_INTR, LAPIC_EV_INTR);
 	/* with IF=0 a pending fixed interrupt does not end HLT; NMI does */
-	assert_int_equal(lapic_halt_wait(l, false, emu_host_ns() + 1000000), 0);
+	assert_true(lapic_halt_arm(l, false, efd));
 	lapic_accept(l, APIC_DM_NMI, 0, false);
-	assert_int_equal(lapic_halt_wait(l, false, UINT64_MAX), LAPIC_EV_NMI);
+	assert_true(woken(efd, 5000));
+	lapic_halt_disarm(l);
+	assert_false(lapic_halt_arm(l, false, efd)); /* the NMI is still there */
+	lapic_halt_disarm(l);
+	lapic_take(l, LAPIC_EV_NMI, NULL);
+	/* disarmed: a kick no longer signals the fd */
+	lapic_kick(l);
+	assert_false(woken(efd, 0));
+	close(efd);
 }
 
 int main(void)
@@ -294,7 +319,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_x2apic_ipi, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_msi, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_delivery, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_halt_wait, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_halt_arm, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,14 +22,17 @@
  * the write. An empty table costs one atomic load.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "accel/emu/module/emu_mod.h"
 
 #define STOP_TAG UINT64_MAX
+#define WAKE_TAG (UINT64_MAX - 1) /* a halted vCPU's own eventfd */
 
 /* Drives both controllers a GSI reaches (pin: its IOAPIC pin or -1). */
 static void drive_gsi(struct accel_vm *vm, unsigned gsi, int pin, int level)
@@ -102,6 +105,28 @@ static void irqfd_fire(struct accel_vm *vm, struct emu_irqfd *f)
 	line_update(vm, f->gsi);
 }
 
+/* Fires the irqfds behind epoll events; false at the stop event. */
+static bool fire_events(struct accel_vm *vm, const struct epoll_event *evs, int n)
+{
+	bool go_on = true;
+
+	pthread_mutex_lock(&vm->irq_lock);
+	for (int k = 0; k < n; k++) {
+		uint64_t tag = evs[k].data.u64;
+		struct emu_irqfd *f = &vm->irqfd[(uint32_t)tag % EMU_MAX_IRQFD];
+
+		if (tag == STOP_TAG || tag == WAKE_TAG) {
+			go_on = tag != STOP_TAG;
+			continue;
+		}
+		/* The slot may have been deleted (and reused) since. */
+		if (f->fd >= 0 && f->gen == (uint32_t)(tag >> 32))
+			irqfd_fire(vm, f);
+	}
+	pthread_mutex_unlock(&vm->irq_lock);
+	return go_on;
+}
+
 static void *irq_thread_main(void *arg)
 {
 	struct accel_vm *vm = arg;
@@ -112,24 +137,46 @@ static void *irq_thread_main(void *arg)
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0)
+		if (n < 0 || !fire_events(vm, evs, n))
 			return NULL;
-		pthread_mutex_lock(&vm->irq_lock);
-		for (int k = 0; k < n; k++) {
-			uint64_t tag = evs[k].data.u64;
-
-			if (tag == STOP_TAG) {
-				pthread_mutex_unlock(&vm->irq_lock);
-				return NULL;
-			}
-			struct emu_irqfd *f = &vm->irqfd[(uint32_t)tag % EMU_MAX_IRQFD];
-
-			/* The slot may have been deleted (and reused) since. */
-			if (f->fd >= 0 && f->gen == (uint32_t)(tag >> 32))
-				irqfd_fire(vm, f);
-		}
-		pthread_mutex_unlock(&vm->irq_lock);
 	}
+}
+
+/* epoll_pwait2's relative timeout for an absolute CLOCK_MONOTONIC deadline. */
+static int halt_epoll(int epfd, struct epoll_event *evs, int max, uint64_t deadline_ns)
+{
+	struct timespec now, rel;
+	uint64_t now_ns, left;
+	int n;
+
+	if (deadline_ns == UINT64_MAX)
+		return epoll_wait(epfd, evs, max, -1);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	left = deadline_ns > now_ns ? deadline_ns - now_ns : 0;
+	rel = (struct timespec){ .tv_sec = (time_t)(left / 1000000000u),
+				 .tv_nsec = (long)(left % 1000000000u) };
+	n = epoll_pwait2(epfd, evs, max, &rel, NULL);
+	if (n < 0 && errno == ENOSYS) /* before Linux 5.11: whole milliseconds, rounded up */
+		n = epoll_wait(epfd, evs, max, (int)((left + 999999u) / 1000000u));
+	return n;
+}
+
+void emu_irq_halt(struct accel_vcpu *v, bool intr_enabled, uint64_t deadline_ns)
+{
+	struct epoll_event evs[16];
+	uint64_t cnt;
+	int n = 0;
+
+	if (lapic_halt_arm(v->lapic, intr_enabled, v->halt_wake_fd))
+		n = halt_epoll(v->halt_epfd, evs, 16, deadline_ns);
+	lapic_halt_disarm(v->lapic);
+	for (int k = 0; k < n; k++)
+		if (evs[k].data.u64 == WAKE_TAG && read(v->halt_wake_fd, &cnt, sizeof(cnt)) < 0)
+			break; /* EAGAIN: nothing to take */
+	/* After disarming: what they post does not signal our own wake fd. */
+	if (n > 0)
+		fire_events(v->vm, evs, n);
 }
 
 /* The guest ended gsi's interrupt: level irqfds on it deassert and ask
@@ -164,6 +211,38 @@ void emu_irq_pic_eoi(void *opaque, unsigned irq)
 	resample_gsi(opaque, irq);
 }
 
+/* Each vCPU's HLT epoll set: its wake eventfd, later the irqfds. */
+static int halt_sets_init(struct accel_vm *vm)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = WAKE_TAG };
+
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		vm->vcpu[i].halt_epfd = vm->vcpu[i].halt_wake_fd = -1;
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		struct accel_vcpu *v = &vm->vcpu[i];
+
+		v->halt_epfd = epoll_create1(EPOLL_CLOEXEC);
+		v->halt_wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (v->halt_epfd < 0 || v->halt_wake_fd < 0 ||
+		    epoll_ctl(v->halt_epfd, EPOLL_CTL_ADD, v->halt_wake_fd, &ev) < 0)
+			return -errno;
+	}
+	return 0;
+}
+
+static void halt_sets_fini(struct accel_vm *vm)
+{
+	for (unsigned i = 0; i < vm->ncpus; i++) {
+		struct accel_vcpu *v = &vm->vcpu[i];
+
+		if (v->halt_wake_fd >= 0)
+			close(v->halt_wake_fd);
+		if (v->halt_epfd >= 0)
+			close(v->halt_epfd);
+		v->halt_epfd = v->halt_wake_fd = -1;
+	}
+}
+
 int emu_irq_init(struct accel_vm *vm)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = STOP_TAG };
@@ -174,6 +253,10 @@ int emu_irq_init(struct accel_vm *vm)
 	for (unsigned k = 0; k < EMU_MAX_IRQFD; k++)
 		vm->irqfd[k] = (struct emu_irqfd){ .fd = -1, .resample_fd = -1, .pin = -1 };
 	ioapic_set_eoi_hook(&vm->ioapic, irqfd_resample, vm);
+	vm->epfd = vm->stop_fd = -1;
+	err = halt_sets_init(vm);
+	if (err)
+		goto fail;
 	vm->epfd = epoll_create1(EPOLL_CLOEXEC);
 	vm->stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (vm->epfd < 0 || vm->stop_fd < 0 ||
@@ -203,6 +286,7 @@ void emu_irq_fini(struct accel_vm *vm)
 	if (vm->epfd >= 0)
 		close(vm->epfd);
 	vm->stop_fd = vm->epfd = -1;
+	halt_sets_fini(vm);
 	pthread_mutex_destroy(&vm->ioev_lock);
 	pthread_mutex_destroy(&vm->irq_lock);
 }
@@ -215,27 +299,62 @@ static struct emu_irqfd *irqfd_find(struct accel_vm *vm, int fd)
 	return NULL;
 }
 
+/* Stops watching fd (ENOENT from an epoll set it never joined is fine). */
+static void irqfd_unwatch(struct accel_vm *vm, int fd)
+{
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		epoll_ctl(vm->vcpu[i].halt_epfd, EPOLL_CTL_DEL, fd, NULL);
+	epoll_ctl(vm->epfd, EPOLL_CTL_DEL, fd, NULL);
+}
+
+/*
+ * Watches fd from every vCPU's HLT epoll set, then from the irq thread's,
+ * all exclusive: the eventfd wakes the first of them that sleeps in
+ * epoll_wait, so a halted vCPU takes its own interrupt with no thread hop
+ * (as KVM injects in the kernel) and the irq thread serves running vCPUs.
+ * Reads must not block: two sets can report one count.
+ */
+static int irqfd_watch(struct accel_vm *vm, int fd, uint64_t tag)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLEXCLUSIVE, .data.u64 = tag };
+	int fl = fcntl(fd, F_GETFL);
+
+	if (fl < 0 || (!(fl & O_NONBLOCK) && fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0))
+		return -errno;
+	for (unsigned i = 0; i < vm->ncpus; i++)
+		if (epoll_ctl(vm->vcpu[i].halt_epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+			goto fail;
+	if (epoll_ctl(vm->epfd, EPOLL_CTL_ADD, fd, &ev) == 0)
+		return 0;
+fail:
+	fl = -errno;
+	irqfd_unwatch(vm, fd);
+	return fl;
+}
+
 /* Takes a free slot for fd and starts watching it (irq_lock held). */
 static int irqfd_insert(struct accel_vm *vm, const struct emu_irqfd *tmpl)
 {
-	struct epoll_event ev = { .events = EPOLLIN };
 	struct emu_irqfd *f = irqfd_find(vm, -1);
+	uint64_t tag;
+	int err;
 
 	if (irqfd_find(vm, tmpl->fd))
 		return -EBUSY;
 	if (!f)
 		return -ENOSPC;
-	ev.data.u64 = (uint64_t)f->gen << 32 | (uint64_t)(f - vm->irqfd);
-	if (epoll_ctl(vm->epfd, EPOLL_CTL_ADD, tmpl->fd, &ev) < 0)
-		return -errno;
+	tag = (uint64_t)f->gen << 32 | (uint64_t)(f - vm->irqfd);
+	err = irqfd_watch(vm, tmpl->fd, tag);
+	if (err)
+		return err;
 	*f = *tmpl;
-	f->gen = (uint32_t)(ev.data.u64 >> 32);
+	f->gen = (uint32_t)(tag >> 32);
 	return 0;
 }
 
 static void irqfd_remove(struct accel_vm *vm, struct emu_irqfd *f)
 {
-	epoll_ctl(vm->epfd, EPOLL_CTL_DEL, f->fd, NULL);
+	irqfd_unwatch(vm, f->fd);
 	*f = (struct emu_irqfd){ .fd = -1, .resample_fd = -1, .pin = -1, .gen = f->gen + 1 };
 }
 

@@ -50,6 +50,8 @@ struct accel_vcpu {
 	uint64_t kvmclock;     /* MSR_KVM_SYSTEM_TIME_NEW as written */
 	uint64_t run_ns;       /* in run(), and of that halted or waiting for SIPI */
 	uint64_t idle_ns;
+	int halt_epfd;         /* HLT sleeps here: halt_wake_fd and the irqfds */
+	int halt_wake_fd;      /* the LAPIC signals it while a HLT is armed */
 	struct emu_cpu cpu;
 };
 
@@ -66,7 +68,8 @@ struct accel_vm {
 	struct pit pit;             /* channel 0 -> ISA IRQ 0, run by the boot vCPU */
 	struct emu_codemap *code;   /* code pages shared by the vCPUs; NULL with one */
 
-	/* irqfd: a thread waits on the eventfds (epoll) and drives the pins. */
+	/* irqfd: a thread waits on the eventfds (epoll) and drives the pins;
+	 * a halted vCPU waits on them too and comes first (emu_irq.c). */
 	pthread_mutex_t irq_lock;   /* order: irq_lock -> PIC or IOAPIC -> LAPIC */
 	struct emu_irqfd irqfd[EMU_MAX_IRQFD];
 	uint32_t vmm_levels; /* set_irq's level, a bit per GSI: one source of many */
@@ -97,6 +100,10 @@ int emu_set_irq(struct accel_vm *vm, unsigned gsi, int level);
 /* The 8259's EOI callback: resamples level irqfds on that ISA IRQ. */
 void emu_irq_pic_eoi(void *opaque, unsigned irq);
 int emu_signal_msi(struct accel_vm *vm, uint64_t addr, uint32_t data);
+/* HLT: sleeps until the LAPIC has an event that ends it, a kick, or
+ * deadline_ns (CLOCK_MONOTONIC; UINT64_MAX: none), firing irqfds that
+ * signal meanwhile itself. The caller reads the LAPIC's events after. */
+void emu_irq_halt(struct accel_vcpu *v, bool intr_enabled, uint64_t deadline_ns);
 int emu_add_irqfd(struct accel_vm *vm, int fd, unsigned gsi, int resample_fd);
 int emu_del_irqfd(struct accel_vm *vm, int fd, unsigned gsi);
 int emu_set_msi_irqfd(struct accel_vm *vm, int fd, uint64_t addr, uint32_t data);

@@ -178,9 +178,10 @@ static bool vcpu_wait(struct accel_vcpu *v)
 	if (v->waiting_sipi && (lapic_events(l) & LAPIC_EV_NMI))
 		lapic_take(l, LAPIC_EV_NMI, NULL); /* blocked in wait-for-SIPI */
 	ev = lapic_events(l) & mask;
-	if (!ev)
-		ev = lapic_halt_wait(l, intr, v->waiting_sipi ? UINT64_MAX
-							      : emu_timers_deadline(v)) & mask;
+	if (!ev) {
+		emu_irq_halt(v, intr, v->waiting_sipi ? UINT64_MAX : emu_timers_deadline(v));
+		ev = lapic_events(l) & mask;
+	}
 	if (!ev)
 		return false;
 	v->halted = false;
