@@ -6,30 +6,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
 
+#include "../common/fds.h"
 #include "t_pio.h"
 #include "test_kvm.h"
-
-static unsigned count_fds(void)
-{
-	char path[64];
-	unsigned n = 0;
-
-	for (int fd = 0; fd < 1024; fd++) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		if (access(path, F_OK) == 0)
-			n++;
-	}
-	return n;
-}
 
 /* Create and destroy a VM with vCPUs twice: every fd, thread and mapping goes. */
 void case_teardown(struct t_case *c)
 {
-	unsigned before = count_fds();
+	int before = fds_open_count();
 
 	for (int round = 0; round < 2; round++) {
 		struct t_host *t = t_vm(c, 2);
@@ -40,7 +27,8 @@ void case_teardown(struct t_case *c)
 		t_host_destroy(t);
 		free(t);
 	}
-	T_REQUIRE(c, count_fds() == before, "%u fds before, %u after", before, count_fds());
+	T_REQUIRE(c, fds_open_count() == before, "%d fds before, %d after", before,
+		  fds_open_count());
 }
 
 static void case_pio(struct t_case *c)
