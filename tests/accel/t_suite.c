@@ -5,30 +5,18 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
+#include <string.h>
 
 #include <cmocka.h>
 
+#include "../common/fds.h"
 #include "t_pio.h"
 #include "test_kvm.h"
-
-static unsigned count_fds(void)
-{
-	char path[64];
-	unsigned n = 0;
-
-	for (int fd = 0; fd < 1024; fd++) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		if (access(path, F_OK) == 0)
-			n++;
-	}
-	return n;
-}
 
 /* Create and destroy a VM with vCPUs twice: every fd, thread and mapping goes. */
 void case_teardown(struct t_case *c)
 {
-	unsigned before = count_fds();
+	int before = fds_open_count();
 
 	for (int round = 0; round < 2; round++) {
 		struct t_host *t = t_vm(c, 2);
@@ -39,7 +27,8 @@ void case_teardown(struct t_case *c)
 		t_host_destroy(t);
 		free(t);
 	}
-	T_REQUIRE(c, count_fds() == before, "%u fds before, %u after", before, count_fds());
+	T_REQUIRE(c, fds_open_count() == before, "%d fds before, %d after", before,
+		  fds_open_count());
 }
 
 static void case_pio(struct t_case *c)
@@ -76,6 +65,34 @@ void case_triple_fault(struct t_case *c)
 	T_REQUIRE(c, res.ret == 0, "run returned %d", res.ret);
 	T_REQUIRE(c, atomic_load(&t->stop) == ACCEL_STOP_RESET + 1, "stop request %d, want RESET: %s",
 		  atomic_load(&t->stop) - 1, t->errlog);
+}
+
+/*
+ * A jump into MMIO: no accelerator can execute it, so the VM stops with
+ * ERROR and one log line naming the address (not #GP, not a hang).
+ */
+void case_exec_mmio(struct t_case *c)
+{
+	static const uint8_t code[] = { 0x48, 0xc7, 0xc0, 0x00, 0x80, 0x09, 0x00, /* mov rax */
+					0xff, 0xe0 };                             /* jmp rax */
+	struct t_host *t = t_vm(c, 1);
+	struct cpu_boot_state st;
+	struct t_run_result res;
+	char addr[32];
+
+	_Static_assert(T_MMIO_TEST == 0x98000, "code[] jumps to 0x98000");
+	snprintf(addr, sizeof(addr), "0x%llx", (unsigned long long)T_MMIO_TEST);
+	t_put_code(t, code, sizeof(code));
+	t_boot_state(t, T_LONG64, &st);
+	res = t_run(t, t_vcpu(c, t, 0, &st), 3000);
+	T_REQUIRE(c, !res.timed_out && res.ret == 0, "ret %d timed out %d (%lu exits)", res.ret,
+		  res.timed_out, atomic_load(&t->exits));
+	T_REQUIRE(c, atomic_load(&t->stop) == ACCEL_STOP_ERROR + 1, "stop request %d",
+		  atomic_load(&t->stop) - 1);
+	T_REQUIRE(c, strchr(t->errlog, ';') == strrchr(t->errlog, ';') && t->errlog[0],
+		  "want one error line, got: %s", t->errlog);
+	T_REQUIRE(c, strstr(t->errlog, addr), "the error line does not name %s: %s", addr,
+		  t->errlog);
 }
 
 void t_run_checked(struct t_case *c, struct t_host *t, struct accel_vcpu *v, unsigned ms)

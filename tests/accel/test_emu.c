@@ -39,7 +39,6 @@ static void case_entry(struct t_case *c)
 static const struct case_desc cases[] = {
 	CASE(case_entry, NULL, 5000, "module entry and probe"),
 	T_BASE_CASES,
-	CASE(case_emu_exec_mmio, NULL, 10000, "executing MMIO: one error line, stop"),
 	T_KICK_CASES,
 	CASE(case_emu_cpuid, NULL, 10000, "CPUID and MSRs per vCPU"),
 	CASE(case_emu_kvmclock, NULL, 10000, "kvmclock record and TSC rate"),

@@ -6,7 +6,6 @@
 #include "test_kvm.h"
 
 /* test_emu_sys.c */
-void case_emu_exec_mmio(struct t_case *c);
 void case_emu_cpuid(struct t_case *c);
 void case_emu_kvmclock(struct t_case *c);
 void case_emu_lapic_timer(struct t_case *c);

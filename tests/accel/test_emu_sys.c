@@ -1,6 +1,6 @@
 /*
  * The emu module's own cases: the machine it presents (CPUID, MSRs,
- * kvmclock, the guest TSC), its LAPIC timer, and executing from MMIO.
+ * kvmclock, the guest TSC) and its LAPIC timer.
  */
 #include <string.h>
 
@@ -9,23 +9,6 @@
 #define TIMER_VECTOR 0x40
 #define LAPIC 0xfee00000u
 #define TSC_HZ 2000000000ull
-
-/* Executing from MMIO cannot be emulated: one error line, stop (not hang). */
-void case_emu_exec_mmio(struct t_case *c)
-{
-	static const uint8_t code[] = { 0x48, 0xc7, 0xc0, 0x00, 0x80, 0x09, 0x00, /* mov rax */
-					0xff, 0xe0 };                             /* jmp rax */
-	struct t_host *t = t_vm(c, 1);
-	struct cpu_boot_state st;
-	struct t_run_result res;
-
-	t_put_code(t, code, sizeof(code));
-	t_boot_state(t, T_LONG64, &st);
-	res = t_run(t, t_vcpu(c, t, 0, &st), 3000);
-	T_REQUIRE(c, !res.timed_out && res.ret == 0, "ret %d timed out %d", res.ret,
-		  res.timed_out);
-	T_REQUIRE(c, atomic_load(&t->stop) != 0, "no stop request");
-}
 
 static const uint8_t cpuid_probe[] = {
 	0xb8, 0x01, 0, 0, 0, 0x0f, 0xa2,                  /* cpuid(1) */

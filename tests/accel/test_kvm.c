@@ -150,31 +150,10 @@ static void case_vcpu_setup(struct t_case *c)
 	}
 }
 
-/* Executing from MMIO cannot be emulated: one error line, stop with ERROR. */
-static void case_exec_mmio(struct t_case *c)
-{
-	static const uint8_t code[] = { 0x48, 0xc7, 0xc0, 0x00, 0x80, 0x09, 0x00, /* mov rax */
-					0xff, 0xe0 };                             /* jmp rax */
-	struct t_host *t = t_vm(c, 1);
-	struct cpu_boot_state st;
-	struct t_run_result res;
-
-	t_put_code(t, code, sizeof(code));
-	t_boot_state(t, T_LONG64, &st);
-	res = t_run(t, t_vcpu(c, t, 0, &st), 3000);
-	T_REQUIRE(c, !res.timed_out && res.ret == 0, "ret %d timed out %d (%lu exits)", res.ret,
-		  res.timed_out, atomic_load(&t->exits));
-	T_REQUIRE(c, atomic_load(&t->stop) == ACCEL_STOP_ERROR + 1, "stop request %d",
-		  atomic_load(&t->stop) - 1);
-	T_REQUIRE(c, strchr(t->errlog, ';') == strrchr(t->errlog, ';') && t->errlog[0],
-		  "want one error line, got: %s", t->errlog);
-}
-
 static const struct case_desc cases[] = {
 	CASE(case_entry, NULL, 5000, "module entry and probe"),
 	CASE(case_mmio, NULL, 10000, "MMIO 1/2/4/8 bytes (64-bit)"),
 	T_BASE_CASES,
-	CASE(case_exec_mmio, NULL, 10000, "executing MMIO: one error line, stop ERROR"),
 	T_KICK_CASES,
 	CASE(case_vcpu_setup, NULL, 10000, "CPUID, MSRs and LAPIC LINT0/1 per vCPU"),
 	T_IRQ_CASES,

@@ -26,6 +26,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_table  # noqa: E402
 import e2e  # noqa: E402
 import image as image_mod  # noqa: E402
 import suite  # noqa: E402
@@ -97,19 +98,15 @@ def rate(mib, seconds):
 
 
 def report(vmms, peer, got, opts):
-    base = {}
     for ph in PHASES:
         mib = opts.mib * (opts.passes if ph == "read" else 1)
+        rows = []
         for vmm in vmms:
             runs = got[vmm.name][ph]
             host = statistics.median(runs)
-            line = (f"  {ph:<5} {vmm.name:<24} {rate(mib, host):7.1f} MiB/s "
-                    f"({host:.2f} s; runs {' '.join(f'{t:.2f}' for t in runs)})")
-            if vmm is peer:
-                base[ph] = host
-            else:
-                line += f"  ratio {base[ph] / host:.2f}x {peer.name} (goal >= 1.00)"
-            print(line, flush=True)
+            rows.append((vmm, rate(mib, host),
+                         f"({host:.2f} s; runs {' '.join(f'{t:.2f}' for t in runs)})"))
+        bench_table.print_rates(rows, peer, 24, prefix=f"{ph:<5} ")
 
 
 def main():
@@ -155,8 +152,7 @@ def main():
         print(f"FAIL {e}")
         return 1
     report(vmms, peer, got, opts)
-    for name, why in skipped:
-        print(f"  {name:<24} skipped: {why}")
+    bench_table.print_skipped(skipped, 24)
     return 0
 
 

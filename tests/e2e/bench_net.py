@@ -23,6 +23,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_table  # noqa: E402
 import e2e  # noqa: E402
 import image as image_mod  # noqa: E402
 import suite  # noqa: E402
@@ -134,16 +135,10 @@ def main():
     except RuntimeError as e:
         print(f"FAIL {e}")
         return 1
-    base = statistics.median(rates[peer.name])
-    for vmm in vmms:
-        med = statistics.median(rates[vmm.name])
-        runs = " ".join(f"{r:.2f}" for r in rates[vmm.name])
-        line = f"  {vmm.name:<14} {med:7.2f} MiB/s  (runs: {runs})"
-        if vmm is not peer:
-            line += f"  ratio {med / base:.2f}x {peer.name} (goal >= 1.00)"
-        print(line, flush=True)
-    for name, why in skipped:
-        print(f"  {name:<14} skipped: {why}")
+    rows = [(v, statistics.median(rates[v.name]),
+             f" (runs: {' '.join(f'{r:.2f}' for r in rates[v.name])})") for v in vmms]
+    bench_table.print_rates(rows, peer, 14, digits=2)
+    bench_table.print_skipped(skipped, 14)
     return 0
 
 

@@ -12,7 +12,6 @@
  * is a bug; a broken link is the right answer to a bad stream.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -22,6 +21,7 @@
 #include "core/log.h"
 #include "remote/link.h"
 #include "../common/fds.h"
+#include "fuzz_log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -41,15 +41,6 @@ static const struct link_cmd_rule ext_rules[] = {
 	{ 8, 8, 1, 1, LINK_ROLE_REMOTE, NULL },
 };
 static const struct link_ext ext = { ext_rules, 2 };
-
-static const struct logger *quiet_log(void)
-{
-	static struct logger lg = { .level = LOG_DEBUG, .fd = -1 };
-
-	if (lg.fd < 0)
-		lg.fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
-	return &lg;
-}
 
 /* Everything the link has now; stops once it broke. */
 static void drain(struct link *l)
@@ -96,10 +87,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 4)
 		return 0;
-	quiet_log();
+	fuzz_quiet_log();
 	base = fds_open_count();
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) ||
-	    link_init(&l, sv[0], data[0] & 1 ? LINK_ROLE_PROXY : LINK_ROLE_REMOTE, quiet_log(),
+	    link_init(&l, sv[0], data[0] & 1 ? LINK_ROLE_PROXY : LINK_ROLE_REMOTE, fuzz_quiet_log(),
 		      "fuzz"))
 		abort();
 	if (data[0] & 2)

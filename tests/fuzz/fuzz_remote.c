@@ -27,7 +27,6 @@
  * left open after it is destroyed is a bug; the remote ending with an
  * error is the right answer to a bad message.
  */
-#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +40,7 @@
 #include "remote/link.h"
 #include "remote/remote.h"
 #include "../common/fds.h"
+#include "fuzz_log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -67,16 +67,6 @@ static uint64_t take(struct in *in, unsigned n)
 	for (unsigned i = 0; i < n && in->p < in->end; i++)
 		v |= (uint64_t)*in->p++ << (8 * i);
 	return v;
-}
-
-/* The remote's log: /dev/null, or stderr with FUZZ_REMOTE_LOG set (reproducers). */
-static const struct logger *quiet_log(void)
-{
-	static struct logger lg = { .level = LOG_DEBUG, .fd = -1 };
-
-	if (lg.fd < 0)
-		lg.fd = getenv("FUZZ_REMOTE_LOG") ? dup(2) : open("/dev/null", O_WRONLY | O_CLOEXEC);
-	return &lg;
 }
 
 /* One memfd for every run: guest RAM as the VMM shares it. */
@@ -311,11 +301,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	ram_clear();
-	quiet_log(); /* opened once, before counting */
+	fuzz_quiet_log(); /* opened once, before counting */
 	base = fds_open_count();
-	if (remote_create(&r, kinds[data[0] % 3], quiet_log()) ||
+	if (remote_create(&r, kinds[data[0] % 3], fuzz_quiet_log()) ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) ||
-	    remote_attach(r, sv[1]) || link_init(&l, sv[0], LINK_ROLE_PROXY, quiet_log(), "vmm"))
+	    remote_attach(r, sv[1]) || link_init(&l, sv[0], LINK_ROLE_PROXY, fuzz_quiet_log(), "vmm"))
 		abort();
 	remote_fastchan_inline(r); /* served here, between records */
 	l.ext = &link_ext_v1; /* our side sends extensions whenever asked to */

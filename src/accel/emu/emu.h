@@ -43,6 +43,8 @@ enum emu_exit {
 	EMU_EXIT_EXCEPTION,  /* cpu->exc holds vector and error code */
 	EMU_EXIT_HLT,
 	EMU_EXIT_SHUTDOWN,   /* triple fault: the machine resets */
+	EMU_EXIT_FETCH_UNBACKED, /* fetch from a guest-physical address with no RAM
+				  * (MMIO cannot be executed): cpu->exit_gpa */
 };
 
 /* Lazy flags: the last flag-setting operation, evaluated on demand. */
@@ -237,6 +239,7 @@ struct emu_cpu {
 	} exc;
 
 	uint8_t exit_reason;       /* enum emu_exit, set before unwinding */
+	uint64_t exit_gpa;         /* EMU_EXIT_FETCH_UNBACKED: the address fetched */
 
 	/*
 	 * System state used by the legacy modes (mode.c, ops_legacy.c). Minimal

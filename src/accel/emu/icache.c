@@ -192,7 +192,7 @@ static struct emu_block *decode_crossing(struct emu_cpu *cpu)
 	struct emu_icache *ic = cpu->ic;
 	uint8_t buf[15];
 
-	emu_mem_read_buf(cpu, RIP, buf, sizeof(buf));
+	emu_mem_fetch_buf(cpu, RIP, buf, sizeof(buf));
 	emu_decode_mode(&ic->scratch[0], buf, sizeof(buf), cpu->mode);
 	ic->scratch[1] = (struct emu_insn){ .fn = op_block_end };
 	ic->cross_rip = RIP;
@@ -214,10 +214,10 @@ static bool crossing_again(struct emu_cpu *cpu)
 
 	if (RIP != ic->cross_rip || len <= first)
 		return false;
-	emu_mem_read_buf(cpu, RIP, buf, first);
+	emu_mem_fetch_buf(cpu, RIP, buf, first);
 	if (memcmp(buf, ic->cross_bytes, first))
 		return false;
-	emu_mem_read_buf(cpu, RIP + first, buf + first, len - first);
+	emu_mem_fetch_buf(cpu, RIP + first, buf + first, len - first);
 	return !memcmp(buf + first, ic->cross_bytes + first, len - first);
 }
 
@@ -259,7 +259,7 @@ static struct emu_block *new_block(struct emu_cpu *cpu, uint8_t *hp)
 	uint32_t *head, n;
 
 	if (!locate(cpu, (uintptr_t)hp, &region, &page))
-		emu_raise_err(cpu, EMU_GP, 0); /* executing MMIO is not supported */
+		emu_raise_err(cpu, EMU_GP, 0); /* cannot happen: hp comes from RAM */
 	if (ic->nblocks == IC_MAX_BLOCKS || ic->ninsns + EMU_BLOCK_MAX + 1 > IC_MAX_INSNS)
 		emu_ic_flush(ic);
 	emu_code_decoding(cpu, region, page); /* other vCPUs: before the bytes are read */
@@ -294,9 +294,7 @@ static struct emu_block *lookup_slow(struct emu_cpu *cpu)
 	if (likely(e->tag_x == (RIP & EMU_PAGE_MASK))) /* fetch tag: NX, U/S checked */
 		hp = (uint8_t *)(uintptr_t)(RIP + e->addend);
 	else
-		hp = emu_mem_fetch_ptr(cpu, RIP);
-	if (unlikely(!hp))
-		emu_raise_err(cpu, EMU_GP, 0);
+		hp = emu_mem_fetch_ptr(cpu, RIP); /* RAM, or the CPU stops */
 	if (unlikely(RIP == ic->cross_rip) && crossing_again(cpu))
 		return &ic->cross;
 	for (uint32_t b = ic->hash[hash_of((uintptr_t)hp)]; b; b = ic->blocks[b - 1].hnext) {

@@ -31,6 +31,10 @@ static void resolve(struct emu_cpu *cpu, uint64_t va, unsigned acc, struct emu_l
 			return;
 		}
 	}
+	if (acc & ACC_X) { /* not #GP: the guest did nothing wrong that it could handle */
+		cpu->exit_gpa = gpa;
+		emu_exit_now(cpu, EMU_EXIT_FETCH_UNBACKED);
+	}
 	if (!m->mmio) {
 		cpu->exc.addr = va;
 		emu_raise_err(cpu, EMU_GP, 0);
@@ -140,20 +144,19 @@ void *emu_mem_ptr_slow(struct emu_cpu *cpu, uint64_t va, unsigned sz, bool write
 }
 
 /* Instruction fetch: execute permission; the fetch tag is what the decode
- * cache probes. NULL if not RAM. */
+ * cache probes. Not RAM: resolve() stops the CPU. */
 void *emu_mem_fetch_ptr(struct emu_cpu *cpu, uint64_t va)
 {
 	struct emu_loc loc;
 
 	resolve(cpu, va, ACC_X, &loc);
-	if (!loc.hva)
-		return NULL;
 	tlb_fill(cpu, va, &loc, ACC_X);
 	return loc.hva;
 }
 
-/* Byte ranges, page by page; MMIO in naturally sized pieces up to 8. */
-void emu_mem_read_buf(struct emu_cpu *cpu, uint64_t va, void *buf, unsigned n)
+/* Byte ranges, page by page; MMIO in naturally sized pieces up to 8 (never
+ * for ACC_X: resolve() stops the CPU). */
+static void read_pages(struct emu_cpu *cpu, uint64_t va, void *buf, unsigned n, unsigned acc)
 {
 	uint8_t *out = buf;
 
@@ -163,7 +166,7 @@ void emu_mem_read_buf(struct emu_cpu *cpu, uint64_t va, void *buf, unsigned n)
 
 		if (chunk > n)
 			chunk = n;
-		resolve(cpu, va, 0, &loc);
+		resolve(cpu, va, acc, &loc);
 		if (loc.hva) {
 			memcpy(out, loc.hva, chunk);
 		} else {
@@ -174,6 +177,16 @@ void emu_mem_read_buf(struct emu_cpu *cpu, uint64_t va, void *buf, unsigned n)
 		out += chunk;
 		n -= chunk;
 	}
+}
+
+void emu_mem_read_buf(struct emu_cpu *cpu, uint64_t va, void *buf, unsigned n)
+{
+	read_pages(cpu, va, buf, n, 0);
+}
+
+void emu_mem_fetch_buf(struct emu_cpu *cpu, uint64_t va, void *buf, unsigned n)
+{
+	read_pages(cpu, va, buf, n, ACC_X);
 }
 
 /* Resolves every page before storing anything: a fault leaves memory as it was. */

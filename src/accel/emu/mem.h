@@ -12,9 +12,14 @@ uint64_t emu_mem_read_slow(struct emu_cpu *cpu, uint64_t va, unsigned sz);
 void emu_mem_write_slow(struct emu_cpu *cpu, uint64_t va, unsigned sz, uint64_t v);
 /* Host pointer for [va, va+sz) if it is RAM within one page, else NULL. */
 void *emu_mem_ptr_slow(struct emu_cpu *cpu, uint64_t va, unsigned sz, bool write);
-/* Host pointer for an instruction fetch at va (execute permission), NULL if not RAM. */
+/*
+ * Instruction fetch (execute permission): a host pointer for va, or bytes
+ * copied across pages. No RAM behind an address stops the CPU with
+ * EMU_EXIT_FETCH_UNBACKED: MMIO is never read as code.
+ */
 void *emu_mem_fetch_ptr(struct emu_cpu *cpu, uint64_t va);
-/* Copy n bytes out of / into guest memory (SSE, FXSAVE, decoder). */
+void emu_mem_fetch_buf(struct emu_cpu *cpu, uint64_t va, void *buf, unsigned n);
+/* Copy n bytes out of / into guest memory (SSE, FXSAVE). */
 void emu_mem_read_buf(struct emu_cpu *cpu, uint64_t va, void *buf, unsigned n);
 void emu_mem_write_buf(struct emu_cpu *cpu, uint64_t va, const void *buf, unsigned n);
 /* Drop this vCPU's write tags for a host page; true if it held any. */

@@ -156,28 +156,18 @@ EMU_OP(op_leave)
 	return emu_next(cpu, i);
 }
 
-/* RF and VM always read as 0 in the pushed image. */
 EMU_OP(op_pushf)
 {
-	push(cpu, i->sz, flags_get(cpu) & ~0x30000ull);
+	push(cpu, i->sz, pushf_image(cpu));
 	return emu_next(cpu, i);
 }
-
-#define POPF_MASK (EMU_ARITH | EMU_TF | EMU_IF | EMU_DF | 0x3000u | 0x4000u | EMU_AC | EMU_ID)
 
 /* Ends the block: TF and IF changes take effect at the next instruction. */
 EMU_OP(op_popf)
 {
-	uint64_t v = pop(cpu, i->sz), mask = POPF_MASK;
+	uint64_t v = pop(cpu, i->sz);
 
-	if (i->sz == 2)
-		mask &= 0xffff;
-	if (unlikely(cpu->sys.cpl)) { /* IOPL only at CPL 0, IF only at CPL <= IOPL */
-		mask &= ~0x3000ull;
-		if (cpu->sys.cpl > ((cpu->rflags >> 12) & 3))
-			mask &= ~(uint64_t)EMU_IF;
-	}
-	flags_set(cpu, mask, v);
+	flags_set(cpu, popf_mask(cpu, i->sz), v);
 	RIP += i->len;
 	return 1;
 }

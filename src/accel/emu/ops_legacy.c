@@ -151,20 +151,16 @@ EMU_OP(op_l_popa)
 
 EMU_OP(op_l_pushf)
 {
-	lpush(cpu, i->sz, flags_get(cpu) & ~0x30000ull);
+	lpush(cpu, i->sz, pushf_image(cpu));
 	return emu_next(cpu, i);
 }
-
-#define POPF_MASK (EMU_ARITH | EMU_TF | EMU_IF | EMU_DF | 0x3000u | 0x4000u | EMU_AC | EMU_ID)
 
 /* Ends the block: TF and IF changes take effect at the next instruction. */
 EMU_OP(op_l_popf)
 {
-	uint64_t v = lpop(cpu, i->sz), mask = POPF_MASK;
+	uint64_t v = lpop(cpu, i->sz);
 
-	if (i->sz == 2)
-		mask &= 0xffff;
-	flags_set(cpu, mask, v);
+	flags_set(cpu, popf_mask(cpu, i->sz), v);
 	RIP += i->len;
 	return 1;
 }

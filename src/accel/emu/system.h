@@ -102,4 +102,26 @@ static inline unsigned iopl(struct emu_cpu *cpu)
 	return (cpu->rflags >> 12) & 3;
 }
 
+/* PUSHF's image, in every mode: RF and VM read as 0. */
+static inline uint64_t pushf_image(struct emu_cpu *cpu)
+{
+	return flags_get(cpu) & ~(EMU_RF | EMU_VM);
+}
+
+/* What POPF may change, in every mode: IOPL only at CPL 0, IF only at
+ * CPL <= IOPL (the legacy modes run at CPL 0). */
+static inline uint64_t popf_mask(struct emu_cpu *cpu, unsigned sz)
+{
+	uint64_t mask = EMU_ARITH | EMU_TF | EMU_IF | EMU_DF | EMU_IOPL | EMU_NT | EMU_AC | EMU_ID;
+
+	if (sz == 2)
+		mask &= 0xffff;
+	if (unlikely(cpu->sys.cpl)) {
+		mask &= ~EMU_IOPL;
+		if (cpu->sys.cpl > iopl(cpu))
+			mask &= ~(uint64_t)EMU_IF;
+	}
+	return mask;
+}
+
 #endif

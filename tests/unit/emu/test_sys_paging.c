@@ -1,9 +1,10 @@
 /* Paging in system mode: #PF error codes and CR2, A/D bits, INVLPG, CR3
- * reloads and global pages. */
+ * reloads and global pages; fetches from addresses with no RAM. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cmocka.h>
 
@@ -99,6 +100,54 @@ static void test_nx_fetch(void **state)
 	expect_pf(f, STACK, 0x11, 0x9000, 0x9000);
 }
 
+/* mov eax, va; jmp rax */
+static void jump_to(struct sys_fixture *f, uint32_t va)
+{
+	uint8_t code[] = { 0xb8, 0, 0, 0, 0, 0xff, 0xe0 };
+
+	memcpy(code + 1, &va, 4);
+	put(f, CODE, code, sizeof(code));
+}
+
+/* An instruction crossing into an NX page faults on that page. */
+static void test_nx_fetch_crossing(void **state)
+{
+	struct sys_fixture *f = *state;
+	static const uint8_t mov[] = { 0xb8, 0x11, 0x22, 0x33, 0x44, 0xf4 }; /* mov eax, imm */
+
+	*pte(f, 0x9000) |= PTE_NX;
+	put(f, 0x8ffe, mov, sizeof(mov));
+	jump_to(f, 0x8ffe);
+	expect_pf(f, STACK, 0x11, 0x9000, 0x8ffe);
+}
+
+/*
+ * Code at a guest-physical address with no RAM (page 0x9000 mapped past the
+ * 8 MiB): the CPU stops at the instruction, no #GP.
+ */
+static void expect_unbacked(struct sys_fixture *f, uint32_t rip, uint64_t gpa)
+{
+	*pte(f, 0x9000) = (*pte(f, 0x9000) & 0xfff) | 0x1000000;
+	jump_to(f, rip);
+	assert_int_equal(run(f), EMU_EXIT_FETCH_UNBACKED);
+	assert_int_equal(f->cpu.exit_gpa, gpa);
+	assert_int_equal(f->cpu.r[EMU_RIP], rip);
+}
+
+static void test_fetch_unbacked(void **state)
+{
+	expect_unbacked(*state, 0x9010, 0x1000010);
+}
+
+/* The same when only the second half of an instruction has no RAM. */
+static void test_fetch_unbacked_crossing(void **state)
+{
+	static const uint8_t part[] = { 0xb8, 0x11 }; /* mov eax, imm32: 2 bytes of 5 */
+
+	put(*state, 0x8ffe, part, sizeof(part));
+	expect_unbacked(*state, 0x8ffe, 0x1000000);
+}
+
 static void test_reserved_bit(void **state)
 {
 	struct sys_fixture *f = *state;
@@ -170,6 +219,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_write_read_only, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_user_supervisor, setup_user, teardown),
 		cmocka_unit_test_setup_teardown(test_nx_fetch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_nx_fetch_crossing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_unbacked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fetch_unbacked_crossing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reserved_bit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_accessed_dirty, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_invlpg_cr3_global, setup, teardown),

@@ -199,6 +199,14 @@ static void report_exception(struct accel_vcpu *v)
 		c->r[EMU_RIP]);
 }
 
+/* As accel-kvm: code in MMIO cannot run, so the VM stops with one line. */
+static void report_unbacked_fetch(struct accel_vcpu *v)
+{
+	emu_log(v->vm, ACCEL_LOG_ERROR,
+		"emu: vCPU %u: cannot execute from MMIO/unbacked address 0x%" PRIx64
+		" (rip 0x%" PRIx64 "), stopping", v->index, v->cpu.exit_gpa, v->cpu.r[EMU_RIP]);
+}
+
 /* One slice and its exit; false when the run loop must return. */
 static bool run_slice(struct accel_vcpu *v, uint64_t budget)
 {
@@ -213,6 +221,10 @@ static bool run_slice(struct accel_vcpu *v, uint64_t budget)
 	case EMU_EXIT_SHUTDOWN:
 		emu_log(v->vm, ACCEL_LOG_INFO, "emu: vCPU %u: triple fault, resetting", v->index);
 		h->request_stop(h->opaque, ACCEL_STOP_RESET);
+		return false;
+	case EMU_EXIT_FETCH_UNBACKED:
+		report_unbacked_fetch(v);
+		h->request_stop(h->opaque, ACCEL_STOP_ERROR);
 		return false;
 	default:
 		report_exception(v);
