@@ -69,17 +69,28 @@ def report(vmms, got, opts):
     requests = {"write": opts.mib * 1024 // BS_KIB,
                 "read": opts.mib * 1024 // BS_KIB * opts.passes}
     for ph in bench_io.PHASES:
-        base = None
+        base = base_runs = None
         for vmm in vmms:
             runs = [requests[ph] / t for t in got[vmm.name][ph]]
             iops = statistics.median(runs)
             line = (f"  {ph:<5} {vmm.name:<20} {iops:8.0f} IOPS "
                     f"(runs {' '.join(f'{r:.0f}' for r in runs)})")
             if base is None:
-                base = iops
+                base, base_runs = iops, runs
             else:
                 line += f"  ratio {iops / base:.2f}x in-process (goal >= 0.90)"
+                line += pair_ratios(runs, base_runs)
             print(line, flush=True)
+
+
+def pair_ratios(runs, base_runs):
+    """Each boot against the in-process boot just before it: the machine's
+    drift between rounds cancels out."""
+    pairs = [r / b for r, b in zip(runs, base_runs)]
+    if len(pairs) < 2:
+        return ""
+    return (f"; per round {statistics.median(pairs):.2f}x "
+            f"[{min(pairs):.2f}-{max(pairs):.2f}]")
 
 
 def main():
