@@ -70,7 +70,8 @@ struct accel_vm_ops {
 	/* Drive an interrupt line (GSI): level 1 asserted, 0 deasserted. */
 	int (*set_irq)(struct accel_vm *vm, unsigned gsi, int level);
 	int (*signal_msi)(struct accel_vm *vm, uint64_t addr, uint32_t data);
-	/* resample_fd < 0 for edge-triggered lines. */
+	/* resample_fd < 0 for edge-triggered lines. An irqfd's file may be
+	 * made non-blocking (O_NONBLOCK) by the module. */
 	int (*add_irqfd)(struct accel_vm *vm, int fd, unsigned gsi, int resample_fd);
 	int (*del_irqfd)(struct accel_vm *vm, int fd, unsigned gsi);
 	int (*add_ioeventfd)(struct accel_vm *vm, const struct accel_ioeventfd *ev);
