@@ -16,11 +16,14 @@ splitvm's buffered I/O), and the guest's dd has none: the figure is the
 virtio-blk path, not the host's disk. Runs alternate between the VMMs to
 share the machine's noise; medians are printed, with splitvm's ratio to QEMU
 (issue 5's goal: at least 1.0). --aio adds splitvm variants with another
-block backend (threads: the fallback for hosts without io_uring). Exit
-status 1 if a boot fails.
+block backend (threads: the fallback for hosts without io_uring). Under
+each phase's rates: the VMM's busiest thread's CPU seconds over the phase
+(schedstat; the vCPU's work in a CPU-bound phase), which the machine's
+other jobs move far less than the wall time. Exit status 1 if a boot fails.
 """
 import argparse
 import os
+import re
 import statistics
 import sys
 import tempfile
@@ -70,9 +73,50 @@ def phase_times(result):
     return out
 
 
+def thread_cpu(pid):
+    """{tid: CPU ns} of a process's threads (schedstat: time on a CPU)."""
+    out = {}
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return out
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
+                out[tid] = int(f.read().split()[0])
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
+
+
+class PhaseCpu:
+    """Line hook: the VMM's busiest thread's CPU seconds over each phase.
+    With one vCPU and a CPU-bound phase that is the vCPU, and unlike the
+    wall time it does not count the time the machine's other jobs take."""
+
+    def __init__(self):
+        self.start, self.seconds = {}, {}
+
+    def __call__(self, text, proc):
+        m = re.search(r"E2E-(INFO bench-start|OK) (\S+)", text)
+        if not m or m.group(2) not in PHASES:
+            return
+        now = thread_cpu(proc.pid)
+        if m.group(1) != "OK":
+            self.start[m.group(2)] = now
+            return
+        before = self.start.get(m.group(2), {})
+        deltas = [ns - before[tid] for tid, ns in now.items() if tid in before]
+        if deltas:
+            self.seconds[m.group(2)] = max(deltas) / 1e9
+
+
 def one_boot(vmm, img, opts):
+    """({phase: host seconds}, {phase: busiest thread's CPU seconds})."""
+    cpu = PhaseCpu()
     with tempfile.TemporaryDirectory(prefix="splitvm-bench-io-") as work:
         p = plan(work, opts.mib, opts.bs_kib, opts.passes)
+        p.line_hooks.append(cpu)
         result = e2e.boot(vmm.argv(img, p), p, opts.timeout)
         problems = e2e.verdict(result, p)
     if problems:
@@ -80,24 +124,28 @@ def one_boot(vmm, img, opts):
     times = phase_times(result)
     if set(times) != set(PHASES):
         raise RuntimeError(f"{vmm.name}: no timing for {set(PHASES) - set(times)}")
-    return times
+    return times, cpu.seconds
 
 
 def bench(vmms, img, opts):
-    """{vmm name: {phase: [seconds]}}; failures raise."""
+    """({vmm name: {phase: [seconds]}}, the same of CPU seconds); failures raise."""
     got = {v.name: {p: [] for p in PHASES} for v in vmms}
+    cpu = {v.name: {p: [] for p in PHASES} for v in vmms}
     for _ in range(opts.repeat):
         for vmm in vmms:
-            for ph, t in one_boot(vmm, img, opts).items():
+            times, secs = one_boot(vmm, img, opts)
+            for ph, t in times.items():
                 got[vmm.name][ph].append(t)
-    return got
+                if ph in secs:
+                    cpu[vmm.name][ph].append(secs[ph])
+    return got, cpu
 
 
 def rate(mib, seconds):
     return mib / seconds if seconds else float("inf")
 
 
-def report(vmms, peer, got, opts):
+def report(vmms, peer, got, cpu, opts):
     for ph in PHASES:
         mib = opts.mib * (opts.passes if ph == "read" else 1)
         rows = []
@@ -107,6 +155,21 @@ def report(vmms, peer, got, opts):
             rows.append((vmm, rate(mib, host),
                          f"({host:.2f} s; runs {' '.join(f'{t:.2f}' for t in runs)})"))
         bench_table.print_rates(rows, peer, 24, prefix=f"{ph:<5} ")
+        report_cpu(vmms, peer, cpu, ph)
+
+
+def report_cpu(vmms, peer, cpu, ph):
+    """The busiest thread's CPU seconds per phase (the vCPU's work)."""
+    if any(not cpu[v.name][ph] for v in vmms):
+        return
+    base = statistics.median(cpu[peer.name][ph])
+    for vmm in vmms:
+        runs = cpu[vmm.name][ph]
+        line = (f"  {ph:<5} {vmm.name:<24} busiest thread {statistics.median(runs):.2f} CPU s "
+                f"(runs {' '.join(f'{t:.2f}' for t in runs)})")
+        if vmm is not peer:
+            line += f"  {base / statistics.median(runs):.2f}x {peer.name}'s speed"
+        print(line, flush=True)
 
 
 def main():
@@ -147,11 +210,11 @@ def main():
     print(f"disk throughput: dd O_DIRECT in {opts.bs_kib} KiB blocks, write {opts.mib} MiB, "
           f"read it {opts.passes} times; median of {opts.repeat} boots per VMM (host-timed)")
     try:
-        got = bench(vmms, img, opts)
+        got, cpu = bench(vmms, img, opts)
     except RuntimeError as e:
         print(f"FAIL {e}")
         return 1
-    report(vmms, peer, got, opts)
+    report(vmms, peer, got, cpu, opts)
     bench_table.print_skipped(skipped, 24)
     return 0
 

@@ -85,6 +85,8 @@ class Plan:
     log_expect: [(name, regex)]: each must match a line of the VMM's stderr.
     own_processes: the plan acts on splitvm's device processes (isolated=on):
     other VMMs cannot run it.
+    line_hooks: [function(text, proc)] called for every console line with
+    the VMM's Popen (benchmarks sample the running VMM there).
     """
 
     def __init__(self, test, cpus=1, mem="256M", params=None, devices=(), expect=None,
@@ -103,6 +105,7 @@ class Plan:
         self.isolated = False  # splitvm: every device in a process of its own
         self.log_expect = []
         self.own_processes = False
+        self.line_hooks = []
 
     def append(self):
         words = [BASE_APPEND] + ([] if self.shell else [f"splitvm.test={self.test}"])
@@ -409,7 +412,8 @@ def boot(argv, plan, timeout):
                 elif key.data == "err":
                     err.append(chunk)
                 else:
-                    partial = take_lines(result, partial + chunk, start, replies, proc)
+                    partial = take_lines(result, partial + chunk, start, replies, proc,
+                                         plan.line_hooks)
         if not result.timed_out:
             try:
                 proc.wait(max(0.1, start + timeout - time.monotonic()))
@@ -434,13 +438,15 @@ def boot(argv, plan, timeout):
     return result
 
 
-def take_lines(result, data, start, replies, proc):
+def take_lines(result, data, start, replies, proc, hooks=()):
     """Records the complete lines in data, answers them; returns the rest."""
     *lines, rest = data.split(b"\n")
     for raw in lines:
         t = time.monotonic() - start
         text = svt.clean(raw).rstrip("\r")
         result.lines.append((t, text))
+        for hook in hooks:
+            hook(text, proc)
         if result.marker_at is None and MARKER in text:
             result.marker_at = t
         for i, (pattern, action) in enumerate(replies):
