@@ -23,6 +23,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
@@ -157,8 +158,11 @@ static int halt_epoll(int epfd, struct epoll_event *evs, int max, uint64_t deadl
 	rel = (struct timespec){ .tv_sec = (time_t)(left / 1000000000u),
 				 .tv_nsec = (long)(left % 1000000000u) };
 	n = epoll_pwait2(epfd, evs, max, &rel, NULL);
-	if (n < 0 && errno == ENOSYS) /* before Linux 5.11: whole milliseconds, rounded up */
-		n = epoll_wait(epfd, evs, max, (int)((left + 999999u) / 1000000u));
+	if (n < 0 && errno == ENOSYS) { /* before Linux 5.11: whole milliseconds, rounded up */
+		uint64_t ms = (left + 999999u) / 1000000u;
+
+		n = epoll_wait(epfd, evs, max, ms > INT_MAX ? INT_MAX : (int)ms);
+	}
 	return n;
 }
 
