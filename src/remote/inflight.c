@@ -217,7 +217,12 @@ static void answer_taken(struct inflight *f, unsigned i, const struct vq_journal
 			answer(f, vq, &req);
 }
 
-/* What the driver made available (lock held); then one interrupt per queue. */
+/*
+ * What the driver made available (lock held); then one interrupt per queue.
+ * At most a ring's worth per queue and call: answers are written into guest
+ * memory, and rings a guest made overlap (the used index on the available
+ * one) would otherwise make new requests forever. The next kick goes on.
+ */
 static void answer_available(struct inflight *f)
 {
 	struct virtq_req req;
@@ -227,7 +232,7 @@ static void answer_available(struct inflight *f)
 
 		if (!vq->enabled)
 			continue;
-		while (!vq->broken && virtq_pop(vq, &req) > 0)
+		for (unsigned n = 0; n < vq->size && !vq->broken && virtq_pop(vq, &req) > 0; n++)
 			answer(f, vq, &req);
 		if (f->unsignalled[i])
 			virtq_notify(vq);

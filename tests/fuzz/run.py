@@ -243,6 +243,9 @@ def inflight_seeds():
     yield record(1) + taken_head0 + bytes(64) + ram
     yield record(0) + bytes(64) + bytes(64) + ram
     yield record(1, 1 << 63) + taken_head0 + bytes(64) + ram
+    # the used ring on the available one: each answer moves the available index
+    overlap = struct.pack("<QQQQHHHHQQQ", 0, 16 * 8, 16 * 8, features, 8, 0, 0, 1, 0, 0, 0)
+    yield overlap + bytes(64) + bytes(64) + ram
 
 
 SEEDS = {"fuzz-virtio-small": small_seeds, "fuzz-virtq": virtq_seeds, "fuzz-link": link_seeds, "fuzz-virtio-net": net_seeds,
