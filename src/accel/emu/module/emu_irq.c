@@ -146,17 +146,16 @@ static void *irq_thread_main(void *arg)
 /* epoll_pwait2's relative timeout for an absolute CLOCK_MONOTONIC deadline. */
 static int halt_epoll(int epfd, struct epoll_event *evs, int max, uint64_t deadline_ns)
 {
-	struct timespec now, rel;
+	struct timespec rel;
 	uint64_t now_ns, left;
 	int n;
 
 	if (deadline_ns == UINT64_MAX)
 		return epoll_wait(epfd, evs, max, -1);
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	now_ns = (uint64_t)now.tv_sec * 1000000000u + (uint64_t)now.tv_nsec;
+	now_ns = emu_host_ns();
 	left = deadline_ns > now_ns ? deadline_ns - now_ns : 0;
-	rel = (struct timespec){ .tv_sec = (time_t)(left / 1000000000u),
-				 .tv_nsec = (long)(left % 1000000000u) };
+	rel = (struct timespec){ .tv_sec = (time_t)(left / EMU_NSEC_PER_SEC),
+				 .tv_nsec = (long)(left % EMU_NSEC_PER_SEC) };
 	n = epoll_pwait2(epfd, evs, max, &rel, NULL);
 	if (n < 0 && errno == ENOSYS) { /* before Linux 5.11: whole milliseconds, rounded up */
 		uint64_t ms = (left + 999999u) / 1000000u;

@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <time.h>
 
 #include "accel/emu/module/emu_mod.h"
 
@@ -63,14 +62,6 @@ static int vcpu_create(struct accel_vm *vm, unsigned index, struct accel_vcpu **
 	atomic_store_explicit(&v->created, true, memory_order_release);
 	*out = v;
 	return 0;
-}
-
-static uint64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
 /* The speed a guest saw, for benchmarks (--log-level info). */
@@ -235,10 +226,10 @@ static bool run_slice(struct accel_vcpu *v, uint64_t budget)
 
 static bool timed_wait(struct accel_vcpu *v)
 {
-	uint64_t t0 = mono_ns();
+	uint64_t t0 = emu_host_ns();
 	bool woke = vcpu_wait(v);
 
-	v->idle_ns += mono_ns() - t0;
+	v->idle_ns += emu_host_ns() - t0;
 	return woke;
 }
 
@@ -262,10 +253,10 @@ static void run_loop(struct accel_vcpu *v)
 
 static int vcpu_run(struct accel_vcpu *v)
 {
-	uint64_t t0 = mono_ns();
+	uint64_t t0 = emu_host_ns();
 
 	run_loop(v);
-	v->run_ns += mono_ns() - t0;
+	v->run_ns += emu_host_ns() - t0;
 	return 0;
 }
 
