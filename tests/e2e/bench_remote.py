@@ -56,6 +56,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_io  # noqa: E402
+import bench_table  # noqa: E402
 import e2e  # noqa: E402
 import image as image_mod  # noqa: E402
 import suite  # noqa: E402
@@ -174,18 +175,6 @@ def alternate(variants, repeat, measure):
         for v in variants:
             got[v.name].append(measure(v))
     return got
-
-
-def available(variants):
-    """The variants that can run here; prints a line for each one that cannot."""
-    ok = []
-    for v in variants:
-        why = v.unavailable()
-        if why:
-            print(f"  {v.name:<46} skipped: {why}")
-        else:
-            ok.append(v)
-    return ok
 
 
 # ---- latency -------------------------------------------------------------------
@@ -322,7 +311,7 @@ def latency(binary, accel, img, opts):
           f"pcilat: {opts.batches} batches of {opts.per} reads, median ns per read; median of "
           f"{opts.repeat} boots per variant; "
           + "; ".join(f"[{pl}] {PLACEMENTS[pl]}" for pl in placements))
-    variants = available(lat_variants(binary, accel, placements, opts.cross))
+    variants = bench_table.available(lat_variants(binary, accel, placements, opts.cross), 46)
     got = alternate(variants, opts.repeat, lat_measure(img, opts))
     lat_report(variants, got, placements)
 
@@ -415,11 +404,12 @@ def disk(binary, accel, img, opts):
           "take turns phase by phase: on MSI-X with the extensions, then with the "
           "isolated one on plain mpqemu (ext=off) and both on INTx (pci=nomsi)")
     # role: what the report's rows add to their names
-    variants = available([
+    variants = bench_table.available([
         Variant(f"splitvm-{accel.name} in-process + isolated=on disks",
                 e2e.Splitvm(binary, accel), role=""),
         Variant(f"splitvm-{accel.name} in-process + isolated=on,ext=off disks, pci=nomsi",
-                PlainSplitvm(binary, accel), kernel_args=["pci=nomsi"], role=", ext=off, INTx")])
+                PlainSplitvm(binary, accel), kernel_args=["pci=nomsi"], role=", ext=off, INTx")],
+        46)
     got = alternate(variants, opts.repeat, disk_measure(img, opts))
     disk_report(got, variants, opts)
 

@@ -32,6 +32,7 @@ import statistics
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import bench_table  # noqa: E402
 import e2e  # noqa: E402
 import image as image_mod  # noqa: E402
 import smaps  # noqa: E402
@@ -101,13 +102,7 @@ def bench_vmms(vmms, img, opts):
           f"median [range]):")
     status = 0
     runs = {v.name: [] for v in vmms}
-    usable = []
-    for vmm in vmms:
-        why = vmm.unavailable()
-        if why:
-            print(f"  {vmm.name:<14} skipped: {why}")
-        else:
-            usable.append(vmm)
+    usable = bench_table.available(vmms, 14)
     try:
         for _ in range(opts.repeat):
             for vmm in usable:

@@ -17,3 +17,15 @@ def print_skipped(skipped, width):
     """skipped: [(VMM name, why)], after the table."""
     for name, why in skipped:
         print(f"  {name:<{width}} skipped: {why}")
+
+
+def available(vmms, width):
+    """The VMMs (or variants) that can run here; a line for each that cannot."""
+    ok = []
+    for vmm in vmms:
+        why = vmm.unavailable()
+        if why:
+            print(f"  {vmm.name:<{width}} skipped: {why}")
+        else:
+            ok.append(vmm)
+    return ok
