@@ -122,8 +122,10 @@ static __attribute__((noinline)) int run_blocks(struct emu_cpu *cpu, uint64_t en
 		 * a handler written for the old loop ("return 0" to fall through
 		 * instead of emu_next()): the rest of its block did not run, so
 		 * fail loudly (#UD) rather than loop on it. */
-		if (unlikely(!i->fn(cpu, i)))
+		if (unlikely(!b->entry(cpu, i)))
 			emu_raise(cpu, EMU_UD);
+		if (unlikely(!--b->heat))
+			emu_ic_hot(cpu, b);
 		if (unlikely(cpu->icount >= end ||
 			     __atomic_load_n(&cpu->exit_request, __ATOMIC_RELAXED)))
 			break;

@@ -10,12 +10,14 @@
 
 #include "accel/emu/codemap.h"
 #include "accel/emu/icache.h"
+#include "accel/emu/jit.h"
 #include "accel/emu/mem.h"
 
 #define IC_HASH_BITS 15
 #define IC_MAX_BLOCKS (1u << 15)
 #define IC_MAX_INSNS (1u << 18)
 #define IC_JC_BITS 12   /* RIP -> block shortcut entries */
+#define IC_HOT 32       /* runs of a block before it is translated */
 
 /*
  * The jump cache: linear RIP -> block, skipping the TLB probe and the hash
@@ -43,6 +45,7 @@ struct emu_icache {
 	uint64_t region_first[8];   /* first global page index of each RAM region */
 	uint64_t npages;
 	uint32_t *page_head;        /* per RAM page: its first block + 1 */
+	struct emu_jit *jit;        /* NULL: no translation, records only */
 };
 
 static EMU_OP(op_block_end)
@@ -102,6 +105,8 @@ int emu_ic_create(struct emu_icache **out, const struct emu_mem *mem)
 	ic->head.gen = 1;
 	ic->cross.insns = ic->scratch;
 	ic->cross.n = 1;
+	if (emu_jit_create(&ic->jit) < 0)
+		ic->jit = NULL;
 	*out = ic;
 	return 0;
 }
@@ -110,6 +115,7 @@ void emu_ic_destroy(struct emu_icache *ic)
 {
 	if (!ic)
 		return;
+	emu_jit_destroy(ic->jit);
 	free(ic->page_head);
 	munmap(ic, sizeof(*ic));
 }
@@ -128,6 +134,8 @@ void emu_ic_flush(struct emu_icache *ic)
 	ic->nblocks = 0;
 	ic->ninsns = 0;
 	ic->cross_rip = 0; /* decoded in what may have been another mode */
+	if (ic->jit)
+		emu_jit_reset(ic->jit);
 }
 
 static uint32_t hash_of(uintptr_t key)
@@ -195,6 +203,8 @@ static struct emu_block *decode_crossing(struct emu_cpu *cpu)
 	emu_mem_fetch_buf(cpu, RIP, buf, sizeof(buf));
 	emu_decode_mode(&ic->scratch[0], buf, sizeof(buf), cpu->mode);
 	ic->scratch[1] = (struct emu_insn){ .fn = op_block_end };
+	ic->cross.entry = ic->scratch[0].fn;
+	ic->cross.heat = UINT16_MAX; /* never translated: see emu_ic_hot */
 	ic->cross_rip = RIP;
 	memcpy(ic->cross_bytes, buf, sizeof(buf));
 	return &ic->cross;
@@ -271,6 +281,8 @@ static struct emu_block *new_block(struct emu_cpu *cpu, uint8_t *hp)
 		return decode_crossing(cpu);
 	}
 	b->insns = &ic->insns[n];
+	b->entry = b->insns->fn;
+	b->heat = IC_HOT;
 	b->gen = 0;
 	b->key = (uintptr_t)hp;
 	b->hnext = ic->hash[hash_of(b->key)];
@@ -283,6 +295,36 @@ static struct emu_block *new_block(struct emu_cpu *cpu, uint8_t *hp)
 	ic->nblocks++;
 	remember(ic, RIP, b);
 	return b;
+}
+
+/* The arena is full: every block goes back to its records, and hot ones
+ * are translated again as they come. */
+static void jit_restart(struct emu_icache *ic)
+{
+	emu_jit_reset(ic->jit);
+	for (uint32_t k = 0; k < ic->nblocks; k++) {
+		ic->blocks[k].entry = ic->blocks[k].insns->fn;
+		ic->blocks[k].heat = IC_HOT;
+	}
+}
+
+/* Called between blocks, so no translation is running. b may have been
+ * dropped (or its slot refilled by a full flush) while it ran. */
+void emu_ic_hot(struct emu_cpu *cpu, struct emu_block *b)
+{
+	struct emu_icache *ic = cpu->ic;
+	emu_fn fn;
+
+	b->heat = UINT16_MAX;
+	if (!ic->jit || b == &ic->cross || !b->key || b >= &ic->blocks[ic->nblocks] ||
+	    b->entry != b->insns->fn)
+		return;
+	fn = emu_jit_block(ic->jit, b->insns, b->n);
+	if (!fn) {
+		jit_restart(ic);
+		return;
+	}
+	b->entry = fn;
 }
 
 static struct emu_block *lookup_slow(struct emu_cpu *cpu)

@@ -27,8 +27,10 @@ struct emu_link {
 };
 
 struct emu_block {
+	emu_fn entry;                 /* runs the block: its first handler, or its translation */
 	const struct emu_insn *insns; /* first record; the block ends with an end record */
-	uint32_t n;                   /* instructions (fused pairs count 2) */
+	uint16_t n;                   /* instructions (fused pairs count 2) */
+	uint16_t heat;                /* runs left before it is translated (jit.h) */
 	uint32_t gen;                 /* ic gen when link[] was filled */
 	struct emu_link link[2];
 	uintptr_t key;                /* host address of the first byte; 0 = dropped */
@@ -54,6 +56,9 @@ static inline uint32_t emu_ic_gen(const struct emu_icache *ic)
 {
 	return ((const struct emu_ic_head *)(const void *)ic)->gen;
 }
+
+/* b has run heat times: translate it (jit.h), or let it be if it cannot. */
+void emu_ic_hot(struct emu_cpu *cpu, struct emu_block *b);
 
 /* Code-page tracking, by RAM region and page index within it. */
 bool emu_ic_page_is_code(const struct emu_icache *ic, unsigned region, uint64_t page);

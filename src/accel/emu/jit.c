@@ -1,0 +1,227 @@
+/*
+ * Translated blocks (jit.h). The common forms are translated inline
+ * (jit_ops.c); any other record, or fused pair, is a direct call of its
+ * handler on a private copy of the record followed by a unit end (returns
+ * 2), so emu_next() comes back here; 1 from a handler (a branch, the
+ * block's end) leaves the block.
+ *
+ * The arena is one memfd mapped twice: written through one view, executed
+ * through the other (never writable and executable at once). Translations
+ * and copies are only appended; emu_jit_reset() starts over.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "accel/emu/jit.h"
+#include "accel/emu/jit_int.h"
+
+#define JIT_CODE_SIZE (4u << 20)
+#define JIT_MAX_COPIES (128u << 10) /* records */
+#define JIT_COPY_SIZE (JIT_MAX_COPIES * sizeof(struct emu_insn))
+
+/* What a unit end returns: the unit fell through, the block goes on. */
+#define JIT_ON 2
+
+struct emu_jit {
+	uint8_t *rw;                /* the code, writable view */
+	uint8_t *rx;                /* the same pages, executable view */
+	size_t code_used;
+	struct emu_insn *copies;    /* record copies (after the code in the memfd) */
+	size_t ncopies;
+};
+
+static EMU_OP(op_unit_end)
+{
+	(void)cpu;
+	(void)i;
+	return JIT_ON;
+}
+
+int emu_jit_create(struct emu_jit **out)
+{
+	struct emu_jit *j = calloc(1, sizeof(*j));
+	int fd = memfd_create("splitvm-emu-jit", MFD_CLOEXEC);
+	int ret = -ENOMEM;
+
+	if (!j || fd < 0)
+		goto fail;
+	if (ftruncate(fd, JIT_CODE_SIZE + JIT_COPY_SIZE) < 0)
+		goto fail;
+	j->rw = mmap(NULL, JIT_CODE_SIZE + JIT_COPY_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (j->rw == MAP_FAILED)
+		goto fail;
+	j->rx = mmap(NULL, JIT_CODE_SIZE, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+	if (j->rx == MAP_FAILED) {
+		munmap(j->rw, JIT_CODE_SIZE + JIT_COPY_SIZE);
+		ret = -errno;
+		goto fail;
+	}
+	j->copies = (struct emu_insn *)(void *)(j->rw + JIT_CODE_SIZE);
+	close(fd);
+	*out = j;
+	return 0;
+fail:
+	if (fd >= 0)
+		close(fd);
+	free(j);
+	return ret;
+}
+
+void emu_jit_destroy(struct emu_jit *j)
+{
+	if (!j)
+		return;
+	munmap(j->rx, JIT_CODE_SIZE);
+	munmap(j->rw, JIT_CODE_SIZE + JIT_COPY_SIZE);
+	free(j);
+}
+
+void emu_jit_reset(struct emu_jit *j)
+{
+	j->code_used = 0;
+	j->ncopies = 0;
+}
+
+/* ---- translating ---- */
+
+static const uint8_t epilogue[] = { 0x5b, 0xc3 }; /* pop rbx; ret */
+
+/* Records in the unit starting at insns[k]: a fused pair (fast.c marks its
+ * first record I_END; any other I_END record ends the block) or one. */
+static unsigned unit_len(const struct emu_insn *insns, unsigned k, unsigned n)
+{
+	return (insns[k].flags & I_END) && k + 1 < n ? 2 : 1;
+}
+
+/* Copies of a unit's records and its end; the end's len is that of the
+ * record after the unit (0 at the block's end: STI looks at it). */
+static struct emu_insn *copy_unit(struct emu_jit *j, const struct emu_insn *first, unsigned m)
+{
+	struct emu_insn *c = &j->copies[j->ncopies];
+
+	memcpy(c, first, m * sizeof(*c));
+	c[m] = (struct emu_insn){ .fn = op_unit_end, .len = first[m].len };
+	j->ncopies += m + 1;
+	return c;
+}
+
+/* Call the handler of copy (RIP must be exact), leave unless it fell through. */
+static void call_copy(struct jit_ctx *c, const struct emu_insn *copy)
+{
+	struct emit *e = &c->e;
+
+	x_rr(e, 8, 0x89, H_RBX, H_RDI);  /* mov rdi, rbx */
+	x_imm(e, H_RSI, (uintptr_t)copy);
+	x_call(e, (uintptr_t)copy->fn);
+	put(e, (const uint8_t[]){ 0x83, 0xf8, JIT_ON }, 3); /* cmp eax, JIT_ON */
+	x_jcc(e, 0x5, c->exit_rx);                          /* jne exit */
+}
+
+/*
+ * A unit run by its handler. A record of a RIP-free run (fast.c) runs with
+ * RIP caught up, so with no lag of its own; one that leaves RIP behind
+ * leaves it here too.
+ */
+static void emit_called(struct jit_ctx *c, const struct emu_insn *first, unsigned m)
+{
+	struct emu_insn *copy = copy_unit(c->jit, first, m);
+	bool run = !(first->flags & I_MEM) && (first->flags & I_LAG);
+
+	x_add_cpu(&c->e, CPU_RIP, (int32_t)c->pend);
+	c->pend = 0;
+	if (run)
+		copy->disp = 0;
+	call_copy(c, copy);
+	if (run && (first->flags & I_NOADV))
+		c->pend = first->len;
+}
+
+void jit_probe(struct jit_ctx *c, const struct emu_insn *i, unsigned sz, bool write)
+{
+	struct emit *e = &c->e;
+	int32_t tlb = CPU_OFF(tlb);
+	struct jit_stub *s;
+
+	x_rr(e, 8, 0x89, H_RAX, H_RDX);                                   /* mov rdx, rax */
+	x_rr(e, 8, 0xc1, 5, H_RDX);                                     /* shr rdx, 7 */
+	put1(e, 12 - 5);
+	x_rr(e, 4, 0x81, 4, H_RDX);                                     /* and edx, mask */
+	put4(e, (EMU_TLB_SIZE - 1) << 5);
+	x_mem(e, 8, (const uint8_t[]){ 0x8d }, 1, H_RCX, H_RAX, X_NOINDEX, 0, (int32_t)sz - 1);
+	x_rr(e, 8, 0x81, 4, H_RCX);                                     /* and rcx, page mask */
+	put4(e, (uint32_t)EMU_PAGE_MASK);
+	x_mem(e, 8, (const uint8_t[]){ 0x3b }, 1, H_RCX, H_RBX, H_RDX, 0,   /* cmp rcx, tag */
+	      tlb + (int32_t)(write ? offsetof(struct emu_tlb_entry, tag_w)
+				    : offsetof(struct emu_tlb_entry, tag_r)));
+	s = &c->stub[c->nstubs++];
+	*s = (struct jit_stub){ .jump = x_jcc(e, 0x5, 0), .insn = i, .pend = c->pend };
+	x_mem(e, 8, (const uint8_t[]){ 0x03 }, 1, H_RAX, H_RBX, H_RDX, 0,   /* add rax, addend */
+	      tlb + (int32_t)offsetof(struct emu_tlb_entry, addend));
+}
+
+void jit_resume(struct jit_ctx *c)
+{
+	c->stub[c->nstubs - 1].resume = here_rx(&c->e);
+}
+
+/* The slow paths: the record's handler with RIP exact, then back to the
+ * inline code with RIP lagging again as it expects. */
+static void emit_stubs(struct jit_ctx *c)
+{
+	for (unsigned k = 0; k < c->nstubs; k++) {
+		struct jit_stub *s = &c->stub[k];
+
+		x_patch(&c->e, s->jump, here_rx(&c->e));
+		x_add_cpu(&c->e, CPU_RIP, (int32_t)s->pend);
+		call_copy(c, copy_unit(c->jit, s->insn, 1));
+		x_add_cpu(&c->e, CPU_RIP, -(int32_t)(s->pend + s->insn->len));
+		x_jmp(&c->e, s->resume);
+	}
+}
+
+static void translate(struct jit_ctx *c, const struct emu_insn *insns, unsigned n)
+{
+	for (unsigned k = 0; k < n;) {
+		unsigned m = unit_len(insns, k, n);
+
+		if (m == 1 && c->nstubs < JIT_STUBS_MAX && emu_jit_inline(c, &insns[k])) {
+			c->pend += insns[k].len;
+			k++;
+			continue;
+		}
+		emit_called(c, &insns[k], m);
+		k += m;
+	}
+	x_add_cpu(&c->e, CPU_RIP, (int32_t)c->pend);
+	put(&c->e, (const uint8_t[]){ 0xb8, 1, 0, 0, 0 }, 5); /* mov eax, 1 */
+	put(&c->e, epilogue, sizeof(epilogue));
+	emit_stubs(c);
+}
+
+emu_fn emu_jit_block(struct emu_jit *j, const struct emu_insn *insns, unsigned n)
+{
+	struct jit_ctx c;
+	size_t copies_at = j->ncopies;
+	uintptr_t entry_rx;
+
+	/* at most a copy and its end per record, twice (call and slow path) */
+	if (j->ncopies + 4 * n > JIT_MAX_COPIES)
+		return NULL;
+	c = (struct jit_ctx){ .e = { j->rw + j->code_used, j->rw + JIT_CODE_SIZE, j->rx - j->rw,
+				     false },
+			      .jit = j };
+	c.exit_rx = here_rx(&c.e);
+	put(&c.e, epilogue, sizeof(epilogue));
+	entry_rx = here_rx(&c.e);
+	put(&c.e, (const uint8_t[]){ 0x53, 0x48, 0x89, 0xfb }, 4); /* push rbx; mov rbx, rdi */
+	translate(&c, insns, n);
+	if (c.e.full) {
+		j->ncopies = copies_at;
+		return NULL;
+	}
+	j->code_used = (size_t)(c.e.p - j->rw);
+	return (emu_fn)entry_rx;
+}

@@ -1,0 +1,177 @@
+/*
+ * The forms translated inline (jit_int.h): records whose handler is one of
+ * the specialised ones of ops_fast.c, recognised by that handler, so fast.c
+ * has already checked their preconditions (flat memory operands, sizes).
+ * Each does what its handler does, with the record's fields as constants;
+ * memory accesses probe the TLB inline and leave the rest (misses, MMIO,
+ * faults) to the handler through a slow path.
+ */
+#include "accel/emu/fast.h"
+#include "accel/emu/jit_int.h"
+
+static const uint8_t fs_bytes[FS_N] = { 1, 4, 8 };
+
+/* The index of fn among the n handlers at tab, or -1. */
+static int find(emu_fn fn, const emu_fn *tab, unsigned n)
+{
+	for (unsigned k = 0; k < n; k++)
+		if (tab[k] == fn)
+			return (int)k;
+	return -1;
+}
+
+/* Guest register at byte offset off = the low sz bytes of h (32-bit
+ * writes zero-extend, 8/16-bit ones merge: reg_wr()). */
+static void reg_store(struct emit *e, unsigned h, unsigned off, unsigned sz)
+{
+	if (sz == 4) {
+		x_rr(e, 4, 0x89, h, h); /* mov h32, h32 */
+		sz = 8;
+	}
+	x_store(e, h, H_RBX, (int32_t)off, sz);
+}
+
+/* H_RAX = the flat effective address (ea_flat()); RIP lags by pend. False
+ * (nothing emitted) if the displacement would not fit. */
+static bool emit_ea(struct jit_ctx *c, const struct emu_insn *i)
+{
+	int64_t disp = (int64_t)i->disp + (i->base == EMU_RIP ? c->pend : 0);
+	struct emit *e = &c->e;
+
+	if (!fits32(disp))
+		return false;
+	if (i->base != EMU_ZERO)
+		x_load(e, H_RAX, H_RBX, i->base * 8, 8);
+	else
+		x_rr(e, 4, 0x31, H_RAX, H_RAX); /* xor eax, eax */
+	if (i->index != EMU_ZERO) {
+		x_load(e, H_RCX, H_RBX, i->index * 8, 8);
+		x_mem(e, 8, (const uint8_t[]){ 0x8d }, 1, H_RAX, H_RAX, H_RCX, i->scale, (int32_t)disp);
+	} else if (disp) {
+		x_mem(e, 8, (const uint8_t[]){ 0x8d }, 1, H_RAX, H_RAX, X_NOINDEX, 0, (int32_t)disp);
+	}
+	return true;
+}
+
+static bool mov_reg(struct jit_ctx *c, const struct emu_insn *i)
+{
+	int k;
+
+	if ((k = find(i->fn, &emu_fast_mov_rr[0][0], 2 * FS_N)) >= 0) {
+		x_load(&c->e, H_RAX, H_RBX, i->reg, fs_bytes[k % FS_N]);
+		reg_store(&c->e, H_RAX, i->rm, fs_bytes[k % FS_N]);
+		return true;
+	}
+	if ((k = find(i->fn, &emu_fast_movi_r[0][0], 2 * FS_N)) >= 0) {
+		x_imm(&c->e, H_RAX, i->imm);
+		reg_store(&c->e, H_RAX, i->rm, fs_bytes[k % FS_N]);
+		return true;
+	}
+	if ((k = find(i->fn, emu_fast_lea, FS_N)) >= 0) {
+		if (!emit_ea(c, i))
+			return false;
+		reg_store(&c->e, H_RAX, i->reg, fs_bytes[k]);
+		return true;
+	}
+	return false;
+}
+
+static bool mov_mem(struct jit_ctx *c, const struct emu_insn *i)
+{
+	struct emit *e = &c->e;
+	int ld = find(i->fn, emu_fast_mov_rm, FS_N);
+	int st = find(i->fn, emu_fast_mov_mr, FS_N);
+	int sti = find(i->fn, emu_fast_movi_m, FS_N);
+	unsigned sz;
+
+	if ((ld < 0 && st < 0 && sti < 0) || !emit_ea(c, i))
+		return false;
+	sz = fs_bytes[ld >= 0 ? ld : st >= 0 ? st : sti];
+	jit_probe(c, i, sz, ld < 0);
+	if (ld >= 0) {
+		x_load(e, H_RAX, H_RAX, 0, sz);
+		reg_store(e, H_RAX, i->reg, sz);
+	} else {
+		if (st >= 0)
+			x_load(e, H_RCX, H_RBX, i->reg, sz);
+		else
+			x_imm(e, H_RCX, i->imm);
+		x_store(e, H_RCX, H_RAX, 0, sz);
+	}
+	jit_resume(c);
+	return true;
+}
+
+/* PUSH/POP of a 64-bit register (op_fast_push64/pop64). */
+static bool push_pop(struct jit_ctx *c, const struct emu_insn *i)
+{
+	struct emit *e = &c->e;
+	int32_t rsp = 4 * 8, reg = (int32_t)(i->reg >> 3) * 8;
+
+	if (i->fn == op_fast_push64) {
+		x_load(e, H_RAX, H_RBX, rsp, 8);
+		x_mem(e, 8, (const uint8_t[]){ 0x8d }, 1, H_RAX, H_RAX, X_NOINDEX, 0, -8);
+		jit_probe(c, i, 8, true);
+		x_load(e, H_RCX, H_RBX, reg, 8); /* before RSP moves: PUSH RSP stores the old one */
+		x_store(e, H_RCX, H_RAX, 0, 8);
+		x_add_cpu(e, rsp, -8);
+	} else if (i->fn == op_fast_pop64) {
+		x_load(e, H_RAX, H_RBX, rsp, 8);
+		jit_probe(c, i, 8, false);
+		x_load(e, H_RCX, H_RAX, 0, 8);
+		x_add_cpu(e, rsp, 8);
+		x_store(e, H_RCX, H_RBX, reg, 8); /* after RSP: POP RSP loads the value */
+	} else {
+		return false;
+	}
+	jit_resume(c);
+	return true;
+}
+
+/* Register ALU forms but ADC/SBB (alu_calc(): the lazy flags unless dead). */
+static bool alu_reg(struct jit_ctx *c, const struct emu_insn *i)
+{
+	static const uint8_t host_op[8] = { [ALU_ADD] = 0x01, [ALU_OR] = 0x09, [ALU_AND] = 0x21,
+					     [ALU_SUB] = 0x29, [ALU_XOR] = 0x31, [ALU_CMP] = 0x29 };
+	static const uint8_t lf_op[8] = { [ALU_ADD] = LF_ADD, [ALU_OR] = LF_LOGIC,
+					   [ALU_AND] = LF_LOGIC, [ALU_SUB] = LF_SUB,
+					   [ALU_XOR] = LF_LOGIC, [ALU_CMP] = LF_SUB };
+	int k = find(i->fn, &emu_fast_alu[0][0][0][0][0], 2 * FA_N * 8 * 2 * 2);
+	struct emit *e = &c->e;
+	unsigned fl, sz, op, form, dst;
+
+	if (k < 0)
+		return false;
+	fl = k & 1;
+	sz = k >> 1 & 1 ? 8 : 4;
+	op = k >> 2 & 7;
+	form = (unsigned)(k >> 5) % FA_N;
+	if (op == ALU_ADC || op == ALU_SBB || (form != FA_RR && form != FA_RI && form != FA_RRX))
+		return false;
+	dst = form == FA_RRX ? i->reg : i->rm;
+	x_load(e, H_RAX, H_RBX, (int32_t)dst, sz);
+	if (form == FA_RI)
+		x_imm(e, H_RCX, i->imm & sz_mask(sz));
+	else
+		x_load(e, H_RCX, H_RBX, form == FA_RRX ? i->rm : i->reg, sz);
+	x_rr(e, 8, 0x89, H_RAX, H_RDX);          /* mov rdx, rax */
+	x_rr(e, sz, host_op[op], H_RCX, H_RDX);  /* op edx/rdx, ecx/rcx */
+	if (fl) {
+		x_store(e, H_RDX, H_RBX, CPU_OFF(lf.res), 8);
+		x_store(e, H_RAX, H_RBX, CPU_OFF(lf.a), 8);
+		x_store(e, H_RCX, H_RBX, CPU_OFF(lf.b), 8);
+		x_mem(e, 2, (const uint8_t[]){ 0xc7 }, 1, 0, H_RBX, X_NOINDEX, 0, CPU_OFF(lf.op));
+		put1(e, lf_op[op]); /* lf.op, then lf.sz */
+		put1(e, (uint8_t)sz);
+	}
+	if (op != ALU_CMP)
+		reg_store(e, H_RDX, dst, sz);
+	return true;
+}
+
+bool emu_jit_inline(struct jit_ctx *c, const struct emu_insn *i)
+{
+	if (i->fn == op_nop)
+		return true;
+	return mov_reg(c, i) || mov_mem(c, i) || push_pop(c, i) || alu_reg(c, i);
+}
