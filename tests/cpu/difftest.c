@@ -5,6 +5,10 @@
  * RFLAGS bits, the XMM registers, memory and where control went must match.
  *
  *   cpu-difftest [-s states-per-variant] [-v variants] [-x seed] [-f name-filter]
+ *                [-j runs]
+ *
+ * Blocks run as decoded records the first time and as translations after
+ * -j runs (default 1, so both are compared; 0: records only).
  */
 #include <asm/prctl.h>
 #include <inttypes.h>
@@ -596,17 +600,18 @@ int main(int argc, char **argv)
 	static struct ctx c;
 	struct emu_mem mem;
 	struct guest_ram_region ram;
-	unsigned nstates = 200, nvariants = 12, ninst = 0;
+	unsigned nstates = 200, nvariants = 12, ninst = 0, jit_hot = 1;
 	const char *filter = NULL;
 	int opt;
 
 	c.g.s = 0x5eed5eed12345ull;
-	while ((opt = getopt(argc, argv, "s:v:x:f:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:v:x:f:j:")) != -1) {
 		switch (opt) {
 		case 's': nstates = (unsigned)atoi(optarg); break;
 		case 'v': nvariants = (unsigned)atoi(optarg); break;
 		case 'x': c.g.s = strtoull(optarg, NULL, 0) | 1; break;
 		case 'f': filter = optarg; break;
+		case 'j': jit_hot = (unsigned)atoi(optarg); break;
 		default: return 2;
 		}
 	}
@@ -614,6 +619,7 @@ int main(int argc, char **argv)
 		perror("cpu-difftest: setup");
 		return 1;
 	}
+	emu_set_jit_hot(c.cpu, jit_hot);
 	for (unsigned k = 0; k < nforms + nsse_forms; k++) {
 		const struct form *f = k < nforms ? &forms[k] : &sse_forms[k - nforms];
 

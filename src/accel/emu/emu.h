@@ -322,6 +322,10 @@ void emu_codemap_detach(struct emu_codemap *cm, unsigned index);
 void emu_tlb_flush(struct emu_cpu *cpu);
 /* Drop every decoded block (code changed behind the CPU's back). */
 void emu_icache_flush(struct emu_cpu *cpu);
+/* Blocks are translated to host code after this many runs (docs/emu.md,
+ * "Translated blocks"); 0: never. Applies to blocks decoded from now on. */
+#define EMU_JIT_HOT_DEFAULT 32
+void emu_set_jit_hot(struct emu_cpu *cpu, unsigned runs);
 
 /* The x87/MMX/SSE state as a 512-byte FXSAVE image (64-bit format), e.g.
  * for an accelerator's get/set-FPU calls. Loading checks nothing. */

@@ -66,6 +66,11 @@ void emu_icache_flush(struct emu_cpu *cpu)
 	emu_tlb_flush(cpu);
 }
 
+void emu_set_jit_hot(struct emu_cpu *cpu, unsigned runs)
+{
+	emu_ic_set_hot(cpu->ic, runs);
+}
+
 void emu_request_exit(struct emu_cpu *cpu)
 {
 	__atomic_store_n(&cpu->exit_request, 1, __ATOMIC_RELEASE);

@@ -17,7 +17,6 @@
 #define IC_MAX_BLOCKS (1u << 15)
 #define IC_MAX_INSNS (1u << 18)
 #define IC_JC_BITS 12   /* RIP -> block shortcut entries */
-#define IC_HOT 32       /* runs of a block before it is translated */
 
 /*
  * The jump cache: linear RIP -> block, skipping the TLB probe and the hash
@@ -46,6 +45,7 @@ struct emu_icache {
 	uint64_t npages;
 	uint32_t *page_head;        /* per RAM page: its first block + 1 */
 	struct emu_jit *jit;        /* NULL: no translation, records only */
+	uint16_t hot;               /* runs before a block is translated (0: never) */
 };
 
 static EMU_OP(op_block_end)
@@ -107,6 +107,7 @@ int emu_ic_create(struct emu_icache **out, const struct emu_mem *mem)
 	ic->cross.n = 1;
 	if (emu_jit_create(&ic->jit) < 0)
 		ic->jit = NULL;
+	ic->hot = EMU_JIT_HOT_DEFAULT;
 	*out = ic;
 	return 0;
 }
@@ -282,7 +283,7 @@ static struct emu_block *new_block(struct emu_cpu *cpu, uint8_t *hp)
 	}
 	b->insns = &ic->insns[n];
 	b->entry = b->insns->fn;
-	b->heat = IC_HOT;
+	b->heat = ic->hot ? ic->hot : UINT16_MAX;
 	b->gen = 0;
 	b->key = (uintptr_t)hp;
 	b->hnext = ic->hash[hash_of(b->key)];
@@ -297,6 +298,11 @@ static struct emu_block *new_block(struct emu_cpu *cpu, uint8_t *hp)
 	return b;
 }
 
+void emu_ic_set_hot(struct emu_icache *ic, unsigned runs)
+{
+	ic->hot = (uint16_t)(runs < UINT16_MAX ? runs : UINT16_MAX);
+}
+
 /* The arena is full: every block goes back to its records, and hot ones
  * are translated again as they come. */
 static void jit_restart(struct emu_icache *ic)
@@ -304,7 +310,7 @@ static void jit_restart(struct emu_icache *ic)
 	emu_jit_reset(ic->jit);
 	for (uint32_t k = 0; k < ic->nblocks; k++) {
 		ic->blocks[k].entry = ic->blocks[k].insns->fn;
-		ic->blocks[k].heat = IC_HOT;
+		ic->blocks[k].heat = ic->hot;
 	}
 }
 
@@ -316,7 +322,7 @@ void emu_ic_hot(struct emu_cpu *cpu, struct emu_block *b)
 	emu_fn fn;
 
 	b->heat = UINT16_MAX;
-	if (!ic->jit || b == &ic->cross || !b->key || b >= &ic->blocks[ic->nblocks] ||
+	if (!ic->jit || !ic->hot || b == &ic->cross || !b->key || b >= &ic->blocks[ic->nblocks] ||
 	    b->entry != b->insns->fn)
 		return;
 	fn = emu_jit_block(ic->jit, b->insns, b->n);

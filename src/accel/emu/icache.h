@@ -57,6 +57,7 @@ static inline uint32_t emu_ic_gen(const struct emu_icache *ic)
 	return ((const struct emu_ic_head *)(const void *)ic)->gen;
 }
 
+void emu_ic_set_hot(struct emu_icache *ic, unsigned runs);
 /* b has run heat times: translate it (jit.h), or let it be if it cannot. */
 void emu_ic_hot(struct emu_cpu *cpu, struct emu_block *b);
 

@@ -96,6 +96,11 @@ static unsigned unit_len(const struct emu_insn *insns, unsigned k, unsigned n)
 	return (insns[k].flags & I_END) && k + 1 < n ? 2 : 1;
 }
 
+static uint32_t unit_bytes(const struct emu_insn *first, unsigned m)
+{
+	return m == 2 ? (uint32_t)first[0].len + first[1].len : first->len;
+}
+
 /* Copies of a unit's records and its end; the end's len is that of the
  * record after the unit (0 at the block's end: STI looks at it). */
 static struct emu_insn *copy_unit(struct emu_jit *j, const struct emu_insn *first, unsigned m)
@@ -139,7 +144,7 @@ static void emit_called(struct jit_ctx *c, const struct emu_insn *first, unsigne
 		c->pend = first->len;
 }
 
-void jit_probe(struct jit_ctx *c, const struct emu_insn *i, unsigned sz, bool write)
+void jit_probe(struct jit_ctx *c, const struct emu_insn *i, unsigned m, unsigned sz, bool write)
 {
 	struct emit *e = &c->e;
 	int32_t tlb = CPU_OFF(tlb);
@@ -157,9 +162,19 @@ void jit_probe(struct jit_ctx *c, const struct emu_insn *i, unsigned sz, bool wr
 	      tlb + (int32_t)(write ? offsetof(struct emu_tlb_entry, tag_w)
 				    : offsetof(struct emu_tlb_entry, tag_r)));
 	s = &c->stub[c->nstubs++];
-	*s = (struct jit_stub){ .jump = x_jcc(e, 0x5, 0), .insn = i, .pend = c->pend };
+	*s = (struct jit_stub){ .jump = x_jcc(e, 0x5, 0), .insn = i, .m = m,
+				  .pend = c->pend };
 	x_mem(e, 8, (const uint8_t[]){ 0x03 }, 1, H_RAX, H_RBX, H_RDX, 0,   /* add rax, addend */
 	      tlb + (int32_t)offsetof(struct emu_tlb_entry, addend));
+}
+
+void jit_branch(struct jit_ctx *c, int64_t rel, unsigned uncount)
+{
+	x_add_cpu(&c->e, CPU_RIP, (int32_t)(c->pend + rel));
+	if (uncount)
+		x_add_cpu(&c->e, CPU_OFF(icount), -(int32_t)uncount);
+	put(&c->e, (const uint8_t[]){ 0xb8, 1, 0, 0, 0 }, 5); /* mov eax, 1 */
+	x_jmp(&c->e, c->exit_rx);
 }
 
 void jit_resume(struct jit_ctx *c)
@@ -176,8 +191,8 @@ static void emit_stubs(struct jit_ctx *c)
 
 		x_patch(&c->e, s->jump, here_rx(&c->e));
 		x_add_cpu(&c->e, CPU_RIP, (int32_t)s->pend);
-		call_copy(c, copy_unit(c->jit, s->insn, 1));
-		x_add_cpu(&c->e, CPU_RIP, -(int32_t)(s->pend + s->insn->len));
+		call_copy(c, copy_unit(c->jit, s->insn, s->m));
+		x_add_cpu(&c->e, CPU_RIP, -(int32_t)(s->pend + unit_bytes(s->insn, s->m)));
 		x_jmp(&c->e, s->resume);
 	}
 }
@@ -187,9 +202,10 @@ static void translate(struct jit_ctx *c, const struct emu_insn *insns, unsigned 
 	for (unsigned k = 0; k < n;) {
 		unsigned m = unit_len(insns, k, n);
 
-		if (m == 1 && c->nstubs < JIT_STUBS_MAX && emu_jit_inline(c, &insns[k])) {
-			c->pend += insns[k].len;
-			k++;
+		if (c->nstubs < JIT_STUBS_MAX &&
+		    (m == 1 ? emu_jit_inline(c, &insns[k]) : emu_jit_inline_pair(c, &insns[k]))) {
+			c->pend += unit_bytes(&insns[k], m);
+			k += m;
 			continue;
 		}
 		emit_called(c, &insns[k], m);

@@ -27,6 +27,7 @@
 struct jit_stub {
 	uint8_t *jump;                /* rel32 of the jne to the stub */
 	const struct emu_insn *insn;
+	unsigned m;                   /* records: 1, or 2 for a fused pair */
 	uint32_t pend;                /* RIP's lag at the record */
 	uintptr_t resume;             /* where the inline code goes on */
 };
@@ -40,14 +41,17 @@ struct jit_ctx {
 	unsigned nstubs;
 };
 
-/* Translates record i inline; false if it is not a form translated inline
- * (nothing emitted then). */
+/* Translates record i (a fused pair: i and i + 1) inline; false if it is
+ * not a form translated inline (nothing emitted then). */
 bool emu_jit_inline(struct jit_ctx *c, const struct emu_insn *i);
+bool emu_jit_inline_pair(struct jit_ctx *c, const struct emu_insn *i);
 
 /* For jit_ops.c: the TLB probe of the access of sz bytes at the address in
  * H_RAX (read or write tags); on a hit H_RAX becomes the host address, on a
  * miss the record's slow path runs. H_RCX, H_RDX are clobbered. */
-void jit_probe(struct jit_ctx *c, const struct emu_insn *i, unsigned sz, bool write);
+void jit_probe(struct jit_ctx *c, const struct emu_insn *i, unsigned m, unsigned sz, bool write);
+/* Leave the block with RIP = the record's start + rel and 1 (a branch). */
+void jit_branch(struct jit_ctx *c, int64_t rel, unsigned uncount);
 /* After the record with a probe: its slow path comes back here. */
 void jit_resume(struct jit_ctx *c);
 

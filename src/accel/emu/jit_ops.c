@@ -87,7 +87,7 @@ static bool mov_mem(struct jit_ctx *c, const struct emu_insn *i)
 	if ((ld < 0 && st < 0 && sti < 0) || !emit_ea(c, i))
 		return false;
 	sz = fs_bytes[ld >= 0 ? ld : st >= 0 ? st : sti];
-	jit_probe(c, i, sz, ld < 0);
+	jit_probe(c, i, 1, sz, ld < 0);
 	if (ld >= 0) {
 		x_load(e, H_RAX, H_RAX, 0, sz);
 		reg_store(e, H_RAX, i->reg, sz);
@@ -111,13 +111,13 @@ static bool push_pop(struct jit_ctx *c, const struct emu_insn *i)
 	if (i->fn == op_fast_push64) {
 		x_load(e, H_RAX, H_RBX, rsp, 8);
 		x_mem(e, 8, (const uint8_t[]){ 0x8d }, 1, H_RAX, H_RAX, X_NOINDEX, 0, -8);
-		jit_probe(c, i, 8, true);
+		jit_probe(c, i, 1, 8, true);
 		x_load(e, H_RCX, H_RBX, reg, 8); /* before RSP moves: PUSH RSP stores the old one */
 		x_store(e, H_RCX, H_RAX, 0, 8);
 		x_add_cpu(e, rsp, -8);
 	} else if (i->fn == op_fast_pop64) {
 		x_load(e, H_RAX, H_RBX, rsp, 8);
-		jit_probe(c, i, 8, false);
+		jit_probe(c, i, 1, 8, false);
 		x_load(e, H_RCX, H_RAX, 0, 8);
 		x_add_cpu(e, rsp, 8);
 		x_store(e, H_RCX, H_RBX, reg, 8); /* after RSP: POP RSP loads the value */
@@ -174,4 +174,104 @@ bool emu_jit_inline(struct jit_ctx *c, const struct emu_insn *i)
 	if (i->fn == op_nop)
 		return true;
 	return mov_reg(c, i) || mov_mem(c, i) || push_pop(c, i) || alu_reg(c, i);
+}
+
+/* A fused pair's operand: a register, the immediate or the memory value
+ * (already in RSI), into h. */
+enum { OPD_RM, OPD_REG, OPD_IMM, OPD_MEM };
+
+static void operand(struct emit *e, unsigned h, unsigned kind, const struct emu_insn *i,
+		    unsigned sz)
+{
+	switch (kind) {
+	case OPD_RM: x_load(e, h, H_RBX, i->rm, sz); break;
+	case OPD_REG: x_load(e, h, H_RBX, i->reg, sz); break;
+	case OPD_IMM: x_imm(e, h, i->imm & sz_mask(sz)); break;
+	default: x_rr(e, 8, 0x89, H_RSI, h); break;
+	}
+}
+
+/* [form]: operands a and b, the host ALU op (r/m, r) and the lazy-flag op */
+static const struct {
+	uint8_t a, b, op, lf;
+} fused_forms[FZ_N] = {
+	[FZ_CMP_RR] = { OPD_RM, OPD_REG, 0x29, LF_SUB },
+	[FZ_CMP_RRX] = { OPD_REG, OPD_RM, 0x29, LF_SUB },
+	[FZ_CMP_RI] = { OPD_RM, OPD_IMM, 0x29, LF_SUB },
+	[FZ_CMP_RM] = { OPD_REG, OPD_MEM, 0x29, LF_SUB },
+	[FZ_CMP_MR] = { OPD_MEM, OPD_REG, 0x29, LF_SUB },
+	[FZ_CMP_MI] = { OPD_MEM, OPD_IMM, 0x29, LF_SUB },
+	[FZ_TEST_RR] = { OPD_RM, OPD_REG, 0x21, LF_LOGIC },
+	[FZ_TEST_RI] = { OPD_RM, OPD_IMM, 0x21, LF_LOGIC },
+	[FZ_TEST_MI] = { OPD_MEM, OPD_IMM, 0x21, LF_LOGIC },
+	[FZ_ADD_RR] = { OPD_RM, OPD_REG, 0x01, LF_ADD },
+	[FZ_ADD_RI] = { OPD_RM, OPD_IMM, 0x01, LF_ADD },
+	[FZ_SUB_RR] = { OPD_RM, OPD_REG, 0x29, LF_SUB },
+	[FZ_SUB_RI] = { OPD_RM, OPD_IMM, 0x29, LF_SUB },
+	[FZ_AND_RR] = { OPD_RM, OPD_REG, 0x21, LF_LOGIC },
+	[FZ_AND_RI] = { OPD_RM, OPD_IMM, 0x21, LF_LOGIC },
+	[FZ_OR_RR] = { OPD_RM, OPD_REG, 0x09, LF_LOGIC },
+	[FZ_OR_RI] = { OPD_RM, OPD_IMM, 0x09, LF_LOGIC },
+	[FZ_XOR_RR] = { OPD_RM, OPD_REG, 0x31, LF_LOGIC },
+	[FZ_XOR_RI] = { OPD_RM, OPD_IMM, 0x31, LF_LOGIC },
+};
+
+/*
+ * Compare-and-branch pairs (ops_fused.c) but INC/DEC: the first
+ * instruction's host twin of the same size sets the host flags the guest's
+ * would have, and the host Jcc of the same condition tests them; the lazy
+ * flags are stored as the handler stores them.
+ */
+bool emu_jit_inline_pair(struct jit_ctx *c, const struct emu_insn *i)
+{
+	int k = find(i->fn, &emu_fused[0][0][0], FZ_N * FS_N * 16);
+	struct emit *e = &c->e;
+	unsigned form, sz, cc;
+	int64_t rel;
+	bool mem, test, alu;
+	uint8_t *skip;
+
+	if (k < 0)
+		return false;
+	cc = (unsigned)k & 15;
+	sz = fs_bytes[(unsigned)(k >> 4) % FS_N];
+	form = (unsigned)(k >> 4) / FS_N;
+	rel = (int64_t)i[0].len + i[1].len + (int64_t)i[1].imm;
+	if (form == FZ_INC || form == FZ_DEC || !fits32(rel + c->pend))
+		return false;
+	mem = fused_forms[form].a == OPD_MEM || fused_forms[form].b == OPD_MEM;
+	test = form >= FZ_TEST_RR && form <= FZ_TEST_MI;
+	alu = form >= FZ_ADD_RR;
+	if (mem) {
+		if (!emit_ea(c, i))
+			return false;
+		jit_probe(c, i, 2, sz, false);
+		x_load(e, H_RSI, H_RAX, 0, sz);
+	}
+	operand(e, H_RAX, fused_forms[form].a, i, sz);
+	operand(e, H_RCX, fused_forms[form].b, i, sz);
+	x_rr(e, 8, 0x89, H_RAX, H_RDX);                                  /* mov rdx, rax */
+	x_rr(e, sz, (uint8_t)(fused_forms[form].op - (sz == 1)), H_RCX, H_RDX); /* op rdx, rcx */
+	/* moves only from here to the Jcc: the host flags stay */
+	x_store(e, H_RDX, H_RBX, CPU_OFF(lf.res), 8);
+	if (test) {
+		x_mem(e, 8, (const uint8_t[]){ 0xc7 }, 1, 0, H_RBX, X_NOINDEX, 0, CPU_OFF(lf.a));
+		put4(e, 0);
+		x_mem(e, 8, (const uint8_t[]){ 0xc7 }, 1, 0, H_RBX, X_NOINDEX, 0, CPU_OFF(lf.b));
+		put4(e, 0);
+	} else {
+		x_store(e, H_RAX, H_RBX, CPU_OFF(lf.a), 8);
+		x_store(e, H_RCX, H_RBX, CPU_OFF(lf.b), 8);
+	}
+	x_mem(e, 2, (const uint8_t[]){ 0xc7 }, 1, 0, H_RBX, X_NOINDEX, 0, CPU_OFF(lf.op));
+	put1(e, fused_forms[form].lf);
+	put1(e, (uint8_t)sz);
+	if (alu)
+		reg_store(e, H_RDX, i->rm, sz);
+	skip = x_jcc(e, cc ^ 1, 0);
+	jit_branch(c, rel, i[1].sz2);
+	x_patch(e, skip, here_rx(e));
+	if (mem)
+		jit_resume(c);
+	return true;
 }
