@@ -202,6 +202,8 @@ struct emu_cpu_topo {
 	uint32_t ncpus;   /* CPUID 0Bh logical processors (0 = 1) */
 };
 
+struct emu_jit_links;
+
 struct emu_cpu {
 	uint64_t r[EMU_NSLOTS];
 	struct emu_lflags lf;
@@ -225,6 +227,8 @@ struct emu_cpu {
 	uint64_t tsc_offset;
 	struct emu_cpu_topo topo;
 	uint64_t icount;           /* retired instructions (at block granularity) */
+	uint64_t icount_end;       /* this run's budget: translations chain up to it */
+	struct emu_jit_links *jit_links; /* the translation that returned to the run loop */
 	/* Set (emu_request_exit) by another thread or a handler: emu_run returns
 	 * EMU_EXIT_NONE at the next block boundary, then clears it. */
 	uint32_t exit_request;

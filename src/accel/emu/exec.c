@@ -118,15 +118,20 @@ static __attribute__((noinline)) int run_blocks(struct emu_cpu *cpu, uint64_t en
 
 	emu_code_boundary(cpu); /* stores into code, this vCPU's and the others' */
 	b = emu_ic_lookup(cpu);
+	cpu->icount_end = end;
 
 	for (;;) {
 		const struct emu_insn *i = b->insns;
+		struct emu_jit_links *l;
+		uint32_t gen;
 
 		cpu->icount += b->n;
-		/* Threaded: returns 1 from the block's last record. 0 comes from
-		 * a handler written for the old loop ("return 0" to fall through
-		 * instead of emu_next()): the rest of its block did not run, so
-		 * fail loudly (#UD) rather than loop on it. */
+		cpu->jit_links = NULL;
+		/* Threaded: returns 1 from the block's last record (a translation:
+		 * from the last block it chained to). 0 comes from a handler
+		 * written for the old loop ("return 0" to fall through instead of
+		 * emu_next()): the rest of its block did not run, so fail loudly
+		 * (#UD) rather than loop on it. */
 		if (unlikely(!b->entry(cpu, i)))
 			emu_raise(cpu, EMU_UD);
 		if (unlikely(!--b->heat))
@@ -134,7 +139,11 @@ static __attribute__((noinline)) int run_blocks(struct emu_cpu *cpu, uint64_t en
 		if (unlikely(cpu->icount >= end ||
 			     __atomic_load_n(&cpu->exit_request, __ATOMIC_RELAXED)))
 			break;
+		l = cpu->jit_links;
+		gen = emu_ic_gen(cpu->ic);
 		b = next_block(cpu, b);
+		if (l && emu_ic_gen(cpu->ic) == gen)
+			emu_ic_link_translation(cpu, l, b);
 	}
 	/* Acquire: a request seen here comes with what its sender posted
 	 * (code map events), which the boundary must see. */

@@ -303,11 +303,18 @@ void emu_ic_set_hot(struct emu_icache *ic, unsigned runs)
 	ic->hot = (uint16_t)(runs < UINT16_MAX ? runs : UINT16_MAX);
 }
 
+void emu_ic_link_translation(struct emu_cpu *cpu, struct emu_jit_links *l, struct emu_block *b)
+{
+	if (b->entry != b->insns->fn)
+		emu_jit_link(l, emu_ic_gen(cpu->ic), RIP, b->entry);
+}
+
 /* The arena is full: every block goes back to its records, and hot ones
- * are translated again as they come. */
+ * are translated again as they come (no link into the old ones counts). */
 static void jit_restart(struct emu_icache *ic)
 {
 	emu_jit_reset(ic->jit);
+	bump_gen(ic);
 	for (uint32_t k = 0; k < ic->nblocks; k++) {
 		ic->blocks[k].entry = ic->blocks[k].insns->fn;
 		ic->blocks[k].heat = ic->hot;

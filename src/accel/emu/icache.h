@@ -58,6 +58,10 @@ static inline uint32_t emu_ic_gen(const struct emu_icache *ic)
 }
 
 void emu_ic_set_hot(struct emu_icache *ic, unsigned runs);
+/* The translation whose links are l returned to the run loop, which found
+ * b at RIP without an invalidation in between: l links to b if b is
+ * translated. */
+void emu_ic_link_translation(struct emu_cpu *cpu, struct emu_jit_links *l, struct emu_block *b);
 /* b has run heat times: translate it (jit.h), or let it be if it cannot. */
 void emu_ic_hot(struct emu_cpu *cpu, struct emu_block *b);
 

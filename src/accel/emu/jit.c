@@ -87,8 +87,6 @@ void emu_jit_reset(struct emu_jit *j)
 
 /* ---- translating ---- */
 
-static const uint8_t epilogue[] = { 0x5b, 0xc3 }; /* pop rbx; ret */
-
 /* Records in the unit starting at insns[k]: a fused pair (fast.c marks its
  * first record I_END; any other I_END record ends the block) or one. */
 static unsigned unit_len(const struct emu_insn *insns, unsigned k, unsigned n)
@@ -213,8 +211,87 @@ static void translate(struct jit_ctx *c, const struct emu_insn *insns, unsigned 
 	}
 	x_add_cpu(&c->e, CPU_RIP, (int32_t)c->pend);
 	put(&c->e, (const uint8_t[]){ 0xb8, 1, 0, 0, 0 }, 5); /* mov eax, 1 */
-	put(&c->e, epilogue, sizeof(epilogue));
+	x_jmp(&c->e, c->exit_rx);
 	emit_stubs(c);
+}
+
+/* The start of a translation's chain entry, from its entry: push rbx;
+ * mov rbx, rdi; jmp body (rel32). */
+#define JIT_CHAIN_OFF 9
+
+void emu_jit_link(struct emu_jit_links *l, uint32_t gen, uint64_t rip, emu_fn to)
+{
+	if (l->gen != gen) {
+		l->gen = gen;
+		l->rip[1] = ~0ull;
+		l->to[1] = l->none;
+	} else {
+		l->rip[1] = l->rip[0];
+		l->to[1] = l->to[0];
+	}
+	l->rip[0] = rip;
+	l->to[0] = (uintptr_t)to + JIT_CHAIN_OFF;
+}
+
+/*
+ * Where a translation leaves, eax its result: with 1 (RIP set) and the run
+ * loop's budget and exit request allowing, on into a linked successor;
+ * else back to the run loop, telling it whose links to fill.
+ */
+static void emit_exit(struct jit_ctx *c, struct emu_jit_links *l)
+{
+	struct emit *e = &c->e;
+	uint8_t *out, *out1[4];
+	unsigned n = 0;
+
+	put(e, (const uint8_t[]){ 0x83, 0xf8, 0x01 }, 3);                   /* cmp eax, 1 */
+	out = x_jcc(e, 0x5, 0);                                             /* jne out */
+	x_load(e, H_RAX, H_RBX, CPU_OFF(icount), 8);
+	x_mem(e, 8, (const uint8_t[]){ 0x3b }, 1, H_RAX, H_RBX, X_NOINDEX, 0, CPU_OFF(icount_end));
+	out1[n++] = x_jcc(e, 0x3, 0);                                       /* jae out1 */
+	x_mem(e, 4, (const uint8_t[]){ 0x83 }, 1, 7, H_RBX, X_NOINDEX, 0, CPU_OFF(exit_request));
+	put1(e, 0);                                                         /* cmp [], 0 */
+	out1[n++] = x_jcc(e, 0x5, 0);
+	x_load(e, H_RCX, H_RBX, CPU_OFF(ic), 8);
+	x_load(e, H_RCX, H_RCX, 0, 4);                                      /* the cache's gen */
+	x_imm(e, H_RDX, (uintptr_t)l);
+	x_mem(e, 4, (const uint8_t[]){ 0x3b }, 1, H_RCX, H_RDX, X_NOINDEX, 0,
+	      (int32_t)offsetof(struct emu_jit_links, gen));
+	out1[n++] = x_jcc(e, 0x5, 0);
+	x_load(e, H_RAX, H_RBX, CPU_RIP, 8);
+	for (unsigned k = 0; k < 2; k++) {
+		uint8_t *miss;
+
+		x_mem(e, 8, (const uint8_t[]){ 0x3b }, 1, H_RAX, H_RDX, X_NOINDEX, 0,
+		      (int32_t)offsetof(struct emu_jit_links, rip[k]));
+		miss = x_jcc(e, 0x5, 0);
+		x_mem(e, 4, (const uint8_t[]){ 0xff }, 1, 4, H_RDX, X_NOINDEX, 0, /* jmp [to] */
+		      (int32_t)offsetof(struct emu_jit_links, to[k]));
+		if (k == 0)
+			x_patch(e, miss, here_rx(e));
+		else
+			out1[n++] = miss;
+	}
+	l->none = here_rx(e);
+	for (unsigned k = 0; k < n; k++)
+		x_patch(e, out1[k], here_rx(e));
+	put(e, (const uint8_t[]){ 0xb8, 1, 0, 0, 0 }, 5);                  /* out1: mov eax, 1 */
+	x_patch(e, out, here_rx(e));
+	x_imm(e, H_RDX, (uintptr_t)l);                                      /* out: */
+	x_store(e, H_RDX, H_RBX, CPU_OFF(jit_links), 8);
+	put(e, (const uint8_t[]){ 0x5b, 0xc3 }, 2);                         /* pop rbx; ret */
+	*l = (struct emu_jit_links){ .rip = { ~0ull, ~0ull }, .to = { l->none, l->none },
+				     .none = l->none };
+}
+
+/* The links live among the copies (two records' room). */
+static struct emu_jit_links *new_links(struct emu_jit *j)
+{
+	_Static_assert(sizeof(struct emu_jit_links) <= 2 * sizeof(struct emu_insn), "links");
+	struct emu_jit_links *l = (struct emu_jit_links *)(void *)&j->copies[j->ncopies];
+
+	j->ncopies += 2;
+	return l;
 }
 
 emu_fn emu_jit_block(struct emu_jit *j, const struct emu_insn *insns, unsigned n)
@@ -222,17 +299,23 @@ emu_fn emu_jit_block(struct emu_jit *j, const struct emu_insn *insns, unsigned n
 	struct jit_ctx c;
 	size_t copies_at = j->ncopies;
 	uintptr_t entry_rx;
+	uint8_t *to_body;
 
 	/* at most a copy and its end per record, twice (call and slow path) */
-	if (j->ncopies + 4 * n > JIT_MAX_COPIES)
+	if (j->ncopies + 4 * n + 2 > JIT_MAX_COPIES)
 		return NULL;
 	c = (struct jit_ctx){ .e = { j->rw + j->code_used, j->rw + JIT_CODE_SIZE, j->rx - j->rw,
 				     false },
 			      .jit = j };
 	c.exit_rx = here_rx(&c.e);
-	put(&c.e, epilogue, sizeof(epilogue));
+	emit_exit(&c, new_links(j));
 	entry_rx = here_rx(&c.e);
 	put(&c.e, (const uint8_t[]){ 0x53, 0x48, 0x89, 0xfb }, 4); /* push rbx; mov rbx, rdi */
+	to_body = x_jmp(&c.e, 0);
+	if (here_rx(&c.e) - entry_rx != JIT_CHAIN_OFF)
+		c.e.full = true; /* cannot happen: the entry's encoding is fixed */
+	x_add_cpu(&c.e, CPU_OFF(icount), (int32_t)n);               /* chain entry */
+	x_patch(&c.e, to_body, here_rx(&c.e));
 	translate(&c, insns, n);
 	if (c.e.full) {
 		j->ncopies = copies_at;

@@ -14,6 +14,19 @@
 
 struct emu_jit;
 
+/*
+ * A translation's two successors (as the blocks' links, icache.h): while
+ * gen is the cache's gen, a translation whose RIP ends at rip goes on into
+ * to (the successor's chain entry) without returning to the run loop. An
+ * empty slot holds rip ~0 and the translation's own return as to.
+ */
+struct emu_jit_links {
+	uint32_t gen;
+	uint64_t rip[2];
+	uintptr_t to[2];
+	uintptr_t none;
+};
+
 int emu_jit_create(struct emu_jit **out);
 void emu_jit_destroy(struct emu_jit *j);
 /* Forget every translation (their blocks are gone or un-translated). */
@@ -21,5 +34,7 @@ void emu_jit_reset(struct emu_jit *j);
 /* A translation of the n records at insns (n >= 1, an end record after
  * them), or NULL when the arena is full. */
 emu_fn emu_jit_block(struct emu_jit *j, const struct emu_insn *insns, unsigned n);
+/* Translation l returned with RIP at rip, whose block has translation to. */
+void emu_jit_link(struct emu_jit_links *l, uint32_t gen, uint64_t rip, emu_fn to);
 
 #endif

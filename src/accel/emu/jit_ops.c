@@ -169,11 +169,49 @@ static bool alu_reg(struct jit_ctx *c, const struct emu_insn *i)
 	return true;
 }
 
+/* JMP/CALL rel and RET (ops_ctrl.c), which end their block. */
+static bool branch(struct jit_ctx *c, const struct emu_insn *i)
+{
+	struct emit *e = &c->e;
+	int32_t rsp = 4 * 8;
+	int64_t rel = (int64_t)i->len + (int64_t)i->imm;
+
+	if (i->fn == op_jmp || i->fn == op_call) {
+		if (!fits32(rel + c->pend) || !fits32((int64_t)c->pend + i->len))
+			return false;
+		if (i->fn == op_call) {
+			x_load(e, H_RAX, H_RBX, rsp, 8);
+			x_mem(e, 8, (const uint8_t[]){ 0x8d }, 1, H_RAX, H_RAX, X_NOINDEX, 0, -8);
+			jit_probe(c, i, 1, 8, true);
+			x_load(e, H_RCX, H_RBX, CPU_RIP, 8); /* the return address */
+			x_mem(e, 8, (const uint8_t[]){ 0x8d }, 1, H_RCX, H_RCX, X_NOINDEX, 0,
+			      (int32_t)(c->pend + i->len));
+			x_store(e, H_RCX, H_RAX, 0, 8);
+			x_add_cpu(e, rsp, -8);
+		}
+		jit_branch(c, rel, 0);
+	} else if (i->fn == op_ret) {
+		x_load(e, H_RAX, H_RBX, rsp, 8);
+		jit_probe(c, i, 1, 8, false);
+		x_load(e, H_RCX, H_RAX, 0, 8);
+		x_add_cpu(e, rsp, (int32_t)(8 + i->imm));
+		x_store(e, H_RCX, H_RBX, CPU_RIP, 8);
+		c->pend = 0;
+		jit_branch(c, 0, 0);
+	} else {
+		return false;
+	}
+	if (i->fn != op_jmp)
+		jit_resume(c); /* not reached: the slow path's handler leaves */
+	return true;
+}
+
 bool emu_jit_inline(struct jit_ctx *c, const struct emu_insn *i)
 {
 	if (i->fn == op_nop)
 		return true;
-	return mov_reg(c, i) || mov_mem(c, i) || push_pop(c, i) || alu_reg(c, i);
+	return mov_reg(c, i) || mov_mem(c, i) || push_pop(c, i) || alu_reg(c, i) ||
+	       branch(c, i);
 }
 
 /* A fused pair's operand: a register, the immediate or the memory value
