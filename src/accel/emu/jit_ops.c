@@ -50,6 +50,9 @@ static bool emit_ea(struct jit_ctx *c, const struct emu_insn *i)
 	} else if (disp) {
 		x_mem(e, 8, (const uint8_t[]){ 0x8d }, 1, H_RAX, H_RAX, X_NOINDEX, 0, (int32_t)disp);
 	}
+	if (i->seg) /* add rax, segbase */
+		x_mem(e, 8, (const uint8_t[]){ 0x03 }, 1, H_RAX, H_RBX, X_NOINDEX, 0,
+		      CPU_OFF(segbase) + i->seg * 8);
 	return true;
 }
 
@@ -102,6 +105,62 @@ static bool mov_mem(struct jit_ctx *c, const struct emu_insn *i)
 	return true;
 }
 
+/* The generic MOV forms with a memory operand addressed in 64 bits (those
+ * with a segment override: per-CPU data through GS). */
+static bool mov_generic(struct jit_ctx *c, const struct emu_insn *i)
+{
+	struct emit *e = &c->e;
+	bool load = i->fn == op_mov_r_m || i->fn == op_mov_r_rm;
+	bool imm = i->fn == op_mov_rm_imm;
+
+	if ((!load && !imm && i->fn != op_mov_rm_r && i->fn != op_mov_m_r) ||
+	    !(i->flags & I_MEM) || (i->flags & (I_A32 | I_RIPX | I_A16)) ||
+	    (i->sz != 1 && i->sz != 2 && i->sz != 4 && i->sz != 8) || !emit_ea(c, i))
+		return false;
+	jit_probe(c, i, 1, i->sz, !load);
+	if (load) {
+		x_load(e, H_RAX, H_RAX, 0, i->sz);
+		reg_store(e, H_RAX, i->reg, i->sz);
+	} else {
+		if (imm)
+			x_imm(e, H_RCX, i->imm);
+		else
+			x_load(e, H_RCX, H_RBX, i->reg, i->sz);
+		x_store(e, H_RCX, H_RAX, 0, i->sz);
+	}
+	jit_resume(c);
+	return true;
+}
+
+/* MOVZX/MOVSX to a 32/64-bit register */
+static bool movx(struct jit_ctx *c, const struct emu_insn *i)
+{
+	static const uint8_t src_bytes[3] = { 1, 2, 4 };
+	int k = find(i->fn, &emu_fast_movx[0][0][0][0][0], 2 * 3 * 2 * 2 * 2);
+	struct emit *e = &c->e;
+	unsigned mem, dst, src, sx;
+
+	if (k < 0)
+		return false;
+	mem = (unsigned)k & 1;
+	dst = k >> 1 & 1 ? 8 : 4;
+	src = src_bytes[(unsigned)(k >> 3) % 3];
+	sx = (unsigned)(k >> 3) / 3;
+	if (mem) {
+		if (!emit_ea(c, i))
+			return false;
+		jit_probe(c, i, 1, src, false);
+	}
+	if (sx)
+		x_load_sx(e, H_RAX, mem ? H_RAX : H_RBX, mem ? 0 : i->rm, src);
+	else
+		x_load(e, H_RAX, mem ? H_RAX : H_RBX, mem ? 0 : i->rm, src);
+	reg_store(e, H_RAX, i->reg, dst);
+	if (mem)
+		jit_resume(c);
+	return true;
+}
+
 /* PUSH/POP of a 64-bit register (op_fast_push64/pop64). */
 static bool push_pop(struct jit_ctx *c, const struct emu_insn *i)
 {
@@ -128,8 +187,9 @@ static bool push_pop(struct jit_ctx *c, const struct emu_insn *i)
 	return true;
 }
 
-/* Register ALU forms but ADC/SBB (alu_calc(): the lazy flags unless dead). */
-static bool alu_reg(struct jit_ctx *c, const struct emu_insn *i)
+/* ALU forms but ADC/SBB (alu_calc(): the lazy flags unless dead); memory
+ * forms keep the host address in RSI. */
+static bool alu(struct jit_ctx *c, const struct emu_insn *i)
 {
 	static const uint8_t host_op[8] = { [ALU_ADD] = 0x01, [ALU_OR] = 0x09, [ALU_AND] = 0x21,
 					     [ALU_SUB] = 0x29, [ALU_XOR] = 0x31, [ALU_CMP] = 0x29 };
@@ -138,7 +198,8 @@ static bool alu_reg(struct jit_ctx *c, const struct emu_insn *i)
 					   [ALU_XOR] = LF_LOGIC, [ALU_CMP] = LF_SUB };
 	int k = find(i->fn, &emu_fast_alu[0][0][0][0][0], 2 * FA_N * 8 * 2 * 2);
 	struct emit *e = &c->e;
-	unsigned fl, sz, op, form, dst;
+	unsigned fl, sz, op, form;
+	bool to_mem, from_mem;
 
 	if (k < 0)
 		return false;
@@ -146,12 +207,26 @@ static bool alu_reg(struct jit_ctx *c, const struct emu_insn *i)
 	sz = k >> 1 & 1 ? 8 : 4;
 	op = k >> 2 & 7;
 	form = (unsigned)(k >> 5) % FA_N;
-	if (op == ALU_ADC || op == ALU_SBB || (form != FA_RR && form != FA_RI && form != FA_RRX))
+	if (op == ALU_ADC || op == ALU_SBB)
 		return false;
-	dst = form == FA_RRX ? i->reg : i->rm;
-	x_load(e, H_RAX, H_RBX, (int32_t)dst, sz);
-	if (form == FA_RI)
+	to_mem = form == FA_MR || form == FA_MI;
+	from_mem = form == FA_RM;
+	if (to_mem || from_mem) {
+		if (!emit_ea(c, i))
+			return false;
+		jit_probe(c, i, 1, sz, to_mem && op != ALU_CMP);
+		x_rr(e, 8, 0x89, H_RAX, H_RSI); /* mov rsi, rax */
+	}
+	/* a */
+	if (to_mem)
+		x_load(e, H_RAX, H_RSI, 0, sz);
+	else
+		x_load(e, H_RAX, H_RBX, form == FA_RR || form == FA_RI ? i->rm : i->reg, sz);
+	/* b */
+	if (form == FA_RI || form == FA_MI)
 		x_imm(e, H_RCX, i->imm & sz_mask(sz));
+	else if (from_mem)
+		x_load(e, H_RCX, H_RSI, 0, sz);
 	else
 		x_load(e, H_RCX, H_RBX, form == FA_RRX ? i->rm : i->reg, sz);
 	x_rr(e, 8, 0x89, H_RAX, H_RDX);          /* mov rdx, rax */
@@ -164,8 +239,14 @@ static bool alu_reg(struct jit_ctx *c, const struct emu_insn *i)
 		put1(e, lf_op[op]); /* lf.op, then lf.sz */
 		put1(e, (uint8_t)sz);
 	}
-	if (op != ALU_CMP)
-		reg_store(e, H_RDX, dst, sz);
+	if (op != ALU_CMP) {
+		if (to_mem)
+			x_store(e, H_RDX, H_RSI, 0, sz);
+		else
+			reg_store(e, H_RDX, form == FA_RRX || form == FA_RM ? i->reg : i->rm, sz);
+	}
+	if (to_mem || from_mem)
+		jit_resume(c);
 	return true;
 }
 
@@ -210,8 +291,8 @@ bool emu_jit_inline(struct jit_ctx *c, const struct emu_insn *i)
 {
 	if (i->fn == op_nop)
 		return true;
-	return mov_reg(c, i) || mov_mem(c, i) || push_pop(c, i) || alu_reg(c, i) ||
-	       branch(c, i);
+	return mov_reg(c, i) || mov_mem(c, i) || mov_generic(c, i) || movx(c, i) ||
+	       push_pop(c, i) || alu(c, i) || branch(c, i);
 }
 
 /* A fused pair's operand: a register, the immediate or the memory value

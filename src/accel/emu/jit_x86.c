@@ -60,6 +60,16 @@ void x_load(struct emit *e, unsigned h, unsigned base, int32_t disp, unsigned sz
 	}
 }
 
+void x_load_sx(struct emit *e, unsigned h, unsigned base, int32_t disp, unsigned sz)
+{
+	switch (sz) {
+	case 1: x_mem(e, 8, (const uint8_t[]){ 0x0f, 0xbe }, 2, h, base, X_NOINDEX, 0, disp); break;
+	case 2: x_mem(e, 8, (const uint8_t[]){ 0x0f, 0xbf }, 2, h, base, X_NOINDEX, 0, disp); break;
+	case 4: x_mem(e, 8, (const uint8_t[]){ 0x63 }, 1, h, base, X_NOINDEX, 0, disp); break;
+	default: x_load(e, h, base, disp, 8); break;
+	}
+}
+
 void x_store(struct emit *e, unsigned h, unsigned base, int32_t disp, unsigned sz)
 {
 	if (sz == 1)

@@ -62,6 +62,8 @@ void x_rr(struct emit *e, unsigned size, uint8_t op, unsigned reg, unsigned rm);
 
 /* Register h (zero-extended) = the sz-byte value at [base + disp]. */
 void x_load(struct emit *e, unsigned h, unsigned base, int32_t disp, unsigned sz);
+/* h = the sz-byte value at [base + disp], sign-extended to 64 bits. */
+void x_load_sx(struct emit *e, unsigned h, unsigned base, int32_t disp, unsigned sz);
 /* [base + disp] = the low sz bytes of h. */
 void x_store(struct emit *e, unsigned h, unsigned base, int32_t disp, unsigned sz);
 /* h = v */
