@@ -74,8 +74,9 @@ struct emu_lflags {
  * write tags: a page holding decoded code gets no write tag, so that stores
  * to it take the slow path and invalidate the decoded blocks.
  */
-#define EMU_TLB_BITS 8
+#define EMU_TLB_BITS 10
 #define EMU_TLB_SIZE (1u << EMU_TLB_BITS)
+#define EMU_TLB_WORDS (EMU_TLB_SIZE / 64) /* of a bitmap over the entries */
 #define EMU_TLB_INVALID 1ull
 #define EMU_PAGE_SIZE 4096ull
 #define EMU_PAGE_MASK (~(EMU_PAGE_SIZE - 1))
@@ -161,7 +162,7 @@ struct emu_sys {
 	uint64_t mtrr_def, mtrr_fixed[11], mtrr_var[16], misc_enable;
 	/* TLB bookkeeping, one bit per entry: global, valid only at CPL < 3,
 	 * derived from a 2M/1G page (tlb_shift gives its size). */
-	uint64_t tlb_global[4], tlb_sup[4], tlb_large[4];
+	uint64_t tlb_global[EMU_TLB_WORDS], tlb_sup[EMU_TLB_WORDS], tlb_large[EMU_TLB_WORDS];
 	uint8_t tlb_shift[EMU_TLB_SIZE];
 };
 

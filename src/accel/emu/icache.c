@@ -283,6 +283,7 @@ static struct emu_block *new_block(struct emu_cpu *cpu, uint8_t *hp)
 	}
 	b->insns = &ic->insns[n];
 	b->entry = b->insns->fn;
+	b->translated = false;
 	b->heat = ic->hot ? ic->hot : UINT16_MAX;
 	b->gen = 0;
 	b->key = (uintptr_t)hp;
@@ -305,7 +306,7 @@ void emu_ic_set_hot(struct emu_icache *ic, unsigned runs)
 
 void emu_ic_link_translation(struct emu_cpu *cpu, struct emu_jit_links *l, struct emu_block *b)
 {
-	if (b->entry != b->insns->fn)
+	if (b->translated)
 		emu_jit_link(l, emu_ic_gen(cpu->ic), RIP, b->entry);
 }
 
@@ -317,6 +318,7 @@ static void jit_restart(struct emu_icache *ic)
 	bump_gen(ic);
 	for (uint32_t k = 0; k < ic->nblocks; k++) {
 		ic->blocks[k].entry = ic->blocks[k].insns->fn;
+		ic->blocks[k].translated = false;
 		ic->blocks[k].heat = ic->hot;
 	}
 }
@@ -330,7 +332,7 @@ void emu_ic_hot(struct emu_cpu *cpu, struct emu_block *b)
 
 	b->heat = UINT16_MAX;
 	if (!ic->jit || !ic->hot || b == &ic->cross || !b->key || b >= &ic->blocks[ic->nblocks] ||
-	    b->entry != b->insns->fn)
+	    b->translated)
 		return;
 	fn = emu_jit_block(ic->jit, b->insns, b->n);
 	if (!fn) {
@@ -338,6 +340,7 @@ void emu_ic_hot(struct emu_cpu *cpu, struct emu_block *b)
 		return;
 	}
 	b->entry = fn;
+	b->translated = true;
 }
 
 static struct emu_block *lookup_slow(struct emu_cpu *cpu)

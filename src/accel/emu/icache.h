@@ -29,7 +29,8 @@ struct emu_link {
 struct emu_block {
 	emu_fn entry;                 /* runs the block: its first handler, or its translation */
 	const struct emu_insn *insns; /* first record; the block ends with an end record */
-	uint16_t n;                   /* instructions (fused pairs count 2) */
+	uint8_t n;                    /* instructions (fused pairs count 2) */
+	bool translated;              /* entry is a translation */
 	uint16_t heat;                /* runs left before it is translated (jit.h) */
 	uint32_t gen;                 /* ic gen when link[] was filled */
 	struct emu_link link[2];

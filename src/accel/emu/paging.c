@@ -180,10 +180,10 @@ static void drop(struct emu_cpu *cpu, unsigned k)
 /* Every entry whose bit is set in map. */
 static void drop_map(struct emu_cpu *cpu, const uint64_t *map_in)
 {
-	uint64_t map[4];
+	uint64_t map[EMU_TLB_WORDS];
 
 	memcpy(map, map_in, sizeof(map));
-	for (unsigned w = 0; w < 4; w++) {
+	for (unsigned w = 0; w < EMU_TLB_WORDS; w++) {
 		while (map[w]) {
 			unsigned b = (unsigned)__builtin_ctzll(map[w]);
 
@@ -205,12 +205,12 @@ void emu_tlb_drop_sup(struct emu_cpu *cpu)
  * stay; the virtual RIP -> block shortcuts go. */
 void emu_tlb_invlpg(struct emu_cpu *cpu, uint64_t va)
 {
-	uint64_t map[4];
+	uint64_t map[EMU_TLB_WORDS];
 
 	emu_code_sync(cpu);
 	drop(cpu, (va >> 12) & (EMU_TLB_SIZE - 1));
 	memcpy(map, cpu->sys.tlb_large, sizeof(map));
-	for (unsigned w = 0; w < 4; w++) {
+	for (unsigned w = 0; w < EMU_TLB_WORDS; w++) {
 		while (map[w]) {
 			unsigned b = (unsigned)__builtin_ctzll(map[w]), k = w * 64 + b;
 			uint64_t tag = cpu->tlb[k].tag_r;
