@@ -329,7 +329,18 @@ void emu_tlb_flush(struct emu_cpu *cpu);
 void emu_icache_flush(struct emu_cpu *cpu);
 /* Blocks are translated to host code after this many runs (docs/emu.md,
  * "Translated blocks"); 0: never. Applies to blocks decoded from now on. */
-#define EMU_JIT_HOT_DEFAULT 32
+#define EMU_JIT_HOT_DEFAULT 128
+
+/* What the decoded-instruction cache did (counts since the CPU was made). */
+struct emu_cache_stats {
+	uint64_t decoded;      /* blocks decoded */
+	uint64_t translated;   /* blocks translated to host code */
+	uint64_t page_drops;   /* pages whose blocks a store dropped */
+	uint64_t flushes;      /* whole-cache drops */
+	uint64_t jit_restarts; /* translation arena refills */
+	uint64_t jit_bytes;    /* translation arena in use: code and record copies */
+};
+void emu_cache_stats(const struct emu_cpu *cpu, struct emu_cache_stats *out);
 void emu_set_jit_hot(struct emu_cpu *cpu, unsigned runs);
 
 /* The x87/MMX/SSE state as a 512-byte FXSAVE image (64-bit format), e.g.

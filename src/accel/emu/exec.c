@@ -71,6 +71,11 @@ void emu_set_jit_hot(struct emu_cpu *cpu, unsigned runs)
 	emu_ic_set_hot(cpu->ic, runs);
 }
 
+void emu_cache_stats(const struct emu_cpu *cpu, struct emu_cache_stats *out)
+{
+	emu_ic_stats(cpu->ic, out);
+}
+
 void emu_request_exit(struct emu_cpu *cpu)
 {
 	__atomic_store_n(&cpu->exit_request, 1, __ATOMIC_RELEASE);

@@ -46,6 +46,7 @@ struct emu_icache {
 	uint32_t *page_head;        /* per RAM page: its first block + 1 */
 	struct emu_jit *jit;        /* NULL: no translation, records only */
 	uint16_t hot;               /* runs before a block is translated (0: never) */
+	struct emu_cache_stats stats;
 };
 
 static EMU_OP(op_block_end)
@@ -135,6 +136,7 @@ void emu_ic_flush(struct emu_icache *ic)
 	ic->nblocks = 0;
 	ic->ninsns = 0;
 	ic->cross_rip = 0; /* decoded in what may have been another mode */
+	ic->stats.flushes++;
 	if (ic->jit)
 		emu_jit_reset(ic->jit);
 }
@@ -173,6 +175,7 @@ void emu_ic_invalidate_page(struct emu_icache *ic, unsigned region, uint64_t pag
 		unhash(ic, b - 1);
 	*head = 0;
 	bump_gen(ic);
+	ic->stats.page_drops++;
 }
 
 /* Where host address hp lies: region and page. False if not RAM. */
@@ -295,8 +298,15 @@ static struct emu_block *new_block(struct emu_cpu *cpu, uint8_t *hp)
 	b->pnext = *head;
 	*head = ic->nblocks + 1;
 	ic->nblocks++;
+	ic->stats.decoded++;
 	remember(ic, RIP, b);
 	return b;
+}
+
+void emu_ic_stats(const struct emu_icache *ic, struct emu_cache_stats *out)
+{
+	*out = ic->stats;
+	out->jit_bytes = ic->jit ? emu_jit_used(ic->jit) : 0;
 }
 
 void emu_ic_set_hot(struct emu_icache *ic, unsigned runs)
@@ -316,6 +326,7 @@ static void jit_restart(struct emu_icache *ic)
 {
 	emu_jit_reset(ic->jit);
 	bump_gen(ic);
+	ic->stats.jit_restarts++;
 	for (uint32_t k = 0; k < ic->nblocks; k++) {
 		ic->blocks[k].entry = ic->blocks[k].insns->fn;
 		ic->blocks[k].translated = false;
@@ -341,6 +352,7 @@ void emu_ic_hot(struct emu_cpu *cpu, struct emu_block *b)
 	}
 	b->entry = fn;
 	b->translated = true;
+	ic->stats.translated++;
 }
 
 static struct emu_block *lookup_slow(struct emu_cpu *cpu)

@@ -18,8 +18,8 @@
 #include "accel/emu/jit.h"
 #include "accel/emu/jit_int.h"
 
-#define JIT_CODE_SIZE (4u << 20)
-#define JIT_MAX_COPIES (128u << 10) /* records */
+#define JIT_CODE_SIZE (16u << 20)
+#define JIT_MAX_COPIES (256u << 10) /* records */
 #define JIT_COPY_SIZE (JIT_MAX_COPIES * sizeof(struct emu_insn))
 
 /* What a unit end returns: the unit fell through, the block goes on. */
@@ -77,6 +77,11 @@ void emu_jit_destroy(struct emu_jit *j)
 	munmap(j->rx, JIT_CODE_SIZE);
 	munmap(j->rw, JIT_CODE_SIZE + JIT_COPY_SIZE);
 	free(j);
+}
+
+size_t emu_jit_used(const struct emu_jit *j)
+{
+	return j->code_used + j->ncopies * sizeof(struct emu_insn);
 }
 
 void emu_jit_reset(struct emu_jit *j)

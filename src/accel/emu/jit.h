@@ -29,6 +29,8 @@ struct emu_jit_links {
 
 int emu_jit_create(struct emu_jit **out);
 void emu_jit_destroy(struct emu_jit *j);
+/* Bytes of the arena in use. */
+size_t emu_jit_used(const struct emu_jit *j);
 /* Forget every translation (their blocks are gone or un-translated). */
 void emu_jit_reset(struct emu_jit *j);
 /* A translation of the n records at insns (n >= 1, an end record after

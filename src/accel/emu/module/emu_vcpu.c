@@ -87,9 +87,16 @@ static int vcpu_create(struct accel_vm *vm, unsigned index, struct accel_vcpu **
 static void log_speed(const struct accel_vcpu *v)
 {
 	double busy = (double)(v->run_ns - v->idle_ns) / 1e9;
+	struct emu_cache_stats st;
 
 	if (!v->run_ns)
 		return;
+	emu_cache_stats(&v->cpu, &st);
+	emu_log(v->vm, ACCEL_LOG_INFO,
+		"emu: vCPU %u: %" PRIu64 " blocks decoded, %" PRIu64 " translated, %" PRIu64
+		" page drops, %" PRIu64 " flushes, %" PRIu64 " translation arena refills, %.1f MiB"
+		" of translations", v->index, st.decoded, st.translated, st.page_drops, st.flushes,
+		st.jit_restarts, (double)st.jit_bytes / (1 << 20));
 	emu_log(v->vm, ACCEL_LOG_INFO,
 		"emu: vCPU %u: %.1f M instructions in %.2f s (%.2f s halted or waiting): "
 		"%.0f MIPS while running", v->index, (double)v->cpu.icount / 1e6,
