@@ -165,14 +165,55 @@ static int halt_epoll(int epfd, struct epoll_event *evs, int max, uint64_t deadl
 	return n;
 }
 
+/*
+ * Halt polling, as KVM's halt_poll_ns: a HLT first looks for its events
+ * without sleeping for up to halt_poll_ns, which spares the wake-up (tens
+ * of microseconds across CPUs on some hosts) when an I/O completes soon.
+ * The window doubles while halts end after it but within HALT_POLL_MAX_NS
+ * and halves when one lasts longer, so an idle guest soon stops polling.
+ */
+#define HALT_POLL_MIN_NS 10000u
+#define HALT_POLL_MAX_NS 200000u
+
+static int halt_poll(struct accel_vcpu *v, struct epoll_event *evs, int max,
+		     uint64_t start, uint64_t deadline_ns)
+{
+	uint64_t until = start + v->halt_poll_ns;
+	int n = 0;
+
+	if (until > deadline_ns)
+		until = deadline_ns;
+	while (!n && emu_host_ns() < until)
+		n = epoll_wait(v->halt_epfd, evs, max, 0);
+	return n;
+}
+
+static void halt_poll_adapt(struct accel_vcpu *v, uint64_t waited)
+{
+	if (waited > HALT_POLL_MAX_NS)
+		v->halt_poll_ns /= 2;
+	else if (waited > v->halt_poll_ns)
+		v->halt_poll_ns = v->halt_poll_ns ? v->halt_poll_ns * 2 : HALT_POLL_MIN_NS;
+	if (v->halt_poll_ns > HALT_POLL_MAX_NS)
+		v->halt_poll_ns = HALT_POLL_MAX_NS;
+	if (v->halt_poll_ns < HALT_POLL_MIN_NS / 2)
+		v->halt_poll_ns = 0;
+}
+
 void emu_irq_halt(struct accel_vcpu *v, bool intr_enabled, uint64_t deadline_ns)
 {
 	struct epoll_event evs[16];
 	uint64_t cnt;
 	int n = 0;
 
-	if (lapic_halt_arm(v->lapic, intr_enabled, v->halt_wake_fd))
-		n = halt_epoll(v->halt_epfd, evs, 16, deadline_ns);
+	if (lapic_halt_arm(v->lapic, intr_enabled, v->halt_wake_fd)) {
+		uint64_t start = emu_host_ns();
+
+		n = halt_poll(v, evs, 16, start, deadline_ns);
+		if (!n)
+			n = halt_epoll(v->halt_epfd, evs, 16, deadline_ns);
+		halt_poll_adapt(v, emu_host_ns() - start);
+	}
 	lapic_halt_disarm(v->lapic);
 	for (int k = 0; k < n; k++)
 		if (evs[k].data.u64 == WAKE_TAG && read(v->halt_wake_fd, &cnt, sizeof(cnt)) < 0)

@@ -52,6 +52,7 @@ struct accel_vcpu {
 	uint64_t idle_ns;
 	int halt_epfd;         /* HLT sleeps here: halt_wake_fd and the irqfds */
 	int halt_wake_fd;      /* the LAPIC signals it while a HLT is armed */
+	uint64_t halt_poll_ns; /* a HLT polls this long before it sleeps (emu_irq.c) */
 	struct emu_cpu cpu;
 };
 
