@@ -187,6 +187,22 @@ static bool push_pop(struct jit_ctx *c, const struct emu_insn *i)
 	return true;
 }
 
+/* lf = { op, sz, res = RDX, a = RAX, b = RCX or the constant b } */
+static void store_lf(struct emit *e, unsigned op, unsigned sz, bool b_in_rcx, int32_t b)
+{
+	x_store(e, H_RDX, H_RBX, CPU_OFF(lf.res), 8);
+	x_store(e, H_RAX, H_RBX, CPU_OFF(lf.a), 8);
+	if (b_in_rcx) {
+		x_store(e, H_RCX, H_RBX, CPU_OFF(lf.b), 8);
+	} else {
+		x_mem(e, 8, (const uint8_t[]){ 0xc7 }, 1, 0, H_RBX, X_NOINDEX, 0, CPU_OFF(lf.b));
+		put4(e, (uint32_t)b);
+	}
+	x_mem(e, 2, (const uint8_t[]){ 0xc7 }, 1, 0, H_RBX, X_NOINDEX, 0, CPU_OFF(lf.op));
+	put1(e, (uint8_t)op); /* lf.op, then lf.sz */
+	put1(e, (uint8_t)sz);
+}
+
 /* ALU forms but ADC/SBB (alu_calc(): the lazy flags unless dead); memory
  * forms keep the host address in RSI. */
 static bool alu(struct jit_ctx *c, const struct emu_insn *i)
@@ -231,14 +247,8 @@ static bool alu(struct jit_ctx *c, const struct emu_insn *i)
 		x_load(e, H_RCX, H_RBX, form == FA_RRX ? i->rm : i->reg, sz);
 	x_rr(e, 8, 0x89, H_RAX, H_RDX);          /* mov rdx, rax */
 	x_rr(e, sz, host_op[op], H_RCX, H_RDX);  /* op edx/rdx, ecx/rcx */
-	if (fl) {
-		x_store(e, H_RDX, H_RBX, CPU_OFF(lf.res), 8);
-		x_store(e, H_RAX, H_RBX, CPU_OFF(lf.a), 8);
-		x_store(e, H_RCX, H_RBX, CPU_OFF(lf.b), 8);
-		x_mem(e, 2, (const uint8_t[]){ 0xc7 }, 1, 0, H_RBX, X_NOINDEX, 0, CPU_OFF(lf.op));
-		put1(e, lf_op[op]); /* lf.op, then lf.sz */
-		put1(e, (uint8_t)sz);
-	}
+	if (fl)
+		store_lf(e, lf_op[op], sz, true, 0);
 	if (op != ALU_CMP) {
 		if (to_mem)
 			x_store(e, H_RDX, H_RSI, 0, sz);
@@ -247,6 +257,63 @@ static bool alu(struct jit_ctx *c, const struct emu_insn *i)
 	}
 	if (to_mem || from_mem)
 		jit_resume(c);
+	return true;
+}
+
+/* Shifts and rotates of a register by a constant; INC/DEC with dead flags
+ * (live ones carry CF: left to the handler). */
+static bool shift_incdec(struct jit_ctx *c, const struct emu_insn *i)
+{
+	static const uint8_t digit[5] = { 0, 1, 4, 5, 7 }; /* ROL ROR SHL SHR SAR */
+	static const uint8_t lf_op[5] = { 0, 0, LF_SHL, LF_SHR, LF_SAR };
+	struct emit *e = &c->e;
+	int k = find(i->fn, &emu_fast_shift[0][0][0][0], 2 * 5 * 2 * 2);
+	unsigned sz, fl, kind, cnt;
+
+	if (k >= 0) {
+		fl = (unsigned)k & 1;
+		sz = k >> 1 & 1 ? 8 : 4;
+		kind = (unsigned)(k >> 2) % 5;
+		cnt = (unsigned)i->imm & (sz * 8 - 1);
+		x_load(e, H_RAX, H_RBX, i->rm, sz);
+		x_rr(e, 8, 0x89, H_RAX, H_RDX);      /* mov rdx, rax */
+		x_rr(e, sz, 0xc1, digit[kind], H_RDX);
+		put1(e, (uint8_t)cnt);
+		if (fl)
+			store_lf(e, lf_op[kind], sz, false, (int32_t)cnt);
+		reg_store(e, H_RDX, i->rm, sz);
+		return true;
+	}
+	k = find(i->fn, &emu_fast_incdec[0][0][0][0], 2 * 2 * 2 * 2);
+	if (k < 0 || (k & 1))
+		return false;
+	sz = k >> 1 & 1 ? 8 : 4;
+	x_load(e, H_RAX, H_RBX, i->rm, sz);
+	x_rr(e, sz, 0x83, k >> 2 & 1 ? 5 : 0, H_RAX); /* sub/add rax, 1 */
+	put1(e, 1);
+	reg_store(e, H_RAX, i->rm, sz);
+	return true;
+}
+
+/* TEST register forms: only the lazy flags change. */
+static bool test_reg(struct jit_ctx *c, const struct emu_insn *i)
+{
+	struct emit *e = &c->e;
+	int k = find(i->fn, &emu_fast_test[0][0][0], 2 * 2 * FS_N);
+	unsigned sz;
+
+	if (k < 0)
+		return false;
+	sz = fs_bytes[(unsigned)k % FS_N];
+	x_load(e, H_RDX, H_RBX, i->rm, sz);
+	if ((k / FS_N) & 1)
+		x_imm(e, H_RCX, i->imm & sz_mask(sz));
+	else
+		x_load(e, H_RCX, H_RBX, i->reg, sz);
+	x_rr(e, 8, 0x21, H_RCX, H_RDX);          /* and rdx, rcx */
+	x_rr(e, 4, 0x31, H_RAX, H_RAX);          /* a = b = 0 */
+	x_rr(e, 4, 0x31, H_RCX, H_RCX);
+	store_lf(e, LF_LOGIC, sz, true, 0);
 	return true;
 }
 
@@ -292,7 +359,8 @@ bool emu_jit_inline(struct jit_ctx *c, const struct emu_insn *i)
 	if (i->fn == op_nop)
 		return true;
 	return mov_reg(c, i) || mov_mem(c, i) || mov_generic(c, i) || movx(c, i) ||
-	       push_pop(c, i) || alu(c, i) || branch(c, i);
+	       push_pop(c, i) || alu(c, i) || shift_incdec(c, i) || test_reg(c, i) ||
+	       branch(c, i);
 }
 
 /* A fused pair's operand: a register, the immediate or the memory value
