@@ -11,9 +11,9 @@ TCG and on splitvm, sampling /proc/PID/smaps every 20 ms. Per VMM it prints
 the steady figure (the median of the samples taken in the second half of the
 run, after the kernel load) and the peak, both without guest RAM (splitvm:
 the memfd "splitvm-ram"; QEMU: the anonymous mapping exactly --mem big). For
-splitvm the breakdown shows what is the emu accelerator's decoded-instruction
-cache (the module's memfd "splitvm-emu-icache"; a hardware accelerator has
-none) and what is shared-library text, against issue 5's goal: at most 5 MiB
+splitvm the breakdown shows what is the emu accelerator's code caches (the
+module's memfds "splitvm-emu-icache", decoded records, and "splitvm-emu-jit",
+translations; a hardware accelerator has none) and what is shared-library text, against issue 5's goal: at most 5 MiB
 for the VMM (Firecracker's published bound).
 
 Device processes (splitvm only): boots the e2e cases disk-isolated,
@@ -89,8 +89,8 @@ def report_vmm(name, runs):
     line = (f"  {name:<14} steady {spread(runs, 'steady')} MiB  peak {spread(runs, 'peak')} MiB"
             f"  ({sum(r['samples'] for r in runs)} samples, {len(runs)} boot(s))")
     if any(r["icache"] for r in runs):
-        line += (f"\n  {'':<14} of the steady figure: emu decode cache "
-                 f"{spread(runs, 'icache')} MiB; the VMM without it "
+        line += (f"\n  {'':<14} of the steady figure: emu code caches "
+                 f"(records, translations) {spread(runs, 'icache')} MiB; the VMM without them "
                  f"{spread(runs, 'without')} MiB (goal <= 5.0), of which shared-library "
                  f"pages {spread(runs, 'libs')} MiB")
     print(line, flush=True)

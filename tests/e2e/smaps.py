@@ -3,7 +3,8 @@
 Each mapping's Rss, Pss and private pages (Private_Clean + Private_Dirty)
 are added to the kind its name gives it: "ram" (guest RAM: the memfd
 splitvm-ram, or an anonymous read-write mapping of exactly ram_bytes, as
-QEMU's), "icache" (emu's decode cache), "libs" (shared libraries), "binary"
+QEMU's), "icache" (emu's code caches: decoded records and translations),
+"libs" (shared libraries), "binary"
 (the executable's own file) or "rest" (heap, stacks, anonymous memory).
 """
 import os
@@ -11,7 +12,7 @@ import statistics
 
 KINDS = ("ram", "icache", "libs", "binary", "rest")
 FIELDS = ("rss", "pss", "private")
-ICACHE = "/memfd:splitvm-emu-icache"
+ICACHE = ("/memfd:splitvm-emu-icache", "/memfd:splitvm-emu-jit")
 _FIELD = {"Rss:": "rss", "Pss:": "pss", "Private_Clean:": "private",
           "Private_Dirty:": "private"}
 
