@@ -595,6 +595,29 @@ static int setup(struct ctx *c, struct emu_mem *mem, struct guest_ram_region *ra
 	return native_init(c->area);
 }
 
+/* The chaining programs again with a translation arena so small that it
+ * refills all the time: blocks go back to their records and are
+ * translated again while links into the old translations must not count. */
+static unsigned long check_small_arena(struct emu_cpu *cpu, uint8_t *area)
+{
+	struct emu_cache_stats before, after;
+	unsigned long bad;
+
+	emu_cache_stats(cpu, &before);
+	if (emu_set_jit_arena(cpu, 4096) < 0) {
+		printf("MISMATCH small arena: cannot make one\n");
+		return 1;
+	}
+	bad = (unsigned long)check_chaining(cpu, area);
+	emu_cache_stats(cpu, &after);
+	if (after.jit_restarts < before.jit_restarts + 3) {
+		printf("MISMATCH small arena: %" PRIu64 " refills (want many)\n",
+		       after.jit_restarts - before.jit_restarts);
+		bad++;
+	}
+	return bad;
+}
+
 int main(int argc, char **argv)
 {
 	static struct ctx c;
@@ -656,6 +679,8 @@ int main(int argc, char **argv)
 	c.mismatches += check_smc_chain(&c);
 	c.mismatches += check_crossing(&c);
 	c.mismatches += check_chaining(c.cpu, c.area);
+	if (jit_hot)
+		c.mismatches += check_small_arena(c.cpu, c.area);
 	printf("cpu: %u forms, %lu states, %lu mismatches\n", ninst, c.states, c.mismatches);
 	emu_cpu_fini(c.cpu);
 	return c.mismatches ? 1 : 0;

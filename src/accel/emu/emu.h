@@ -342,6 +342,9 @@ struct emu_cache_stats {
 };
 void emu_cache_stats(const struct emu_cpu *cpu, struct emu_cache_stats *out);
 void emu_set_jit_hot(struct emu_cpu *cpu, unsigned runs);
+/* A new translation arena of code_size bytes of code (tests make it small
+ * to refill it often); between runs only. */
+int emu_set_jit_arena(struct emu_cpu *cpu, size_t code_size);
 
 /* The x87/MMX/SSE state as a 512-byte FXSAVE image (64-bit format), e.g.
  * for an accelerator's get/set-FPU calls. Loading checks nothing. */

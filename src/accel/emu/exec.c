@@ -71,6 +71,11 @@ void emu_set_jit_hot(struct emu_cpu *cpu, unsigned runs)
 	emu_ic_set_hot(cpu->ic, runs);
 }
 
+int emu_set_jit_arena(struct emu_cpu *cpu, size_t code_size)
+{
+	return emu_ic_set_jit_arena(cpu->ic, code_size);
+}
+
 void emu_cache_stats(const struct emu_cpu *cpu, struct emu_cache_stats *out)
 {
 	emu_ic_stats(cpu->ic, out);

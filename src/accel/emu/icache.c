@@ -106,7 +106,7 @@ int emu_ic_create(struct emu_icache **out, const struct emu_mem *mem)
 	ic->head.gen = 1;
 	ic->cross.insns = ic->scratch;
 	ic->cross.n = 1;
-	if (emu_jit_create(&ic->jit) < 0)
+	if (emu_jit_create(&ic->jit, EMU_JIT_CODE_DEFAULT) < 0)
 		ic->jit = NULL;
 	ic->hot = EMU_JIT_HOT_DEFAULT;
 	*out = ic;
@@ -332,6 +332,20 @@ static void jit_restart(struct emu_icache *ic)
 		ic->blocks[k].translated = false;
 		ic->blocks[k].heat = ic->hot;
 	}
+}
+
+int emu_ic_set_jit_arena(struct emu_icache *ic, size_t code_size)
+{
+	struct emu_jit *j;
+	int ret = emu_jit_create(&j, code_size);
+
+	if (ret < 0)
+		return ret;
+	if (ic->jit)
+		jit_restart(ic); /* every block back to its records */
+	emu_jit_destroy(ic->jit);
+	ic->jit = j;
+	return 0;
 }
 
 /* Called between blocks, so no translation is running. b may have been

@@ -59,6 +59,7 @@ static inline uint32_t emu_ic_gen(const struct emu_icache *ic)
 }
 
 void emu_ic_stats(const struct emu_icache *ic, struct emu_cache_stats *out);
+int emu_ic_set_jit_arena(struct emu_icache *ic, size_t code_size);
 void emu_ic_set_hot(struct emu_icache *ic, unsigned runs);
 /* The translation whose links are l returned to the run loop, which found
  * b at RIP without an invalidation in between: l links to b if b is

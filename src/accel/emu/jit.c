@@ -18,14 +18,13 @@
 #include "accel/emu/jit.h"
 #include "accel/emu/jit_int.h"
 
-#define JIT_CODE_SIZE (16u << 20)
-#define JIT_MAX_COPIES (256u << 10) /* records */
-#define JIT_COPY_SIZE (JIT_MAX_COPIES * sizeof(struct emu_insn))
 
 /* What a unit end returns: the unit fell through, the block goes on. */
 #define JIT_ON 2
 
 struct emu_jit {
+	size_t code_size;           /* bytes of code; as many again of copies */
+	size_t max_copies;
 	uint8_t *rw;                /* the code, writable view */
 	uint8_t *rx;                /* the same pages, executable view */
 	size_t code_used;
@@ -40,26 +39,30 @@ static EMU_OP(op_unit_end)
 	return JIT_ON;
 }
 
-int emu_jit_create(struct emu_jit **out)
+/* One memfd: code_size bytes of code, then as many of record copies. */
+int emu_jit_create(struct emu_jit **out, size_t code_size)
 {
 	struct emu_jit *j = calloc(1, sizeof(*j));
 	int fd = memfd_create("splitvm-emu-jit", MFD_CLOEXEC);
 	int ret = -ENOMEM;
 
-	if (!j || fd < 0)
+	code_size = (code_size + 4095) & ~(size_t)4095;
+	if (!j || fd < 0 || !code_size)
 		goto fail;
-	if (ftruncate(fd, JIT_CODE_SIZE + JIT_COPY_SIZE) < 0)
+	j->code_size = code_size;
+	j->max_copies = code_size / sizeof(struct emu_insn);
+	if (ftruncate(fd, (off_t)(2 * code_size)) < 0)
 		goto fail;
-	j->rw = mmap(NULL, JIT_CODE_SIZE + JIT_COPY_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	j->rw = mmap(NULL, 2 * code_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (j->rw == MAP_FAILED)
 		goto fail;
-	j->rx = mmap(NULL, JIT_CODE_SIZE, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
+	j->rx = mmap(NULL, code_size, PROT_READ | PROT_EXEC, MAP_SHARED, fd, 0);
 	if (j->rx == MAP_FAILED) {
-		munmap(j->rw, JIT_CODE_SIZE + JIT_COPY_SIZE);
 		ret = -errno;
+		munmap(j->rw, 2 * code_size);
 		goto fail;
 	}
-	j->copies = (struct emu_insn *)(void *)(j->rw + JIT_CODE_SIZE);
+	j->copies = (struct emu_insn *)(void *)(j->rw + code_size);
 	close(fd);
 	*out = j;
 	return 0;
@@ -74,8 +77,8 @@ void emu_jit_destroy(struct emu_jit *j)
 {
 	if (!j)
 		return;
-	munmap(j->rx, JIT_CODE_SIZE);
-	munmap(j->rw, JIT_CODE_SIZE + JIT_COPY_SIZE);
+	munmap(j->rx, j->code_size);
+	munmap(j->rw, 2 * j->code_size);
 	free(j);
 }
 
@@ -307,9 +310,9 @@ emu_fn emu_jit_block(struct emu_jit *j, const struct emu_insn *insns, unsigned n
 	uint8_t *to_body;
 
 	/* at most a copy and its end per record, twice (call and slow path) */
-	if (j->ncopies + 4 * n + 2 > JIT_MAX_COPIES)
+	if (j->ncopies + 4 * n + 2 > j->max_copies)
 		return NULL;
-	c = (struct jit_ctx){ .e = { j->rw + j->code_used, j->rw + JIT_CODE_SIZE, j->rx - j->rw,
+	c = (struct jit_ctx){ .e = { j->rw + j->code_used, j->rw + j->code_size, j->rx - j->rw,
 				     false },
 			      .jit = j };
 	c.exit_rx = here_rx(&c.e);

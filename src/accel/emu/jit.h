@@ -27,7 +27,9 @@ struct emu_jit_links {
 	uintptr_t none;
 };
 
-int emu_jit_create(struct emu_jit **out);
+#define EMU_JIT_CODE_DEFAULT (16u << 20) /* bytes of code (and as many of copies) */
+
+int emu_jit_create(struct emu_jit **out, size_t code_size);
 void emu_jit_destroy(struct emu_jit *j);
 /* Bytes of the arena in use. */
 size_t emu_jit_used(const struct emu_jit *j);
