@@ -320,6 +320,16 @@ void emu_ic_link_translation(struct emu_cpu *cpu, struct emu_jit_links *l, struc
 		emu_jit_link(l, emu_ic_gen(cpu->ic), RIP, b->entry);
 }
 
+uintptr_t emu_ic_chain_next(struct emu_cpu *cpu)
+{
+	const struct ic_jc *j = &cpu->ic->jc[RIP & ((1u << IC_JC_BITS) - 1)];
+	const struct emu_block *b = j->block;
+
+	if (j->rip == RIP && b && b->key && b->translated)
+		return (uintptr_t)b->entry + EMU_JIT_CHAIN_OFF;
+	return 0;
+}
+
 /* The arena is full: every block goes back to its records, and hot ones
  * are translated again as they come (no link into the old ones counts). */
 static void jit_restart(struct emu_icache *ic)

@@ -65,6 +65,9 @@ void emu_ic_set_hot(struct emu_icache *ic, unsigned runs);
  * b at RIP without an invalidation in between: l links to b if b is
  * translated. */
 void emu_ic_link_translation(struct emu_cpu *cpu, struct emu_jit_links *l, struct emu_block *b);
+/* For a translation's exit whose links missed: the chain entry of the
+ * translated block the jump cache holds for RIP, or 0. */
+uintptr_t emu_ic_chain_next(struct emu_cpu *cpu);
 /* b has run heat times: translate it (jit.h), or let it be if it cannot. */
 void emu_ic_hot(struct emu_cpu *cpu, struct emu_block *b);
 

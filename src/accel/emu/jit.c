@@ -15,6 +15,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "accel/emu/icache.h"
 #include "accel/emu/jit.h"
 #include "accel/emu/jit_int.h"
 
@@ -223,10 +224,6 @@ static void translate(struct jit_ctx *c, const struct emu_insn *insns, unsigned 
 	emit_stubs(c);
 }
 
-/* The start of a translation's chain entry, from its entry: push rbx;
- * mov rbx, rdi; jmp body (rel32). */
-#define JIT_CHAIN_OFF 9
-
 void emu_jit_link(struct emu_jit_links *l, uint32_t gen, uint64_t rip, emu_fn to)
 {
 	if (l->gen != gen) {
@@ -238,7 +235,7 @@ void emu_jit_link(struct emu_jit_links *l, uint32_t gen, uint64_t rip, emu_fn to
 		l->to[1] = l->to[0];
 	}
 	l->rip[0] = rip;
-	l->to[0] = (uintptr_t)to + JIT_CHAIN_OFF;
+	l->to[0] = (uintptr_t)to + EMU_JIT_CHAIN_OFF;
 }
 
 /*
@@ -275,11 +272,14 @@ static void emit_exit(struct jit_ctx *c, struct emu_jit_links *l)
 		miss = x_jcc(e, 0x5, 0);
 		x_mem(e, 4, (const uint8_t[]){ 0xff }, 1, 4, H_RDX, X_NOINDEX, 0, /* jmp [to] */
 		      (int32_t)offsetof(struct emu_jit_links, to[k]));
-		if (k == 0)
-			x_patch(e, miss, here_rx(e));
-		else
-			out1[n++] = miss;
+		x_patch(e, miss, here_rx(e));
 	}
+	/* both missed: the jump cache's block at RIP, if translated */
+	x_rr(e, 8, 0x89, H_RBX, H_RDI);                                     /* mov rdi, rbx */
+	x_call(e, (uintptr_t)emu_ic_chain_next);
+	x_rr(e, 8, 0x85, H_RAX, H_RAX);                                     /* test rax, rax */
+	out1[n++] = x_jcc(e, 0x4, 0);                                       /* jz out1 */
+	put(e, (const uint8_t[]){ 0xff, 0xe0 }, 2);                         /* jmp rax */
 	l->none = here_rx(e);
 	for (unsigned k = 0; k < n; k++)
 		x_patch(e, out1[k], here_rx(e));
@@ -320,7 +320,7 @@ emu_fn emu_jit_block(struct emu_jit *j, const struct emu_insn *insns, unsigned n
 	entry_rx = here_rx(&c.e);
 	put(&c.e, (const uint8_t[]){ 0x53, 0x48, 0x89, 0xfb }, 4); /* push rbx; mov rbx, rdi */
 	to_body = x_jmp(&c.e, 0);
-	if (here_rx(&c.e) - entry_rx != JIT_CHAIN_OFF)
+	if (here_rx(&c.e) - entry_rx != EMU_JIT_CHAIN_OFF)
 		c.e.full = true; /* cannot happen: the entry's encoding is fixed */
 	x_add_cpu(&c.e, CPU_OFF(icount), (int32_t)n);               /* chain entry */
 	x_patch(&c.e, to_body, here_rx(&c.e));

@@ -38,6 +38,9 @@ void emu_jit_reset(struct emu_jit *j);
 /* A translation of the n records at insns (n >= 1, an end record after
  * them), or NULL when the arena is full. */
 emu_fn emu_jit_block(struct emu_jit *j, const struct emu_insn *insns, unsigned n);
+/* A translation's chain entry, from its entry (jit.c). */
+#define EMU_JIT_CHAIN_OFF 9
+
 /* Translation l returned with RIP at rip, whose block has translation to. */
 void emu_jit_link(struct emu_jit_links *l, uint32_t gen, uint64_t rip, emu_fn to);
 
