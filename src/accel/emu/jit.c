@@ -19,7 +19,6 @@
 #include "accel/emu/jit.h"
 #include "accel/emu/jit_int.h"
 
-
 /* What a unit end returns: the unit fell through, the block goes on. */
 #define JIT_ON 2
 
@@ -157,21 +156,23 @@ void jit_probe(struct jit_ctx *c, const struct emu_insn *i, unsigned m, unsigned
 	int32_t tlb = CPU_OFF(tlb);
 	struct jit_stub *s;
 
-	x_rr(e, 8, 0x89, H_RAX, H_RDX);                                   /* mov rdx, rax */
-	x_rr(e, 8, 0xc1, 5, H_RDX);                                     /* shr rdx, 7 */
+	/* the entry's offset, as tlb_entry(): (va >> 7) & mask */
+	x_rr(e, 8, 0x89, H_RAX, H_RDX);                            /* mov rdx, rax */
+	x_rr(e, 8, 0xc1, 5, H_RDX);                                /* shr rdx, 7 */
 	put1(e, 12 - 5);
-	x_rr(e, 4, 0x81, 4, H_RDX);                                     /* and edx, mask */
+	x_rr(e, 4, 0x81, 4, H_RDX);                                /* and edx, mask */
 	put4(e, (EMU_TLB_SIZE - 1) << 5);
+	/* the page of the access's last byte against the tag, as tlb_hit() */
 	x_mem(e, 8, (const uint8_t[]){ 0x8d }, 1, H_RCX, H_RAX, X_NOINDEX, 0, (int32_t)sz - 1);
-	x_rr(e, 8, 0x81, 4, H_RCX);                                     /* and rcx, page mask */
+	x_rr(e, 8, 0x81, 4, H_RCX);                                /* and rcx, page mask */
 	put4(e, (uint32_t)EMU_PAGE_MASK);
-	x_mem(e, 8, (const uint8_t[]){ 0x3b }, 1, H_RCX, H_RBX, H_RDX, 0,   /* cmp rcx, tag */
+	x_mem(e, 8, (const uint8_t[]){ 0x3b }, 1, H_RCX, H_RBX, H_RDX, 0, /* cmp rcx, tag */
 	      tlb + (int32_t)(write ? offsetof(struct emu_tlb_entry, tag_w)
 				    : offsetof(struct emu_tlb_entry, tag_r)));
 	s = &c->stub[c->nstubs++];
 	*s = (struct jit_stub){ .jump = x_jcc(e, 0x5, 0), .insn = i, .m = m,
 				  .pend = c->pend };
-	x_mem(e, 8, (const uint8_t[]){ 0x03 }, 1, H_RAX, H_RBX, H_RDX, 0,   /* add rax, addend */
+	x_mem(e, 8, (const uint8_t[]){ 0x03 }, 1, H_RAX, H_RBX, H_RDX, 0, /* add rax, addend */
 	      tlb + (int32_t)offsetof(struct emu_tlb_entry, addend));
 }
 
