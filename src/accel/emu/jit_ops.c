@@ -203,8 +203,53 @@ static void store_lf(struct emit *e, unsigned op, unsigned sz, bool b_in_rcx, in
 	put1(e, (uint8_t)sz);
 }
 
-/* ALU forms but ADC/SBB (alu_calc(): the lazy flags unless dead); memory
- * forms keep the host address in RSI. */
+/* An ALU instruction to translate: operation, size, form (FA_*), whether
+ * its lazy flags are stored, whether it is LOCKed. */
+struct alu_form {
+	unsigned op, sz, form;
+	bool fl, lock;
+};
+
+/* The specialised handlers (ops_fast.c), or the generic memory forms with
+ * 64-bit addressing (a segment override, LOCK), but ADC/SBB. */
+static bool alu_form(const struct emu_insn *i, struct alu_form *f)
+{
+	int k = find(i->fn, &emu_fast_alu[0][0][0][0][0], 2 * FA_N * 8 * 2 * 2);
+
+	if (k >= 0) {
+		*f = (struct alu_form){ .op = (unsigned)k >> 2 & 7, .sz = k >> 1 & 1 ? 8 : 4,
+					.form = (unsigned)(k >> 5) % FA_N, .fl = k & 1 };
+	} else if ((i->fn == op_alu_r_rm || i->fn == op_alu_rm_r || i->fn == op_alu_rm_imm) &&
+		   (i->flags & I_MEM) && !(i->flags & (I_A32 | I_RIPX | I_A16)) &&
+		   (i->sz == 1 || i->sz == 2 || i->sz == 4 || i->sz == 8)) {
+		*f = (struct alu_form){ .op = i->op & 7, .sz = i->sz, .fl = true,
+					.form = i->fn == op_alu_r_rm ? FA_RM :
+						i->fn == op_alu_rm_r ? FA_MR : FA_MI,
+					.lock = i->flags & I_LOCK };
+	} else {
+		return false;
+	}
+	return f->op != ALU_ADC && f->op != ALU_SBB;
+}
+
+/* [RSI] op= RCX under LOCK: RAX the old value, RDX the new (a CMPXCHG
+ * loop, as alu_mem() does it). */
+static void locked_rmw(struct emit *e, uint8_t op, unsigned sz)
+{
+	uintptr_t again;
+
+	x_load(e, H_RAX, H_RSI, 0, sz);
+	again = here_rx(e);
+	x_rr(e, 8, 0x89, H_RAX, H_RDX);                     /* mov rdx, rax */
+	x_rr(e, sz, op, H_RCX, H_RDX);                      /* op edx, ecx */
+	put1(e, 0xf0);                                      /* lock cmpxchg [rsi], edx */
+	x_mem(e, sz, (const uint8_t[]){ 0x0f, (uint8_t)(sz == 1 ? 0xb0 : 0xb1) }, 2, H_RDX,
+	      H_RSI, X_NOINDEX, 0, 0);
+	x_jcc(e, 0x5, again);
+}
+
+/* ALU forms (alu_calc(): the lazy flags unless dead); memory forms keep
+ * the host address in RSI. */
 static bool alu(struct jit_ctx *c, const struct emu_insn *i)
 {
 	static const uint8_t host_op[8] = { [ALU_ADD] = 0x01, [ALU_OR] = 0x09, [ALU_AND] = 0x21,
@@ -212,49 +257,46 @@ static bool alu(struct jit_ctx *c, const struct emu_insn *i)
 	static const uint8_t lf_op[8] = { [ALU_ADD] = LF_ADD, [ALU_OR] = LF_LOGIC,
 					   [ALU_AND] = LF_LOGIC, [ALU_SUB] = LF_SUB,
 					   [ALU_XOR] = LF_LOGIC, [ALU_CMP] = LF_SUB };
-	int k = find(i->fn, &emu_fast_alu[0][0][0][0][0], 2 * FA_N * 8 * 2 * 2);
 	struct emit *e = &c->e;
-	unsigned fl, sz, op, form;
+	struct alu_form f;
 	bool to_mem, from_mem;
+	uint8_t op;
 
-	if (k < 0)
+	if (!alu_form(i, &f))
 		return false;
-	fl = k & 1;
-	sz = k >> 1 & 1 ? 8 : 4;
-	op = k >> 2 & 7;
-	form = (unsigned)(k >> 5) % FA_N;
-	if (op == ALU_ADC || op == ALU_SBB)
-		return false;
-	to_mem = form == FA_MR || form == FA_MI;
-	from_mem = form == FA_RM;
+	op = (uint8_t)(host_op[f.op] - (f.sz == 1));
+	to_mem = f.form == FA_MR || f.form == FA_MI;
+	from_mem = f.form == FA_RM;
 	if (to_mem || from_mem) {
 		if (!emit_ea(c, i))
 			return false;
-		jit_probe(c, i, 1, sz, to_mem && op != ALU_CMP);
+		jit_probe(c, i, 1, f.sz, to_mem && f.op != ALU_CMP);
 		x_rr(e, 8, 0x89, H_RAX, H_RSI); /* mov rsi, rax */
 	}
-	/* a */
-	if (to_mem)
-		x_load(e, H_RAX, H_RSI, 0, sz);
-	else
-		x_load(e, H_RAX, H_RBX, form == FA_RR || form == FA_RI ? i->rm : i->reg, sz);
-	/* b */
-	if (form == FA_RI || form == FA_MI)
-		x_imm(e, H_RCX, i->imm & sz_mask(sz));
+	/* b, then a */
+	if (f.form == FA_RI || f.form == FA_MI)
+		x_imm(e, H_RCX, i->imm & sz_mask(f.sz));
 	else if (from_mem)
-		x_load(e, H_RCX, H_RSI, 0, sz);
+		x_load(e, H_RCX, H_RSI, 0, f.sz);
 	else
-		x_load(e, H_RCX, H_RBX, form == FA_RRX ? i->rm : i->reg, sz);
-	x_rr(e, 8, 0x89, H_RAX, H_RDX);          /* mov rdx, rax */
-	x_rr(e, sz, host_op[op], H_RCX, H_RDX);  /* op edx/rdx, ecx/rcx */
-	if (fl)
-		store_lf(e, lf_op[op], sz, true, 0);
-	if (op != ALU_CMP) {
+		x_load(e, H_RCX, H_RBX, f.form == FA_RRX ? i->rm : i->reg, f.sz);
+	if (f.lock && to_mem) {
+		locked_rmw(e, op, f.sz);
+	} else {
 		if (to_mem)
-			x_store(e, H_RDX, H_RSI, 0, sz);
+			x_load(e, H_RAX, H_RSI, 0, f.sz);
 		else
-			reg_store(e, H_RDX, form == FA_RRX || form == FA_RM ? i->reg : i->rm, sz);
+			x_load(e, H_RAX, H_RBX, f.form == FA_RR || f.form == FA_RI ? i->rm : i->reg,
+			       f.sz);
+		x_rr(e, 8, 0x89, H_RAX, H_RDX);  /* mov rdx, rax */
+		x_rr(e, f.sz, op, H_RCX, H_RDX); /* op edx/rdx, ecx/rcx */
+		if (f.op != ALU_CMP && to_mem)
+			x_store(e, H_RDX, H_RSI, 0, f.sz);
 	}
+	if (f.fl)
+		store_lf(e, lf_op[f.op], f.sz, true, 0);
+	if (f.op != ALU_CMP && !to_mem)
+		reg_store(e, H_RDX, f.form == FA_RRX || f.form == FA_RM ? i->reg : i->rm, f.sz);
 	if (to_mem || from_mem)
 		jit_resume(c);
 	return true;
