@@ -1,10 +1,10 @@
 /*
- * The forms translated inline (jit_int.h): records whose handler is one of
- * the specialised ones of ops_fast.c, recognised by that handler, so fast.c
- * has already checked their preconditions (flat memory operands, sizes).
- * Each does what its handler does, with the record's fields as constants;
- * memory accesses probe the TLB inline and leave the rest (misses, MMIO,
- * faults) to the handler through a slow path.
+ * The forms translated inline (jit_int.h), recognised by their handler:
+ * mostly the specialised ones of ops_fast.c (fast.c has checked their
+ * preconditions: flat memory operands, sizes), and a few generic ones whose
+ * records are checked here. Each does what its handler does, with the
+ * record's fields as constants; memory accesses probe the TLB inline and
+ * leave the rest (misses, MMIO, faults) to the handler through a slow path.
  */
 #include "accel/emu/fast.h"
 #include "accel/emu/jit_int.h"
@@ -31,8 +31,9 @@ static void reg_store(struct emit *e, unsigned h, unsigned off, unsigned sz)
 	x_store(e, h, H_RBX, (int32_t)off, sz);
 }
 
-/* H_RAX = the flat effective address (ea_flat()); RIP lags by pend. False
- * (nothing emitted) if the displacement would not fit. */
+/* RAX = the effective address of a record without 32/16-bit addressing:
+ * ea_flat(), plus the segment base with an override; RIP lags by pend.
+ * False (nothing emitted) if the displacement would not fit. */
 static bool emit_ea(struct jit_ctx *c, const struct emu_insn *i)
 {
 	int64_t disp = (int64_t)i->disp + (i->base == EMU_RIP ? c->pend : 0);
