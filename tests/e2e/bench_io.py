@@ -18,8 +18,9 @@ share the machine's noise; medians are printed, with splitvm's ratio to QEMU
 (issue 5's goal: at least 1.0). --aio adds splitvm variants with another
 block backend (threads: the fallback for hosts without io_uring). Under
 each phase's rates: the VMM's busiest thread's CPU seconds over the phase
-(schedstat; the vCPU's work in a CPU-bound phase), which the machine's
-other jobs move far less than the wall time. Exit status 1 if a boot fails.
+(schedstat; the vCPU's work in a CPU-bound phase, and with emu's halt
+polling its short waits too), which the machine's other jobs move far less
+than the wall time. Exit status 1 if a boot fails.
 """
 import argparse
 import os
