@@ -137,11 +137,6 @@ static uint16_t guest_used_idx(const struct virtq *vq)
 	return __atomic_load_n(&vq->used->idx, __ATOMIC_ACQUIRE);
 }
 
-static uint16_t guest_avail_idx(const struct virtq *vq)
-{
-	return __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
-}
-
 /*
  * Where the process was killed, from the rings the guest sees: a take cut
  * short (the head taken, next_avail not yet moved) and a completion cut
@@ -161,7 +156,7 @@ static const char *settle_record(struct virtq *vq, struct vq_journal_queue *q)
 		else if (vq->used_idx != before)
 			return "a completion record the used ring does not match";
 	}
-	if (guest_avail_idx(vq) != vq->last_avail) {
+	if (virtq_avail_idx(vq) != vq->last_avail) {
 		head = __atomic_load_n(&vq->avail->ring[vq->last_avail & mask], __ATOMIC_RELAXED);
 		if (head < vq->size && taken(q, head))
 			vq->last_avail++; /* taken just before the kill */

@@ -157,6 +157,13 @@ void virtq_kick(struct virtq *vq);
 void virtio_needs_reset(struct virtio_dev *vdev, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void virtio_config_changed(struct virtio_dev *vdev);
+/* The driver's published available index (acquire: the ring entries it
+ * published before it are visible). */
+static inline uint16_t virtq_avail_idx(const struct virtq *vq)
+{
+	return __atomic_load_n(&vq->avail->idx, __ATOMIC_ACQUIRE);
+}
+
 /*
  * Takes the next available chain: 1 with req filled, 0 when the queue is
  * empty (event idx: the driver is asked to notify again), -EIO when the

@@ -15,7 +15,6 @@
 
 /* Loads and stores the driver sees in order (the rings are shared memory). */
 #define GUEST_LOAD(p) __atomic_load_n((p), __ATOMIC_RELAXED)
-#define GUEST_LOAD_ACQUIRE(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define GUEST_STORE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #define GUEST_STORE_RELEASE(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 
@@ -155,23 +154,18 @@ static void want_notify(struct virtq *vq)
 		GUEST_STORE(avail_event, vq->last_avail);
 }
 
-static uint16_t avail_idx(struct virtq *vq)
-{
-	return GUEST_LOAD_ACQUIRE(&vq->avail->idx);
-}
-
 int virtq_pop(struct virtq *vq, struct virtq_req *req)
 {
 	uint16_t idx, pending;
 
 	if (vq->broken || !vq->avail)
 		return -EIO;
-	idx = avail_idx(vq);
+	idx = virtq_avail_idx(vq);
 	if (idx == vq->last_avail) {
 		want_notify(vq);
 		/* The driver may have added one before seeing avail_event. */
 		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		idx = avail_idx(vq);
+		idx = virtq_avail_idx(vq);
 		if (idx == vq->last_avail)
 			return 0;
 	}
