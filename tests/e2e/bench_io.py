@@ -33,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import bench_table  # noqa: E402
 import e2e  # noqa: E402
 import image as image_mod  # noqa: E402
+import smaps  # noqa: E402
 import suite  # noqa: E402
 from e2e import svt  # noqa: E402
 
@@ -77,11 +78,7 @@ def phase_times(result):
 def thread_cpu(pid):
     """{tid: CPU ns} of a process's threads (schedstat: time on a CPU)."""
     out = {}
-    try:
-        tids = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return out
-    for tid in tids:
+    for tid in smaps.tasks(pid):
         try:
             with open(f"/proc/{pid}/task/{tid}/schedstat") as f:
                 out[tid] = int(f.read().split()[0])

@@ -68,14 +68,18 @@ def median_of(samples):
             for k in KINDS}
 
 
+def tasks(pid):
+    """The thread ids of a process ([] once it is gone)."""
+    try:
+        return os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return []
+
+
 def descendants(pid):
     """Every process below pid (children of each of its threads), recursively."""
     out = []
-    try:
-        tasks = os.listdir(f"/proc/{pid}/task")
-    except OSError:
-        return out
-    for t in tasks:
+    for t in tasks(pid):
         try:
             with open(f"/proc/{pid}/task/{t}/children") as f:
                 kids = [int(c) for c in f.read().split()]
