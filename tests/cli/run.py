@@ -238,6 +238,23 @@ def test_module_bad_abi(c):
     return one_line_outcome(r, (1, 2), os.path.join(d, "accel-kvm.so"))
 
 
+def test_emu_jit_switch(c):
+    """SPLITVM_EMU_JIT: off runs the guest on records only; a bad value is
+    refused before the guest starts, naming the variable."""
+    k = ["run", "--accel", "emu", "--kernel", c.hello]
+    r = c.run(k, {"SPLITVM_EMU_JIT": "off"})
+    if r.status != 0 or "Hello from a splitvm guest!" not in r.stdout:
+        return verdict("SPLITVM_EMU_JIT=off: expected the guest's hello, " + r.describe())
+    r = c.run(k, {"SPLITVM_EMU_JIT": "sometimes"})
+    crash = r.crash()
+    if crash:
+        return verdict(crash)
+    if r.status != 1 or "SPLITVM_EMU_JIT=sometimes" not in r.stderr or "Hello" in r.stdout:
+        return verdict("SPLITVM_EMU_JIT=sometimes: expected status 1 naming it, no guest, "
+                       + r.describe())
+    return verdict(None)
+
+
 class RemoteRun:
     """`splitvm remote --link socket=PATH` with a VMM stand-in connected."""
 
@@ -602,6 +619,7 @@ def main():
         record("accels", test_accels(c))
         record("module-dir-empty", test_module_dir_empty(c))
         record("module-bad-abi", test_module_bad_abi(c))
+        record("emu-jit-switch", test_emu_jit_switch(c))
         accel = svt.best_accel(svt.probe_accels(splitvm))
         for name, test in (("pty-reset", test_pty_reset), ("pty-ctrl-a-x", test_pty_ctrl_a_x),
                            ("pty-sigterm", test_pty_sigterm),

@@ -81,6 +81,32 @@ fail:
 	return err;
 }
 
+/* SPLITVM_EMU_JIT: "off" or 0 (records only), or the runs after which a
+ * block is translated (docs/emu.md, "Translated blocks"); a diagnostic
+ * switch. -EINVAL, with one line, for anything else. */
+static int jit_hot(struct accel_vm *vm, unsigned *out)
+{
+	const char *s = getenv("SPLITVM_EMU_JIT");
+	char *end;
+	unsigned long n;
+
+	*out = EMU_JIT_HOT_DEFAULT;
+	if (!s)
+		return 0;
+	if (!strcmp(s, "off")) {
+		*out = 0;
+		return 0;
+	}
+	n = strtoul(s, &end, 10);
+	if (!*s || *end || n > 65535 || s[0] == '-') {
+		emu_log(vm, ACCEL_LOG_ERROR,
+			"emu: SPLITVM_EMU_JIT=%s: expected off or a number of runs, 0 to 65535", s);
+		return -EINVAL;
+	}
+	*out = (unsigned)n;
+	return 0;
+}
+
 static int emu_vm_create(const struct accel_host *host, struct accel_vm **out)
 {
 	struct accel_vm *vm;
@@ -93,6 +119,11 @@ static int emu_vm_create(const struct accel_host *host, struct accel_vm **out)
 		return -ENOMEM;
 	vm->host = host;
 	vm->ncpus = host->ncpus;
+	err = jit_hot(vm, &vm->jit_hot);
+	if (err) {
+		free(vm);
+		return err;
+	}
 	vm->lapic = calloc(vm->ncpus, sizeof(*vm->lapic));
 	vm->lapic_ptrs = calloc(vm->ncpus, sizeof(*vm->lapic_ptrs));
 	vm->vcpu = calloc(vm->ncpus, sizeof(*vm->vcpu));

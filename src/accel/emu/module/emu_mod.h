@@ -68,6 +68,7 @@ struct accel_vm {
 	struct pic pic;             /* INT -> the boot vCPU's LINT0 */
 	struct pit pit;             /* channel 0 -> ISA IRQ 0, run by the boot vCPU */
 	struct emu_codemap *code;   /* code pages shared by the vCPUs; NULL with one */
+	unsigned jit_hot;           /* runs before a block is translated (SPLITVM_EMU_JIT) */
 
 	/* irqfd: a thread waits on the eventfds (epoll) and drives the pins;
 	 * a halted vCPU waits on them too and comes first (emu_irq.c). */

@@ -9,8 +9,6 @@
  */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "accel/emu/module/emu_mod.h"
 
@@ -35,22 +33,6 @@ static bool stopping(const struct accel_vcpu *v)
 	return h->should_stop(h->opaque);
 }
 
-/* SPLITVM_EMU_JIT: "off" (records only) or the runs after which a block
- * is translated (docs/emu.md, "Translated blocks"); a diagnostic switch. */
-static unsigned jit_hot(void)
-{
-	const char *s = getenv("SPLITVM_EMU_JIT");
-	char *end;
-	unsigned long n;
-
-	if (!s)
-		return EMU_JIT_HOT_DEFAULT;
-	if (!strcmp(s, "off"))
-		return 0;
-	n = strtoul(s, &end, 10);
-	return *end || n > 65535 ? EMU_JIT_HOT_DEFAULT : (unsigned)n;
-}
-
 static int vcpu_create(struct accel_vm *vm, unsigned index, struct accel_vcpu **out)
 {
 	struct accel_vcpu *v;
@@ -66,7 +48,7 @@ static int vcpu_create(struct accel_vm *vm, unsigned index, struct accel_vcpu **
 	err = emu_cpu_init(&v->cpu, &v->mem);
 	if (err)
 		return err;
-	emu_set_jit_hot(&v->cpu, jit_hot());
+	emu_set_jit_hot(&v->cpu, vm->jit_hot);
 	if (vm->code)
 		emu_codemap_attach(vm->code, index, &v->cpu);
 	v->cpu.topo = (struct emu_cpu_topo){ .apic_id = index, .ncpus = vm->ncpus };
