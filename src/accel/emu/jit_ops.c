@@ -80,23 +80,22 @@ static bool mov_reg(struct jit_ctx *c, const struct emu_insn *i)
 	return false;
 }
 
-static bool mov_mem(struct jit_ctx *c, const struct emu_insn *i)
+/* The three memory moves: a load into reg, a store of reg, a store of imm. */
+enum mov_kind { MOV_LOAD, MOV_STORE, MOV_STORE_IMM };
+
+static bool emit_mov_mem(struct jit_ctx *c, const struct emu_insn *i, unsigned sz,
+			 enum mov_kind kind)
 {
 	struct emit *e = &c->e;
-	int ld = find(i->fn, emu_fast_mov_rm, FS_N);
-	int st = find(i->fn, emu_fast_mov_mr, FS_N);
-	int sti = find(i->fn, emu_fast_movi_m, FS_N);
-	unsigned sz;
 
-	if ((ld < 0 && st < 0 && sti < 0) || !emit_ea(c, i))
+	if (!emit_ea(c, i))
 		return false;
-	sz = fs_bytes[ld >= 0 ? ld : st >= 0 ? st : sti];
-	jit_probe(c, i, 1, sz, ld < 0);
-	if (ld >= 0) {
+	jit_probe(c, i, 1, sz, kind != MOV_LOAD);
+	if (kind == MOV_LOAD) {
 		x_load(e, H_RAX, H_RAX, 0, sz);
 		reg_store(e, H_RAX, i->reg, sz);
 	} else {
-		if (st >= 0)
+		if (kind == MOV_STORE)
 			x_load(e, H_RCX, H_RBX, i->reg, sz);
 		else
 			x_imm(e, H_RCX, i->imm);
@@ -106,31 +105,38 @@ static bool mov_mem(struct jit_ctx *c, const struct emu_insn *i)
 	return true;
 }
 
+/* The specialised flat forms (1/4/8 bytes). */
+static bool mov_mem(struct jit_ctx *c, const struct emu_insn *i)
+{
+	static const emu_fn *const tab[3] = { emu_fast_mov_rm, emu_fast_mov_mr, emu_fast_movi_m };
+
+	for (unsigned kind = MOV_LOAD; kind <= MOV_STORE_IMM; kind++) {
+		int k = find(i->fn, tab[kind], FS_N);
+
+		if (k >= 0)
+			return emit_mov_mem(c, i, fs_bytes[k], kind);
+	}
+	return false;
+}
+
 /* The generic MOV forms with a memory operand addressed in 64 bits (those
  * with a segment override: per-CPU data through GS). */
 static bool mov_generic(struct jit_ctx *c, const struct emu_insn *i)
 {
-	struct emit *e = &c->e;
-	bool load = i->fn == op_mov_r_m || i->fn == op_mov_r_rm;
-	bool imm = i->fn == op_mov_rm_imm;
+	enum mov_kind kind;
 
-	if ((!load && !imm && i->fn != op_mov_rm_r && i->fn != op_mov_m_r) ||
-	    !(i->flags & I_MEM) || (i->flags & (I_A32 | I_RIPX | I_A16)) ||
-	    (i->sz != 1 && i->sz != 2 && i->sz != 4 && i->sz != 8) || !emit_ea(c, i))
+	if (i->fn == op_mov_r_m || i->fn == op_mov_r_rm)
+		kind = MOV_LOAD;
+	else if (i->fn == op_mov_rm_r || i->fn == op_mov_m_r)
+		kind = MOV_STORE;
+	else if (i->fn == op_mov_rm_imm)
+		kind = MOV_STORE_IMM;
+	else
 		return false;
-	jit_probe(c, i, 1, i->sz, !load);
-	if (load) {
-		x_load(e, H_RAX, H_RAX, 0, i->sz);
-		reg_store(e, H_RAX, i->reg, i->sz);
-	} else {
-		if (imm)
-			x_imm(e, H_RCX, i->imm);
-		else
-			x_load(e, H_RCX, H_RBX, i->reg, i->sz);
-		x_store(e, H_RCX, H_RAX, 0, i->sz);
-	}
-	jit_resume(c);
-	return true;
+	if (!(i->flags & I_MEM) || (i->flags & (I_A32 | I_RIPX | I_A16)) ||
+	    (i->sz != 1 && i->sz != 2 && i->sz != 4 && i->sz != 8))
+		return false;
+	return emit_mov_mem(c, i, i->sz, kind);
 }
 
 /* MOVZX/MOVSX to a 32/64-bit register */
@@ -188,16 +194,26 @@ static bool push_pop(struct jit_ctx *c, const struct emu_insn *i)
 	return true;
 }
 
-/* lf = { op, sz, res = RDX, a = RAX, b = RCX or the constant b } */
-static void store_lf(struct emit *e, unsigned op, unsigned sz, bool b_in_rcx, int32_t b)
+/* Where store_lf() takes lf.a and lf.b from: a host register, or a
+ * constant (LF_CONST). Only moves: host flags stay as they were. */
+#define LF_CONST (-1)
+
+/* lf = { op, sz, res = RDX, a, b } */
+static void store_lf(struct emit *e, unsigned op, unsigned sz, int a_reg, int b_reg,
+		     int32_t b)
 {
+	const int32_t at[2] = { CPU_OFF(lf.a), CPU_OFF(lf.b) };
+	const int reg[2] = { a_reg, b_reg };
+	const int32_t konst[2] = { 0, b };
+
 	x_store(e, H_RDX, H_RBX, CPU_OFF(lf.res), 8);
-	x_store(e, H_RAX, H_RBX, CPU_OFF(lf.a), 8);
-	if (b_in_rcx) {
-		x_store(e, H_RCX, H_RBX, CPU_OFF(lf.b), 8);
-	} else {
-		x_mem(e, 8, (const uint8_t[]){ 0xc7 }, 1, 0, H_RBX, X_NOINDEX, 0, CPU_OFF(lf.b));
-		put4(e, (uint32_t)b);
+	for (unsigned k = 0; k < 2; k++) {
+		if (reg[k] != LF_CONST) {
+			x_store(e, (unsigned)reg[k], H_RBX, at[k], 8);
+		} else { /* mov qword [lf.x], simm32 */
+			x_mem(e, 8, (const uint8_t[]){ 0xc7 }, 1, 0, H_RBX, X_NOINDEX, 0, at[k]);
+			put4(e, (uint32_t)konst[k]);
+		}
 	}
 	x_mem(e, 2, (const uint8_t[]){ 0xc7 }, 1, 0, H_RBX, X_NOINDEX, 0, CPU_OFF(lf.op));
 	put1(e, (uint8_t)op); /* lf.op, then lf.sz */
@@ -295,7 +311,7 @@ static bool alu(struct jit_ctx *c, const struct emu_insn *i)
 			x_store(e, H_RDX, H_RSI, 0, f.sz);
 	}
 	if (f.fl)
-		store_lf(e, lf_op[f.op], f.sz, true, 0);
+		store_lf(e, lf_op[f.op], f.sz, H_RAX, H_RCX, 0);
 	if (f.op != ALU_CMP && !to_mem)
 		reg_store(e, H_RDX, f.form == FA_RRX || f.form == FA_RM ? i->reg : i->rm, f.sz);
 	if (to_mem || from_mem)
@@ -323,7 +339,7 @@ static bool shift_incdec(struct jit_ctx *c, const struct emu_insn *i)
 		x_rr(e, sz, 0xc1, digit[kind], H_RDX);
 		put1(e, (uint8_t)cnt);
 		if (fl)
-			store_lf(e, lf_op[kind], sz, false, (int32_t)cnt);
+			store_lf(e, lf_op[kind], sz, H_RAX, LF_CONST, (int32_t)cnt);
 		reg_store(e, H_RDX, i->rm, sz);
 		return true;
 	}
@@ -354,9 +370,7 @@ static bool test_reg(struct jit_ctx *c, const struct emu_insn *i)
 	else
 		x_load(e, H_RCX, H_RBX, i->reg, sz);
 	x_rr(e, 8, 0x21, H_RCX, H_RDX);          /* and rdx, rcx */
-	x_rr(e, 4, 0x31, H_RAX, H_RAX);          /* a = b = 0 */
-	x_rr(e, 4, 0x31, H_RCX, H_RCX);
-	store_lf(e, LF_LOGIC, sz, true, 0);
+	store_lf(e, LF_LOGIC, sz, LF_CONST, LF_CONST, 0);
 	return true;
 }
 
@@ -483,19 +497,10 @@ bool emu_jit_inline_pair(struct jit_ctx *c, const struct emu_insn *i)
 	x_rr(e, 8, 0x89, H_RAX, H_RDX);                                  /* mov rdx, rax */
 	x_rr(e, sz, (uint8_t)(fused_forms[form].op - (sz == 1)), H_RCX, H_RDX); /* op rdx, rcx */
 	/* moves only from here to the Jcc: the host flags stay */
-	x_store(e, H_RDX, H_RBX, CPU_OFF(lf.res), 8);
-	if (test) {
-		x_mem(e, 8, (const uint8_t[]){ 0xc7 }, 1, 0, H_RBX, X_NOINDEX, 0, CPU_OFF(lf.a));
-		put4(e, 0);
-		x_mem(e, 8, (const uint8_t[]){ 0xc7 }, 1, 0, H_RBX, X_NOINDEX, 0, CPU_OFF(lf.b));
-		put4(e, 0);
-	} else {
-		x_store(e, H_RAX, H_RBX, CPU_OFF(lf.a), 8);
-		x_store(e, H_RCX, H_RBX, CPU_OFF(lf.b), 8);
-	}
-	x_mem(e, 2, (const uint8_t[]){ 0xc7 }, 1, 0, H_RBX, X_NOINDEX, 0, CPU_OFF(lf.op));
-	put1(e, fused_forms[form].lf);
-	put1(e, (uint8_t)sz);
+	if (test) /* TEST stores a = b = 0 (cmp_cond()) */
+		store_lf(e, fused_forms[form].lf, sz, LF_CONST, LF_CONST, 0);
+	else
+		store_lf(e, fused_forms[form].lf, sz, H_RAX, H_RCX, 0);
 	if (alu)
 		reg_store(e, H_RDX, i->rm, sz);
 	skip = x_jcc(e, cc ^ 1, 0);
