@@ -340,7 +340,7 @@ void emu_fast_run_single(struct emu_cpu *cpu, const struct emu_insn *i)
 	struct emu_insn one[2] = { *i, { .fn = op_single_end } };
 	uint64_t icount = cpu->icount;
 
-	bool run = !(i->flags & I_MEM) && (i->flags & I_LAG); /* else address bits */
+	bool run = emu_insn_in_rip_run(i);
 
 	one[0].fn = single_fn(i);
 	if (run)

@@ -258,9 +258,25 @@ static uint32_t decode_block(struct emu_icache *ic, const uint8_t *code, unsigne
 	return n;
 }
 
+/* The jump cache's block for rip, if it has one that is not dropped. */
+static inline struct emu_block *jc_block(const struct emu_icache *ic, uint64_t rip)
+{
+	const struct ic_jc *j = &ic->jc[rip & ((1u << IC_JC_BITS) - 1)];
+
+	return j->rip == rip && j->block && j->block->key ? j->block : NULL;
+}
+
 static void remember(struct emu_icache *ic, uint64_t rip, struct emu_block *b)
 {
 	ic->jc[rip & ((1u << IC_JC_BITS) - 1)] = (struct ic_jc){ rip, b };
+}
+
+/* b runs as its records, translated after ic->hot more runs. */
+static void untranslated(const struct emu_icache *ic, struct emu_block *b)
+{
+	b->entry = b->insns->fn;
+	b->translated = false;
+	b->heat = ic->hot ? ic->hot : UINT16_MAX;
 }
 
 static struct emu_block *new_block(struct emu_cpu *cpu, uint8_t *hp)
@@ -285,9 +301,7 @@ static struct emu_block *new_block(struct emu_cpu *cpu, uint8_t *hp)
 		return decode_crossing(cpu);
 	}
 	b->insns = &ic->insns[n];
-	b->entry = b->insns->fn;
-	b->translated = false;
-	b->heat = ic->hot ? ic->hot : UINT16_MAX;
+	untranslated(ic, b);
 	b->gen = 0;
 	b->key = (uintptr_t)hp;
 	b->hnext = ic->hash[hash_of(b->key)];
@@ -322,10 +336,9 @@ void emu_ic_link_translation(struct emu_cpu *cpu, struct emu_jit_links *l, struc
 
 uintptr_t emu_ic_chain_next(struct emu_cpu *cpu)
 {
-	const struct ic_jc *j = &cpu->ic->jc[RIP & ((1u << IC_JC_BITS) - 1)];
-	const struct emu_block *b = j->block;
+	const struct emu_block *b = jc_block(cpu->ic, RIP);
 
-	if (j->rip == RIP && b && b->key && b->translated)
+	if (b && b->translated)
 		return (uintptr_t)b->entry + EMU_JIT_CHAIN_OFF;
 	return 0;
 }
@@ -337,11 +350,8 @@ static void jit_restart(struct emu_icache *ic)
 	emu_jit_reset(ic->jit);
 	bump_gen(ic);
 	ic->stats.jit_restarts++;
-	for (uint32_t k = 0; k < ic->nblocks; k++) {
-		ic->blocks[k].entry = ic->blocks[k].insns->fn;
-		ic->blocks[k].translated = false;
-		ic->blocks[k].heat = ic->hot;
-	}
+	for (uint32_t k = 0; k < ic->nblocks; k++)
+		untranslated(ic, &ic->blocks[k]);
 }
 
 int emu_ic_set_jit_arena(struct emu_icache *ic, size_t code_size)
@@ -404,10 +414,7 @@ static struct emu_block *lookup_slow(struct emu_cpu *cpu)
 
 struct emu_block *emu_ic_lookup(struct emu_cpu *cpu)
 {
-	struct emu_icache *ic = cpu->ic;
-	const struct ic_jc *j = &ic->jc[RIP & ((1u << IC_JC_BITS) - 1)];
+	struct emu_block *b = jc_block(cpu->ic, RIP);
 
-	if (likely(j->rip == RIP && j->block && j->block->key))
-		return j->block;
-	return lookup_slow(cpu);
+	return likely(b) ? b : lookup_slow(cpu);
 }

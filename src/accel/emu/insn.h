@@ -53,6 +53,12 @@ struct emu_insn {
 	uint8_t xreg;   /* SSE: ModRM.reg xmm index */
 };
 
+/* A record of a RIP-free run: its address bits are I_LAG/I_NOADV. */
+static inline int emu_insn_in_rip_run(const struct emu_insn *i)
+{
+	return !(i->flags & I_MEM) && (i->flags & I_LAG);
+}
+
 /* Decode one instruction from bytes (at most avail of them valid).
  * Returns its length, or 0 if more bytes are needed (never for avail >= 15).
  * Unknown encodings decode to a record whose handler raises #UD. */

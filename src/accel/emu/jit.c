@@ -139,7 +139,7 @@ static void call_copy(struct jit_ctx *c, const struct emu_insn *copy)
 static void emit_called(struct jit_ctx *c, const struct emu_insn *first, unsigned m)
 {
 	struct emu_insn *copy = copy_unit(c->jit, first, m);
-	bool run = !(first->flags & I_MEM) && (first->flags & I_LAG);
+	bool run = emu_insn_in_rip_run(first);
 
 	x_add_cpu(&c->e, CPU_RIP, (int32_t)c->pend);
 	c->pend = 0;
